@@ -1,0 +1,160 @@
+const IMGCACHE_ERROR = Symbol.for('imgcache.error');
+
+/** Stable machine-readable error codes raised by imgcache. */
+export type ImgcacheErrorCode =
+  | 'ERR_IMGCACHE_INVALID_IMAGE_ID'
+  | 'ERR_IMGCACHE_INVALID_CHECKSUM'
+  | 'ERR_IMGCACHE_INVALID_OPTION'
+  | 'ERR_IMGCACHE_CHECKSUM_MISMATCH'
+  | 'ERR_IMGCACHE_SIZE_MISMATCH'
+  | 'ERR_IMGCACHE_NOT_CACHED'
+  | 'ERR_IMGCACHE_CLOSED'
+  | 'ERR_IMGCACHE_ABORTED'
+  | 'ERR_IMGCACHE_DRIVER_NOT_FOUND'
+  | 'ERR_IMGCACHE_DRIVER_CONFIG'
+  | 'ERR_IMGCACHE_DRIVER_CONTRACT'
+  | 'ERR_IMGCACHE_DRIVER_LOAD';
+
+/**
+ * Base class of every error imgcache raises. Use {@link ImgcacheError.is} rather than
+ * `instanceof`: it also recognises errors from a second copy of this package.
+ */
+export class ImgcacheError extends Error {
+  readonly code: ImgcacheErrorCode;
+
+  constructor(code: ImgcacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    Object.defineProperty(this, IMGCACHE_ERROR, { value: true });
+  }
+
+  /** True when `error` is an imgcache error, optionally with the given code. */
+  static is(error: unknown, code?: ImgcacheErrorCode): error is ImgcacheError {
+    if (typeof error !== 'object' || error === null) return false;
+    if ((error as Record<symbol, unknown>)[IMGCACHE_ERROR] !== true) return false;
+    return code === undefined || (error as ImgcacheError).code === code;
+  }
+}
+
+/** An image id that could escape or alias the cache layout. Raised before any filesystem call. */
+export class InvalidImageIdError extends ImgcacheError {
+  constructor(readonly imageId: unknown, reason: string) {
+    super(
+      'ERR_IMGCACHE_INVALID_IMAGE_ID',
+      `Invalid image id ${describe(imageId)}: ${reason}. Image ids are 1-255 characters of A-Z a-z 0-9 . _ - and not "." or "..".`,
+    );
+  }
+}
+
+/** An expected checksum that is neither 32 hex digits (md5) nor `algorithm:hex`. */
+export class InvalidChecksumError extends ImgcacheError {
+  constructor(value: string, reason: string) {
+    super(
+      'ERR_IMGCACHE_INVALID_CHECKSUM',
+      `Invalid checksum ${JSON.stringify(value)}: ${reason}. Use 32 hex digits (md5) or "md5:…", "sha256:…", "sha512:…".`,
+    );
+  }
+}
+
+/** A configuration value that cannot work (negative size, unknown algorithm…). */
+export class InvalidOptionError extends ImgcacheError {
+  constructor(option: string, reason: string) {
+    super('ERR_IMGCACHE_INVALID_OPTION', `Invalid option ${option}: ${reason}.`);
+  }
+}
+
+/** The streamed bytes do not hash to the expected checksum; nothing was cached. */
+export class ChecksumMismatchError extends ImgcacheError {
+  constructor(
+    readonly imageId: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      'ERR_IMGCACHE_CHECKSUM_MISMATCH',
+      `Checksum verification failed for image ${imageId}: expected ${expected}, got ${actual}. The image was not cached.`,
+    );
+  }
+}
+
+/** The stream ended with a different number of bytes than announced; nothing was cached. */
+export class SizeMismatchError extends ImgcacheError {
+  constructor(
+    readonly imageId: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(
+      'ERR_IMGCACHE_SIZE_MISMATCH',
+      `Size check failed for image ${imageId}: expected ${expected} bytes, got ${actual}. The image was not cached.`,
+    );
+  }
+}
+
+/** The image is not in the cache. */
+export class NotCachedError extends ImgcacheError {
+  constructor(readonly imageId: string, options?: { cause?: unknown }) {
+    super('ERR_IMGCACHE_NOT_CACHED', `Image ${imageId} is not cached.`, options);
+  }
+}
+
+/** The cache was used after `close()`. */
+export class CacheClosedError extends ImgcacheError {
+  constructor() {
+    super('ERR_IMGCACHE_CLOSED', 'The image cache is closed; open a new one with ImageCache.open().');
+  }
+}
+
+/** A fill was aborted by its AbortSignal or because its consumer stopped early. */
+export class FillAbortedError extends ImgcacheError {
+  constructor(readonly imageId: string, options?: { cause?: unknown }) {
+    super('ERR_IMGCACHE_ABORTED', `Caching of image ${imageId} was aborted; nothing was cached.`, options);
+  }
+}
+
+/** The named driver package is not installed. */
+export class DriverNotFoundError extends ImgcacheError {
+  constructor(readonly packageName: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_IMGCACHE_DRIVER_NOT_FOUND',
+      `Cache driver package ${packageName} is not installed. Install it (npm install ${packageName}) or choose another driver.`,
+      options,
+    );
+  }
+}
+
+/**
+ * The driver is installed but cannot work with this cache directory (for example a
+ * filesystem without extended attributes). Core falls back to SQLite on this error.
+ */
+export class DriverConfigError extends ImgcacheError {
+  constructor(readonly driverName: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_IMGCACHE_DRIVER_CONFIG', `Cache driver ${driverName} cannot be used: ${reason}`, options);
+  }
+}
+
+/** The driver does not implement the contract this core expects. */
+export class DriverContractError extends ImgcacheError {
+  constructor(readonly driverName: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_IMGCACHE_DRIVER_CONTRACT', `Cache driver ${driverName} breaks the driver contract: ${reason}`, options);
+  }
+}
+
+/** The driver package is installed but fails to load (a missing native module, a syntax error…). */
+export class DriverLoadError extends ImgcacheError {
+  constructor(readonly packageName: string, options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'ERR_IMGCACHE_DRIVER_LOAD',
+      `Cache driver package ${packageName} is installed but failed to load${detail}. Reinstall it (its native module may need rebuilding).`,
+      options,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value !== 'string') return `of type ${typeof value}`;
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return JSON.stringify(shown);
+}

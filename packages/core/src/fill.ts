@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
+import { nextTimestamp } from './clock.js';
+import type { Driver } from './driver.js';
+import { ChecksumMismatchError, FillAbortedError, SizeMismatchError } from './errors.js';
+import { fsyncDirectory } from './io/fsync.js';
+import { ignoreMissing, isProcessAlive } from './io/fs-errors.js';
+import { parseWorkFileName, workFileName, type CacheLayout } from './layout.js';
+
+/** What a fill needs from the cache that runs it. */
+export interface FillContext {
+  layout: CacheLayout;
+  driver: Driver;
+  algorithm: ChecksumAlgorithm;
+}
+
+export interface FillExpectations {
+  checksum?: ParsedChecksum | undefined;
+  size?: number | undefined;
+}
+
+/** The committed result of a fill. */
+export interface CommittedImage {
+  imageId: string;
+  size: number;
+  checksum: string;
+}
+
+/**
+ * One writer's temporary file under `incomplete/`, from claim to commit or quarantine.
+ *
+ * Crash protocol, in order: write to a unique temporary file (its name carries the
+ * writer's pid, so a restart can tell a dead writer's leftovers from a live one), hash
+ * while writing, fdatasync the file, rename it into `images/`, fsync `images/`, and only
+ * then commit metadata. A crash before the rename leaves only a temporary file, which
+ * startup reconcile quarantines; a crash after it leaves a complete, verified file
+ * without metadata, which reconcile adopts.
+ */
+export class Fill {
+  private bytes = 0;
+  private readonly hasher: MultiHasher;
+  private settled = false;
+  private cancelled = false;
+  private committing: Promise<CommittedImage> | null = null;
+
+  private constructor(
+    private readonly context: FillContext,
+    readonly imageId: string,
+    readonly tempPath: string,
+    private readonly handle: FileHandle,
+    private readonly expectations: FillExpectations,
+  ) {
+    const algorithms = [context.algorithm];
+    if (expectations.checksum) algorithms.push(expectations.checksum.algorithm);
+    this.hasher = new MultiHasher(algorithms);
+  }
+
+  /**
+   * Creates this writer's temporary file, then backs off if another live process holds a
+   * claim on the same image: at most one writer per image across processes proceeds.
+   * @returns null when another writer holds the image.
+   */
+  static async claim(context: FillContext, imageId: string, expectations: FillExpectations): Promise<Fill | null> {
+    const name = workFileName(imageId, process.pid, randomBytes(6).toString('hex'));
+    const tempPath = join(context.layout.incompleteDir, name);
+    const handle = await open(tempPath, 'wx');
+    if (await hasOtherLiveClaim(context.layout, imageId, name)) {
+      await handle.close();
+      await ignoreMissing(unlink(tempPath));
+      return null;
+    }
+    return new Fill(context, imageId, tempPath, handle, expectations);
+  }
+
+  get bytesWritten(): number {
+    return this.bytes;
+  }
+
+  /** Appends a chunk. The hash runs while the write is in the thread pool. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.cancelled) throw new FillAbortedError(this.imageId);
+    const pending = this.handle.write(chunk);
+    this.hasher.update(chunk);
+    this.bytes += chunk.byteLength;
+    await pending;
+  }
+
+  /**
+   * Verifies size and checksum; if they match, makes the file durable, moves it into
+   * place and commits metadata. On a mismatch the file is quarantined and the error thrown.
+   * @throws {SizeMismatchError | ChecksumMismatchError}
+   */
+  commit(): Promise<CommittedImage> {
+    if (this.cancelled) return Promise.reject(new FillAbortedError(this.imageId));
+    this.committing ??= this.verifyAndCommit();
+    return this.committing;
+  }
+
+  /**
+   * Stops this fill: the temporary file is quarantined and later writes and the commit
+   * fail with FillAbortedError. A commit already past its checks still completes; wait for
+   * {@link settledCommit} before removing what it may have placed.
+   */
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    await this.abandon();
+  }
+
+  /** Resolves once a started commit has finished, successfully or not. */
+  async settledCommit(): Promise<void> {
+    await this.committing?.catch(() => undefined);
+  }
+
+  private async verifyAndCommit(): Promise<CommittedImage> {
+    const { size: expectedSize, checksum: expected } = this.expectations;
+    if (expectedSize !== undefined && expectedSize !== this.bytes) {
+      throw await this.failWith(new SizeMismatchError(this.imageId, expectedSize, this.bytes));
+    }
+    const digests = this.hasher.digest();
+    if (expected && digests.get(expected.algorithm) !== expected.hex) {
+      const actual = { algorithm: expected.algorithm, hex: digests.get(expected.algorithm)! };
+      throw await this.failWith(new ChecksumMismatchError(this.imageId, formatChecksum(expected), formatChecksum(actual)));
+    }
+    const checksum = formatChecksum({ algorithm: this.context.algorithm, hex: digests.get(this.context.algorithm)! });
+    try {
+      await this.handle.datasync();
+      await this.handle.close();
+      this.settled = true;
+      const finalPath = this.context.layout.imagePath(this.imageId);
+      await rename(this.tempPath, finalPath);
+      await fsyncDirectory(this.context.layout.imagesDir);
+    } catch (error) {
+      throw await this.failWith(error);
+    }
+    await this.context.driver.commit({ imageId: this.imageId, size: this.bytes, checksum, lastModified: nextTimestamp() });
+    await ignoreMissing(unlink(this.context.layout.queuePath(this.imageId)));
+    return { imageId: this.imageId, size: this.bytes, checksum };
+  }
+
+  /** Closes the file and moves it to `invalid/` so it is never served; idempotent. */
+  async abandon(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    await this.handle.close().catch(() => undefined);
+    const name = this.tempPath.slice(this.context.layout.incompleteDir.length + 1);
+    try {
+      await rename(this.tempPath, join(this.context.layout.invalidDir, name));
+    } catch {
+      // Moving failed (the cleaner removed it, or the disk is unusable): removing is as good.
+      await ignoreMissing(unlink(this.tempPath)).catch(() => undefined);
+    }
+  }
+
+  private async failWith(error: unknown): Promise<unknown> {
+    await this.abandon();
+    return error;
+  }
+}
+
+async function hasOtherLiveClaim(layout: CacheLayout, imageId: string, ownName: string): Promise<boolean> {
+  for (const name of await readdir(layout.incompleteDir)) {
+    if (name === ownName) continue;
+    const parsed = parseWorkFileName(name);
+    if (parsed?.imageId === imageId && isProcessAlive(parsed.pid)) return true;
+  }
+  return false;
+}
+
+/** True when some live writer, in any process, holds a claim on the image. */
+export async function isClaimedOnDisk(layout: CacheLayout, imageId: string): Promise<boolean> {
+  return hasOtherLiveClaim(layout, imageId, '');
+}

@@ -1,0 +1,31 @@
+export { ImageCache } from './image-cache.js';
+export type { CachedImage, CleanResult, FillOptions, ImageCacheOptions, ReadOptions, VerifyResult } from './image-cache.js';
+export { DRIVER_CONTRACT_VERSION, driverContractProblems } from './driver.js';
+export type { CacheEntry, Driver, DriverContext, DriverFactory, DriverStats, LruEntry, NewCacheEntry } from './driver.js';
+export { DEFAULT_DRIVER_PACKAGE, FIRST_PARTY_DRIVERS, driverPackageName, loadDriver } from './load-driver.js';
+export type { DriverSpec, Importer, LoadDriverOptions, LoadedDriver } from './load-driver.js';
+export { CacheLayout, parseWorkFileName } from './layout.js';
+export { assertValidImageId, isValidImageId, MAX_IMAGE_ID_LENGTH } from './image-id.js';
+export { CHECKSUM_ALGORITHMS, MultiHasher, formatChecksum, parseChecksum } from './checksum.js';
+export type { ChecksumAlgorithm, ParsedChecksum } from './checksum.js';
+export type { ImageSource } from './fill-stream.js';
+export type { PruneResult } from './prune.js';
+export type { ReconcileReport } from './reconcile.js';
+export { silentLogger, stderrLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export {
+  CacheClosedError,
+  ChecksumMismatchError,
+  DriverConfigError,
+  DriverContractError,
+  DriverLoadError,
+  DriverNotFoundError,
+  FillAbortedError,
+  ImgcacheError,
+  InvalidChecksumError,
+  InvalidImageIdError,
+  InvalidOptionError,
+  NotCachedError,
+  SizeMismatchError,
+} from './errors.js';
+export type { ImgcacheErrorCode } from './errors.js';

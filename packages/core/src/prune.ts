@@ -1,0 +1,76 @@
+import type { Driver, LruEntry } from './driver.js';
+import { removeFile } from './io/fs-errors.js';
+import type { CacheLayout } from './layout.js';
+
+/** What a prune removed. */
+export interface PruneResult {
+  files: number;
+  bytes: number;
+}
+
+export interface PrunePlanInput {
+  driver: Driver;
+  maxSize: number;
+  /** Images with open readers in this process: evicted only if nothing else is left. */
+  inUse: (imageId: string) => boolean;
+}
+
+/**
+ * Picks victims in one ordered pass over the LRU scan until the cache fits in `maxSize`.
+ * Images being read are passed over and taken last, only if the budget still is not met.
+ */
+export async function planPrune({ driver, maxSize, inUse }: PrunePlanInput): Promise<LruEntry[]> {
+  let total = (await driver.stats()).totalSize;
+  if (total <= maxSize) return [];
+  const victims: LruEntry[] = [];
+  const busy: LruEntry[] = [];
+  for await (const entry of driver.leastRecentlyUsed()) {
+    if (inUse(entry.imageId)) {
+      busy.push(entry);
+      continue;
+    }
+    victims.push(entry);
+    total -= entry.size;
+    if (total <= maxSize) return victims;
+  }
+  for (const entry of busy) {
+    if (total <= maxSize) break;
+    victims.push(entry);
+    total -= entry.size;
+  }
+  return victims;
+}
+
+const EVICT_BATCH = 1000;
+const UNLINK_CONCURRENCY = 16;
+
+/**
+ * Removes the victims' files, then their metadata, in batches. File first: a crash in
+ * between leaves metadata without a file, which reconcile drops, never a file that is
+ * served without metadata. A reader that already opened a victim keeps its bytes: the
+ * kernel frees them when it closes.
+ */
+export async function evict(layout: CacheLayout, driver: Driver, victims: readonly LruEntry[]): Promise<PruneResult> {
+  const result: PruneResult = { files: 0, bytes: 0 };
+  for (let start = 0; start < victims.length; start += EVICT_BATCH) {
+    const batch = victims.slice(start, start + EVICT_BATCH);
+    await forEachLimited(batch, UNLINK_CONCURRENCY, (entry) => removeFile(layout.imagePath(entry.imageId)));
+    await driver.remove(batch.map((entry) => entry.imageId));
+    for (const entry of batch) {
+      result.files++;
+      result.bytes += entry.size;
+    }
+  }
+  return result;
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,1 @@
+export { MemoryDriver, createMemoryDriver } from './memory-driver.js';

@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  test: {
+    include: ['test/**/*.test.ts'],
+    passWithNoTests: true,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});

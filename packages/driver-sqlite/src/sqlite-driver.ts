@@ -1,0 +1,180 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import {
+  DRIVER_CONTRACT_VERSION,
+  DriverConfigError,
+  type CacheEntry,
+  type Driver,
+  type DriverContext,
+  type DriverStats,
+  type LruEntry,
+  type NewCacheEntry,
+} from '@imgcache/core';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+export interface SqliteDriverOptions {
+  /** Database file; relative paths are taken from the cache root. Default `cache.sqlite`. */
+  filename?: string;
+  /** Milliseconds to wait for another process's lock before failing. Default 15000. */
+  busyTimeout?: number;
+}
+
+interface Row {
+  image_id: string;
+  size: number;
+  checksum: string;
+  hits: number;
+  last_accessed: number;
+  last_modified: number;
+}
+
+const LRU_PAGE = 2000;
+const DEFAULT_BUSY_TIMEOUT = 15_000;
+
+/**
+ * Metadata in one SQLite database in WAL mode, so readers never block the writer and a CLI
+ * can work beside a running server. Writes wait on the busy timeout instead of failing.
+ */
+export class SqliteDriver implements Driver {
+  readonly name = 'sqlite';
+  readonly contractVersion = DRIVER_CONTRACT_VERSION;
+
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly nodeId: string,
+  ) {
+    const columns = 'image_id, size, checksum, hits, last_accessed, last_modified';
+    this.statements = {
+      get: db.prepare<[string, string], Row>(`SELECT ${columns} FROM entries WHERE node_id = ? AND image_id = ?`),
+      list: db.prepare<[string], Row>(`SELECT ${columns} FROM entries WHERE node_id = ? ORDER BY image_id`),
+      stats: db.prepare<[string], { count: number; total_size: number; total_hits: number }>(
+        'SELECT count, total_size, total_hits FROM totals WHERE node_id = ?',
+      ),
+      upsert: db.prepare(
+        `INSERT INTO entries (node_id, image_id, size, checksum, hits, last_accessed, last_modified)
+         VALUES (@nodeId, @imageId, @size, @checksum, 0, @lastModified, @lastModified)
+         ON CONFLICT (node_id, image_id) DO UPDATE SET size = excluded.size, checksum = excluded.checksum,
+           hits = 0, last_accessed = excluded.last_accessed, last_modified = excluded.last_modified`,
+      ),
+      hit: db.prepare(
+        'UPDATE entries SET hits = hits + 1, last_accessed = max(last_accessed, ?) WHERE node_id = ? AND image_id = ?',
+      ),
+      remove: db.prepare('DELETE FROM entries WHERE node_id = ? AND image_id = ?'),
+      removeAll: db.prepare('DELETE FROM entries WHERE node_id = ?'),
+      lruFirst: db.prepare<[string, number], LruRow>(
+        `SELECT image_id, size, last_accessed FROM entries WHERE node_id = ?
+         ORDER BY last_accessed, image_id LIMIT ?`,
+      ),
+      lruAfter: db.prepare<[string, number, number, string, number], LruRow>(
+        `SELECT image_id, size, last_accessed FROM entries
+         WHERE node_id = ? AND (last_accessed > ? OR (last_accessed = ? AND image_id > ?))
+         ORDER BY last_accessed, image_id LIMIT ?`,
+      ),
+    };
+  }
+
+  async get(imageId: string): Promise<CacheEntry | null> {
+    const row = this.statements.get.get(this.nodeId, imageId);
+    return row ? toEntry(row) : null;
+  }
+
+  async list(): Promise<CacheEntry[]> {
+    return this.statements.list.all(this.nodeId).map(toEntry);
+  }
+
+  async stats(): Promise<DriverStats> {
+    const row = this.statements.stats.get(this.nodeId);
+    return { count: row?.count ?? 0, totalSize: row?.total_size ?? 0, totalHits: row?.total_hits ?? 0 };
+  }
+
+  async commit(entry: NewCacheEntry): Promise<void> {
+    this.statements.upsert.run({ nodeId: this.nodeId, ...entry });
+  }
+
+  async recordHit(imageId: string, accessedAt: number): Promise<boolean> {
+    return this.statements.hit.run(accessedAt, this.nodeId, imageId).changes > 0;
+  }
+
+  async remove(imageIds: readonly string[]): Promise<number> {
+    // IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a
+    // snapshot upgrade failing with SQLITE_BUSY.
+    const removeMany = this.db.transaction((ids: readonly string[]) => {
+      let removed = 0;
+      for (const imageId of ids) removed += this.statements.remove.run(this.nodeId, imageId).changes;
+      return removed;
+    });
+    return removeMany.immediate(imageIds);
+  }
+
+  async removeAll(): Promise<number> {
+    return this.statements.removeAll.run(this.nodeId).changes;
+  }
+
+  async *leastRecentlyUsed(): AsyncIterable<LruEntry> {
+    // Keyset pages: one ordered pass over the index that tolerates removals between pages,
+    // and never holds a read cursor open while the caller deletes.
+    let page = this.statements.lruFirst.all(this.nodeId, LRU_PAGE);
+    while (page.length > 0) {
+      for (const row of page) yield { imageId: row.image_id, size: row.size, lastAccessed: row.last_accessed };
+      if (page.length < LRU_PAGE) return;
+      const last = page[page.length - 1]!;
+      page = this.statements.lruAfter.all(this.nodeId, last.last_accessed, last.last_accessed, last.image_id, LRU_PAGE);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface LruRow {
+  image_id: string;
+  size: number;
+  last_accessed: number;
+}
+
+function toEntry(row: Row): CacheEntry {
+  return {
+    imageId: row.image_id,
+    size: row.size,
+    checksum: row.checksum,
+    hits: row.hits,
+    lastAccessed: row.last_accessed,
+    lastModified: row.last_modified,
+  };
+}
+
+/**
+ * Opens (and creates or migrates) the metadata database of a cache directory.
+ * @throws {DriverConfigError} when the database cannot be opened or is not ours.
+ */
+export async function createSqliteDriver(context: DriverContext): Promise<SqliteDriver> {
+  const options = context.options as SqliteDriverOptions;
+  const filename = join(context.root, options.filename ?? 'cache.sqlite');
+  let db: Database.Database;
+  try {
+    db = new Database(filename, { timeout: options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT });
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives process crashes; a power loss can lose the latest
+    // commits, which startup reconcile re-adopts from the fsynced image files.
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  } catch (error) {
+    throw new DriverConfigError('sqlite', `cannot open ${filename}: ${(error as Error).message}`, { cause: error });
+  }
+  return new SqliteDriver(db, context.nodeId);
+}
+
+function migrate(db: Database.Database): void {
+  const apply = db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`database schema ${version} is newer than this driver understands (${SCHEMA_VERSION}); upgrade @imgcache/driver-sqlite`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  apply.immediate();
+}
