@@ -29,6 +29,7 @@ export async function* teeIntoFill(fill: Fill, source: ImageSource, options: Tee
   let held: Uint8Array | undefined;
   let caching = true;
   let finished = false;
+  let failure: unknown = new FillAbortedError(fill.imageId);
   try {
     for await (const chunk of source) {
       throwIfAborted(signal, fill.imageId);
@@ -41,7 +42,7 @@ export async function* teeIntoFill(fill: Fill, source: ImageSource, options: Tee
           if (strict) throw error;
           caching = false;
           log(logger, error, fill.imageId, 'cache write failed; serving the rest without caching');
-          await fill.abandon();
+          await fill.abandon(error);
         }
       }
       if (held) yield held;
@@ -59,10 +60,13 @@ export async function* teeIntoFill(fill: Fill, source: ImageSource, options: Tee
     }
     if (held) yield held;
     finished = true;
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     // Reached on source errors, aborts and consumers that stop early: never leave the
     // temporary file where it could be mistaken for a live write.
-    if (!finished) await fill.abandon();
+    if (!finished) await fill.abandon(failure);
   }
 }
 

@@ -44,6 +44,12 @@ export class Fill {
   private settled = false;
   private cancelled = false;
   private committing: Promise<CommittedImage> | null = null;
+  /** Bytes a follower may read: written, minus the last chunk until the fill is verified,
+   * so a follower of a mismatching stream never receives a complete-looking body. */
+  private written = 0;
+  private lastChunk = 0;
+  private outcome: { committed: true } | { committed: false; error: unknown } | null = null;
+  private wake: (() => void)[] = [];
 
   private constructor(
     private readonly context: FillContext,
@@ -85,6 +91,32 @@ export class Fill {
     this.hasher.update(chunk);
     this.bytes += chunk.byteLength;
     await pending;
+    this.written += this.lastChunk;
+    this.lastChunk = chunk.byteLength;
+    this.notify();
+  }
+
+  /** Progress as followers see it: bytes readable from {@link tempPath}, and how the fill ended. */
+  get progress(): { written: number; outcome: { committed: true } | { committed: false; error: unknown } | null } {
+    return { written: this.written, outcome: this.outcome };
+  }
+
+  /** Resolves at the next write, commit or failure. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.wake.push(resolve));
+  }
+
+  private notify(): void {
+    const waiting = this.wake;
+    this.wake = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  private finish(outcome: { committed: true } | { committed: false; error: unknown }): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    if (outcome.committed) this.written = this.bytes;
+    this.notify();
   }
 
   /**
@@ -94,7 +126,16 @@ export class Fill {
    */
   commit(): Promise<CommittedImage> {
     if (this.cancelled) return Promise.reject(new FillAbortedError(this.imageId));
-    this.committing ??= this.verifyAndCommit();
+    this.committing ??= this.verifyAndCommit().then(
+      (image) => {
+        this.finish({ committed: true });
+        return image;
+      },
+      (error: unknown) => {
+        this.finish({ committed: false, error });
+        throw error;
+      },
+    );
     return this.committing;
   }
 
@@ -140,9 +181,10 @@ export class Fill {
   }
 
   /** Closes the file and moves it to `invalid/` so it is never served; idempotent. */
-  async abandon(): Promise<void> {
+  async abandon(error: unknown = new FillAbortedError(this.imageId)): Promise<void> {
     if (this.settled) return;
     this.settled = true;
+    this.finish({ committed: false, error });
     await this.handle.close().catch(() => undefined);
     const name = this.tempPath.slice(this.context.layout.incompleteDir.length + 1);
     try {
@@ -154,7 +196,7 @@ export class Fill {
   }
 
   private async failWith(error: unknown): Promise<unknown> {
-    await this.abandon();
+    await this.abandon(error);
     return error;
   }
 }

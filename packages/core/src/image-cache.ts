@@ -9,6 +9,7 @@ import type { CacheEntry, Driver } from './driver.js';
 import { CacheClosedError, FillAbortedError, InvalidOptionError, NotCachedError } from './errors.js';
 import { Fill, isClaimedOnDisk } from './fill.js';
 import { teeIntoFill, type ImageSource } from './fill-stream.js';
+import { followFill } from './follow-fill.js';
 import { assertValidImageId } from './image-id.js';
 import { errnoCode, isProcessAlive, removeFile } from './io/fs-errors.js';
 import { hashFile } from './io/hash-file.js';
@@ -181,6 +182,30 @@ export class ImageCache {
   async isBeingCached(imageId: string): Promise<boolean> {
     this.assertUsable(imageId);
     return this.fills.has(imageId) || isClaimedOnDisk(this.layout, imageId);
+  }
+
+  /** True while this process is caching the image (a follower can join it with {@link followFill}). */
+  isFilling(imageId: string): boolean {
+    this.assertUsable(imageId);
+    return this.fills.has(imageId);
+  }
+
+  /**
+   * Streams an image that this process is caching right now, from its first byte, as the
+   * bytes reach the disk: many readers share one origin download, each at its own pace.
+   * Ends once the fill has committed and all bytes were read; throws the fill's error if
+   * it fails (never a silently short stream). Returns null when no fill of it runs here.
+   */
+  followFill(imageId: string, options: { signal?: AbortSignal } = {}): AsyncIterable<Uint8Array> | null {
+    this.assertUsable(imageId);
+    const slot = this.fills.get(imageId);
+    if (!slot) return null;
+    const { layout } = this;
+    return (async function* () {
+      const fill = await slot.claimed;
+      if (!fill) throw new FillAbortedError(imageId);
+      yield* followFill(fill, layout, options.signal);
+    })();
   }
 
   /** Total bytes of committed images. */
@@ -436,22 +461,26 @@ export class ImageCache {
     this.assertOpen();
     // Reserved synchronously on the first pull, so a second caller in this process always sees it.
     if (this.fills.has(imageId)) return yield* passThrough(source, options.strict);
-    const slot: FillSlot = { cancelled: false };
+    let announce!: (fill: Fill | null) => void;
+    const slot: FillSlot = { cancelled: false, claimed: new Promise((resolve) => (announce = resolve)) };
     this.fills.set(imageId, slot);
+    let fill: Fill | null = null;
     try {
       if (options.signal?.aborted) throw new FillAbortedError(imageId, { cause: options.signal.reason });
-      const fill = (await this.entry(imageId))
+      fill = (await this.entry(imageId))
         ? null
         : await Fill.claim({ layout: this.layout, driver: this.driver, algorithm: this.checksumAlgorithm }, imageId, {
             checksum: options.expected,
             size: options.expectedSize,
           });
+      announce(fill);
       if (!fill) return yield* passThrough(source, options.strict);
       slot.fill = fill;
       if (slot.cancelled) await fill.cancel();
       const { strict, signal, onCommit } = options;
       yield* teeIntoFill(fill, source, { strict, signal, logger: this.logger, onCommit });
     } finally {
+      announce(fill);
       if (this.fills.get(imageId) === slot) this.fills.delete(imageId);
     }
   }
@@ -482,6 +511,8 @@ export class ImageCache {
 
 interface FillSlot {
   fill?: Fill;
+  /** Resolves with the fill once claimed, or null when this process does not write the image. */
+  claimed: Promise<Fill | null>;
   /** Set when the fill was cancelled before its claim finished. */
   cancelled: boolean;
 }
