@@ -1,0 +1,103 @@
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DriverConfigError, ImageCache, silentLogger, type DriverContext } from '@imgcache/core';
+import { entry } from '@imgcache/driver-test-suite';
+import { createSqliteDriver } from '../src/index.js';
+
+let root: string;
+
+function context(options: Record<string, unknown> = {}): DriverContext {
+  return {
+    root,
+    imagesDir: join(root, 'images'),
+    imagePath: (imageId) => join(root, 'images', imageId),
+    nodeId: 'node-a',
+    logger: silentLogger,
+    options,
+  };
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'imgcache-sqlite-'));
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('sqlite driver', () => {
+  it('uses WAL, a busy timeout and an index for LRU order', async () => {
+    const driver = await createSqliteDriver(context({ busyTimeout: 1234 }));
+    await driver.close();
+    const db = new Database(join(root, 'cache.sqlite'), { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const plan = db
+        .prepare("EXPLAIN QUERY PLAN SELECT image_id FROM entries WHERE node_id = 'x' ORDER BY last_accessed, image_id LIMIT 10")
+        .all() as { detail: string }[];
+      expect(plan.map((row) => row.detail).join(' ')).toMatch(/entries_lru/);
+      expect(plan.map((row) => row.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps nodes apart in one database', async () => {
+    const a = await createSqliteDriver(context());
+    const b = await createSqliteDriver({ ...context(), nodeId: 'node-b' });
+    await a.commit(entry('img', 1));
+    expect(await b.get('img')).toBeNull();
+    expect((await a.stats()).count).toBe(1);
+    expect((await b.stats()).count).toBe(0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const db = new Database(join(root, 'cache.sqlite'));
+    db.pragma('user_version = 99');
+    db.close();
+    await expect(createSqliteDriver(context())).rejects.toThrow(DriverConfigError);
+    await expect(createSqliteDriver(context())).rejects.toThrow(/newer than this driver understands/);
+  });
+
+  it('reports a file that is not a database as a configuration error', async () => {
+    await writeFile(join(root, 'cache.sqlite'), 'this is not a database'.repeat(100));
+    const error = await createSqliteDriver(context()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverConfigError);
+    expect((error as Error).message).toMatch(/cache\.sqlite/);
+  });
+
+  it('several processes committing and counting hits at once never see SQLITE_BUSY', async () => {
+    const script = fileURLToPath(new URL('./fixtures/hammer.mjs', import.meta.url));
+    const setup = await createSqliteDriver(context());
+    await setup.commit({ imageId: 'shared', size: 1, checksum: 'sha256:00', lastModified: 1 });
+    await setup.close();
+    const workers = Array.from({ length: 3 }, (_, n) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [script, root, `w${n}`, '300'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (data) => (err += data));
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${n} exited ${code}: ${err}`))));
+      }),
+    );
+    await Promise.all(workers);
+    const driver = await createSqliteDriver(context());
+    const stats = await driver.stats();
+    // Each worker commits its own 300 entries and records a hit on every entry of "shared".
+    expect(stats.count).toBe(3 * 300 + 1);
+    expect((await driver.get('shared'))?.hits).toBe(3 * 300);
+    expect(stats.totalHits).toBe(3 * 300);
+    await driver.close();
+  });
+
+  it('opens through core by name', async () => {
+    const cache = await ImageCache.open({ dir: root, driver: 'sqlite', fallback: false, logger: silentLogger });
+    expect(cache.driverName).toBe('sqlite');
+    await cache.close();
+  });
+});
