@@ -67,9 +67,10 @@ export class SqliteDriver implements Driver {
         `SELECT image_id, size, last_accessed FROM entries WHERE node_id = ?
          ORDER BY last_accessed, image_id LIMIT ?`,
       ),
-      lruAfter: db.prepare<[string, number, number, string, number], LruRow>(
+      // A row-value comparison lets SQLite seek the index to the page start.
+      lruAfter: db.prepare<[string, number, string, number], LruRow>(
         `SELECT image_id, size, last_accessed FROM entries
-         WHERE node_id = ? AND (last_accessed > ? OR (last_accessed = ? AND image_id > ?))
+         WHERE node_id = ? AND (last_accessed, image_id) > (?, ?)
          ORDER BY last_accessed, image_id LIMIT ?`,
       ),
     };
@@ -120,7 +121,7 @@ export class SqliteDriver implements Driver {
       for (const row of page) yield { imageId: row.image_id, size: row.size, lastAccessed: row.last_accessed };
       if (page.length < LRU_PAGE) return;
       const last = page[page.length - 1]!;
-      page = this.statements.lruAfter.all(this.nodeId, last.last_accessed, last.last_accessed, last.image_id, LRU_PAGE);
+      page = this.statements.lruAfter.all(this.nodeId, last.last_accessed, last.image_id, LRU_PAGE);
     }
   }
 
