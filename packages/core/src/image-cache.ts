@@ -103,6 +103,8 @@ export class ImageCache {
   private readonly fills = new Map<string, FillSlot>();
   private readonly readers = new Map<string, number>();
   private closed = false;
+  /** Serialises prunes so two of them never pick the same victims. */
+  private pruning: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly driver: Driver,
@@ -292,8 +294,12 @@ export class ImageCache {
    */
   async prune(maxSize: number = this.maxSize): Promise<PruneResult> {
     this.assertOpen();
-    const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.readers.has(imageId) });
-    return evict(this.layout, this.driver, victims);
+    const run = this.pruning.then(async () => {
+      const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.readers.has(imageId) });
+      return evict(this.layout, this.driver, victims);
+    });
+    this.pruning = run.catch(() => undefined);
+    return run;
   }
 
   /** The images prune() would evict now, without evicting them. */

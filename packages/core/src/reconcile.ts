@@ -55,7 +55,10 @@ export async function reconcile(
       continue;
     }
     seen.add(name);
-    const entry = entries.get(name);
+    let entry = entries.get(name);
+    if (entry && entry.size === info.size) continue;
+    // The snapshot may predate a commit by another process sharing the directory.
+    entry = (await driver.get(name)) ?? undefined;
     if (entry && entry.size === info.size) continue;
     if (entry) {
       // The file is not the one that was committed: never serve it.
@@ -66,8 +69,15 @@ export async function reconcile(
     }
     // Only a verified, fsynced file is ever renamed into images/, so one without metadata
     // is a commit interrupted after its rename: adopt it with a fresh checksum.
-    const { hex, size } = await hashFile(path, algorithm);
-    await driver.commit({ imageId: name, size, checksum: `${algorithm}:${hex}`, lastModified: nextTimestamp() });
+    let hashed;
+    try {
+      hashed = await hashFile(path, algorithm);
+    } catch (error) {
+      // Another process sharing the directory removed it meanwhile: nothing to adopt.
+      if (errnoCode(error) === 'ENOENT') continue;
+      throw error;
+    }
+    await driver.commit({ imageId: name, size: hashed.size, checksum: `${algorithm}:${hashed.hex}`, lastModified: nextTimestamp() });
     report.adoptedFiles++;
   }
 

@@ -49,4 +49,12 @@ describe('prune', () => {
     expect(await cache.isCached('busy')).toBe(false);
     expect(digest('sha256', await collect(reader))).toBe(digest('sha256', data));
   });
+
+  it('concurrent prunes never evict more than needed or count twice', async () => {
+    const cache = await openCache({ maxSize: 4000 });
+    await cacheSeveral(cache, 10, 1000);
+    const results = await Promise.all([cache.prune(), cache.prune(), cache.prune()]);
+    expect(results.reduce((sum, r) => sum + r.files, 0)).toBe(6);
+    expect(await cache.getCacheSize()).toBe(4000);
+  });
 });
