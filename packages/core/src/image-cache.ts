@@ -430,7 +430,17 @@ export class ImageCache {
       const reason = await this.verifyEntry(entry);
       if (reason) result.failed.push({ imageId: entry.imageId, reason });
     }
+    if (!imageIds) await this.quarantineOrphans(new Set(entries.map((entry) => entry!.imageId)), result);
     return result;
+  }
+
+  /** A file without metadata cannot be checked against anything: it is not served, so move it aside. */
+  private async quarantineOrphans(known: Set<string>, result: VerifyResult): Promise<void> {
+    for (const name of await readdir(this.layout.imagesDir)) {
+      if (known.has(name) || this.fills.has(name) || (await this.driver.get(name))) continue;
+      await rename(join(this.layout.imagesDir, name), join(this.layout.invalidDir, `${name}~0-orphan`)).catch(() => undefined);
+      result.failed.push({ imageId: name, reason: 'file has no metadata' });
+    }
   }
 
   /** Aborts in-flight fills, waits for them to clean up, and closes the driver. */
