@@ -84,6 +84,11 @@ export async function reconcile(
   const missing = [...entries.keys()].filter((imageId) => !seen.has(imageId));
   if (missing.length > 0) report.droppedEntries = await driver.remove(missing);
 
+  // A crash between commit and dequeue leaves a marker for a cached image.
+  for (const name of await readdir(layout.queueDir)) {
+    if (seen.has(name)) await ignoreMissing(unlink(join(layout.queueDir, name)));
+  }
+
   if (report.abandonedWrites + report.droppedEntries + report.adoptedFiles + report.quarantinedFiles > 0) {
     logger.warn({ ...report }, 'reconciled the cache directory after an unclean shutdown');
   }

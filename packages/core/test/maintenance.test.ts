@@ -22,6 +22,15 @@ describe('queue', () => {
     expect(await cache.getQueuedImages()).toEqual([]);
   });
 
+  it('drops the marker of an image found cached at startup', async () => {
+    const cache = await openCache();
+    await cache.cacheImageIter('img', [bytes(10)]);
+    await writeFile(cache.layout.queuePath('img'), '');
+    await cache.close();
+    const reopened = await openCache({ dir: cache.layout.root });
+    expect(await reopened.getQueuedImages()).toEqual([]);
+  });
+
   it('does not queue a cached image', async () => {
     const cache = await openCache();
     await cache.cacheImageIter('img', [bytes(10)]);
