@@ -1,0 +1,40 @@
+import { assertValidImageId, parseChecksum } from '@imgcache/core';
+import type { Command } from 'commander';
+import { contextFor, withCache } from '../context.js';
+import { OperationFailedError, UsageError } from '../errors.js';
+import { formatSize } from '../format/format-size.js';
+import { examples } from '../help.js';
+
+/** `cache-image ID FILE|-`: caches a file or stdin; exit 1 when nothing was cached (already cached, mismatch). */
+export function registerCacheImage(program: Command): void {
+  const command = program
+    .command('cache-image')
+    .description('cache an image from a file, or from stdin with "-" (hashed and written crash-safely)')
+    .argument('<id>', 'image id')
+    .argument('<file>', 'file to read, or - for stdin')
+    .option('--checksum <checksum>', 'expected checksum: 32 hex digits (md5) or md5:/sha256:/sha512:<hex>; a mismatch caches nothing')
+    .action(async (imageId: string, file: string, options: { checksum?: string }, self: Command) => {
+      assertValidImageId(imageId);
+      if (options.checksum) parseChecksum(options.checksum);
+      const fromStdin = file === '-';
+      if (fromStdin && process.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
+      const context = await contextFor(self);
+      const image = await withCache(context, async (cache) => {
+        const cached = fromStdin
+          ? await cache.cacheImageIter(imageId, process.stdin, options.checksum)
+          : await cache.cacheImageFile(imageId, file, options.checksum);
+        if (!cached) {
+          const reason = (await cache.isCached(imageId)) ? 'it is already cached (delete-cached-image it first to replace it)' : 'another process is caching it right now';
+          throw new OperationFailedError(`Did not cache image ${imageId}: ${reason}.`);
+        }
+        return cache.getCachedImage(imageId);
+      });
+      if (!image) throw new OperationFailedError(`Image ${imageId} was cached but is gone again (deleted or pruned meanwhile).`);
+      context.out.data({ imageId, cached: true, size: image.size, checksum: image.checksum });
+      context.out.line(`Cached image ${imageId} (${formatSize(image.size)}, ${image.checksum}).`);
+    });
+  examples(command, [
+    'imgcache cache-image 0a1b2c3d-aaaa-bbbb-cccc-000000000001 ./cirros.qcow2',
+    'curl -s https://origin/image | imgcache cache-image img-1 - --checksum sha256:9f86d0…',
+  ]);
+}

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { contextFor, withCache } from '../context.js';
+import { dirUsage, type DirUsage } from '../dir-usage.js';
+import { formatDuration } from '../format/format-age.js';
+import { formatSize } from '../format/format-size.js';
+import { examples } from '../help.js';
+
+/** `stats`: size against budget, counts, hits, queue length and the bytes left in `incomplete/` and `invalid/`. */
+export function registerStats(program: Command): void {
+  const command = program
+    .command('stats')
+    .description('show size against budget, image and queue counts, hit totals, incomplete and invalid bytes')
+    .action(async (_options: object, self: Command) => {
+      const context = await contextFor(self);
+      const { config } = context;
+      const stats = await withCache(context, async (cache) => {
+        const totals = await cache.getStats();
+        return {
+          dir: cache.layout.root,
+          driver: cache.driverName,
+          count: totals.count,
+          totalSize: totals.totalSize,
+          maxSize: config.maxSize,
+          totalHits: totals.totalHits,
+          queued: (await cache.getQueuedImages()).length,
+          incomplete: await dirUsage(cache.layout.incompleteDir),
+          invalid: await dirUsage(cache.layout.invalidDir),
+          checksumAlgorithm: config.checksumAlgorithm,
+          stallTime: config.stallTime,
+        };
+      });
+      context.out.data(stats);
+      const used = stats.maxSize > 0 ? ` (${((stats.totalSize / stats.maxSize) * 100).toFixed(1)}%)` : '';
+      const exact = (bytes: number) => (context.verbose ? ` = ${bytes} bytes` : '');
+      context.out.fields([
+        ['Directory', stats.dir],
+        ['Driver', stats.driver],
+        ['Images', String(stats.count)],
+        ['Size', `${formatSize(stats.totalSize)} of ${formatSize(stats.maxSize)}${used}${exact(stats.totalSize)}`],
+        ['Hits', String(stats.totalHits)],
+        ['Queued', String(stats.queued)],
+        ['Incomplete', describeUsage(stats.incomplete)],
+        ['Invalid', describeUsage(stats.invalid)],
+        ['Checksum', stats.checksumAlgorithm],
+        ['Stall time', formatDuration(stats.stallTime)],
+      ]);
+    });
+  examples(command, ['imgcache stats', 'imgcache --json stats']);
+}
+
+function describeUsage(usage: DirUsage): string {
+  return `${usage.files} file${usage.files === 1 ? '' : 's'} (${formatSize(usage.bytes)})`;
+}

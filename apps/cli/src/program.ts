@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
+import { Command, Option } from 'commander';
+import { registerCacheImage } from './commands/cache-image.js';
+import { registerClean } from './commands/clean.js';
+import { registerDeleteAll } from './commands/delete-all.js';
+import { registerDeleteImages } from './commands/delete-images.js';
+import { registerDemo } from './commands/demo.js';
+import { registerGet } from './commands/get.js';
+import { registerImportGlance } from './commands/import-glance.js';
+import { registerListCached } from './commands/list-cached.js';
+import { registerListQueued } from './commands/list-queued.js';
+import { registerPrefetch } from './commands/prefetch.js';
+import { registerPrune } from './commands/prune.js';
+import { registerQueueImage } from './commands/queue-image.js';
+import { registerStats } from './commands/stats.js';
+import { registerVerify } from './commands/verify.js';
+import { parseDuration } from './format/parse-duration.js';
+import { parseSize } from './format/parse-size.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const GLOBAL_HELP = `
+Environment (flags win over the environment, which wins over --config, which wins over defaults):
+  IMGCACHE_DIR, IMGCACHE_DRIVER, IMGCACHE_MAX_SIZE, IMGCACHE_STALL_TIME,
+  IMGCACHE_CHECKSUM_ALGORITHM
+
+Config file (--config FILE), JSON; a relative dir is relative to the file:
+  {"dir": "/var/cache/imgcache", "driver": "sqlite", "maxSize": "20GiB",
+   "stallTime": "24h", "checksumAlgorithm": "sha256"}
+
+Sizes: bytes, or K/M/G/T (and KiB/MiB/GiB/TiB) in powers of 1024, KB/MB/GB/TB in powers of 1000.
+Durations: seconds, or s/m/h/d.
+
+Exit status: 0 ok, 1 the operation failed, 2 usage error.
+
+Examples:
+  $ imgcache list-cached
+  $ imgcache --dir /var/cache/imgcache --max-size 20GiB prune --dry-run
+  $ imgcache queue-image 0a1b2c3d-aaaa-bbbb-cccc-000000000001
+  $ imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file'
+  $ imgcache --json stats
+`;
+
+/**
+ * Builds the `imgcache` command line. Usage errors are thrown as commander errors (the
+ * entry point maps them to exit status 2) instead of exiting the process here.
+ */
+export function buildProgram(): Command {
+  const program = new Command('imgcache')
+    .description('Manage an imgcache image cache directory: list, queue, cache, prefetch, prune, clean and verify images.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)'))
+    .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)'))
+    .addOption(new Option('--max-size <size>', 'cache budget that prune enforces, e.g. 10GiB, 500M (default: 10GiB)').argParser(parseSize))
+    .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
+    .addOption(new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS))
+    .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)'))
+    .addOption(new Option('--json', 'print machine-readable JSON (exact bytes, ISO times)'))
+    .addOption(new Option('-v, --verbose', 'more detail: ISO times, checksums, debug lines on stderr'))
+    .addOption(new Option('--debug', 'print stack traces of errors'))
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText('after', GLOBAL_HELP);
+
+  registerListCached(program);
+  registerListQueued(program);
+  registerQueueImage(program);
+  registerDeleteImages(program);
+  registerDeleteAll(program);
+  registerCacheImage(program);
+  registerGet(program);
+  registerPrune(program);
+  registerClean(program);
+  registerVerify(program);
+  registerStats(program);
+  registerPrefetch(program);
+  registerImportGlance(program);
+  registerDemo(program);
+  return program;
+}
