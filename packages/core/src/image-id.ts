@@ -6,7 +6,7 @@ export const MAX_IMAGE_ID_LENGTH = 255;
 const IMAGE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 
 /** True when `value` is a usable image id. */
-export function isValidImageId(value: unknown): value is string {
+export function isValidImageId(value: unknown): boolean {
   return (
     typeof value === 'string' &&
     value.length > 0 &&

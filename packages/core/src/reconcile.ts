@@ -45,7 +45,7 @@ export async function reconcile(
   for (const name of await readdir(layout.imagesDir)) {
     const path = join(layout.imagesDir, name);
     if (!isValidImageId(name)) {
-      if (await quarantine(path, layout, `foreign~${String(name).replace(/[^A-Za-z0-9._-]/g, '_')}`)) report.quarantinedFiles++;
+      if (await quarantine(path, layout, `foreign~${name.replace(/[^A-Za-z0-9._-]/g, '_')}`)) report.quarantinedFiles++;
       continue;
     }
     const info = await stat(path).catch((error: unknown) => (errnoCode(error) === 'ENOENT' ? null : Promise.reject(error)));
