@@ -1,1 +1,6 @@
-export {};
+export { startServer } from './server.js';
+export type { CreateServerOptions, ImageServer } from './server.js';
+export { DEFAULTS, parseMinFree, parseSize } from './config.js';
+export type { MinFree, ServerConfig } from './config.js';
+export { createCommand, parseArguments } from './cli-options.js';
+export { ConfigError, OriginError } from './errors.js';

@@ -1,0 +1,116 @@
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '@imgcache/core';
+import { ConfigError } from './errors.js';
+
+/** A free-disk floor: an absolute byte count or a share of the filesystem. */
+export type MinFree = { bytes: number } | { percent: number };
+
+/** Everything the server needs, already parsed and checked. */
+export interface ServerConfig {
+  /** Glance API base URL, or a data URL template containing `{id}`. */
+  origin: string;
+  host: string;
+  port: number;
+  dir: string;
+  driver: string;
+  maxSize: number;
+  minFree: MinFree;
+  /** Seconds after which an unfinished write counts as stalled. */
+  stallTime: number;
+  checksumAlgorithm: ChecksumAlgorithm;
+  /** Token that opens the management API; unset disables it. */
+  adminToken?: string | undefined;
+  /** Token the prefetcher and readiness probe send to the origin (X-Auth-Token). */
+  originToken?: string | undefined;
+  /** Serve hits without asking the origin whether the client may read the image. */
+  public: boolean;
+  /** Seconds an origin authorisation decision is remembered. */
+  authTtl: number;
+  prefetchConcurrency: number;
+  /** Seconds between maintenance runs (prune, clean, prefetch); 0 disables the timer. */
+  maintenanceInterval: number;
+  logLevel: string;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 9393,
+  driver: 'sqlite',
+  maxSize: '10GiB',
+  minFree: '5%',
+  stallTime: 86_400,
+  checksumAlgorithm: 'sha256',
+  authTtl: 60,
+  prefetchConcurrency: 2,
+  maintenanceInterval: 60,
+  logLevel: 'info',
+} as const;
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * Parses a byte count: `1048576`, `512M`, `10GiB`, `1.5 G` (binary units).
+ * @throws {ConfigError} for anything else.
+ */
+export function parseSize(name: string, value: string | number): number {
+  if (typeof value === 'number') return checkBytes(name, value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  if (!match) throw new ConfigError(name, `${JSON.stringify(value)} is not a size; use bytes or a number with K, M, G or T`);
+  return checkBytes(name, Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!));
+}
+
+/**
+ * Parses the free-disk floor: a size, or a percentage of the filesystem such as `5%`.
+ * @throws {ConfigError} for anything else.
+ */
+export function parseMinFree(value: string | number): MinFree {
+  if (typeof value === 'string' && value.trim().endsWith('%')) {
+    const percent = Number(value.trim().slice(0, -1));
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new ConfigError('min-free', `${value} is not a percentage between 0% and 100%`);
+    return { percent };
+  }
+  return { bytes: parseSize('min-free', value) };
+}
+
+/**
+ * Parses a whole number within bounds.
+ * @throws {ConfigError} when it is not one.
+ */
+export function parseInteger(name: string, value: string | number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const number = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new ConfigError(name, `${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+  }
+  return number;
+}
+
+/**
+ * Checks the origin: an http(s) URL; a `{id}` in it makes it a data URL template.
+ * @throws {ConfigError} for a missing or malformed URL.
+ */
+export function parseOrigin(value: string | undefined): string {
+  if (!value) throw new ConfigError('origin', 'an origin URL is required (--origin or IMGCACHE_ORIGIN)');
+  let url: URL;
+  try {
+    url = new URL(value.replace('{id}', 'x'));
+  } catch {
+    throw new ConfigError('origin', `${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('origin', 'the origin must be an http or https URL');
+  return value;
+}
+
+/**
+ * Checks the checksum algorithm name.
+ * @throws {ConfigError} for an unknown one.
+ */
+export function parseChecksumAlgorithm(value: string): ChecksumAlgorithm {
+  if (!CHECKSUM_ALGORITHMS.includes(value as ChecksumAlgorithm)) {
+    throw new ConfigError('checksum-algorithm', `${JSON.stringify(value)} is not one of ${CHECKSUM_ALGORITHMS.join(', ')}`);
+  }
+  return value as ChecksumAlgorithm;
+}
+
+function checkBytes(name: string, bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ConfigError(name, `${bytes} is not a whole number of bytes, 0 or more`);
+  return bytes;
+}

@@ -1,0 +1,127 @@
+import { isValidImageId, type CachedImage, type ImageCache } from '@imgcache/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createAdminGuard } from './admin-auth.js';
+import type { FillCoordinator } from './fill-coordinator.js';
+import type { Prefetcher } from './prefetcher.js';
+import { sendError, sendInvalidId } from './respond.js';
+
+export interface ManagementContext {
+  cache: ImageCache;
+  prefetcher: Prefetcher;
+  coordinator: FillCoordinator;
+  adminToken: string | undefined;
+}
+
+type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => Promise<unknown>;
+
+const CLEAR_TARGETS = new Set(['', 'cache', 'queue']);
+
+/**
+ * Glance's cache management APIs with Glance's paths, status codes and JSON shapes: the v2
+ * cache API (`/v2/cache`, API 2.14+) and the legacy `/v2/cached_images` and
+ * `/v2/queued_images` routes. Unlike Glance, queueing an image that is already cached does
+ * not download it again.
+ */
+export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
+  const { cache, prefetcher, coordinator } = context;
+  const guard = createAdminGuard(context.adminToken);
+
+  /** One path, its handlers by method, 405 with `Allow` for the rest; guard and id check first. */
+  function route(url: string, handlers: Record<string, Handler>): void {
+    const allow = Object.keys(handlers).sort().join(', ');
+    app.all<{ Params: { id?: string } }>(url, async (request, reply) => {
+      if (!guard(request, reply)) return reply;
+      const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
+      if (!handler) return sendError(reply, 405, `Method ${request.method} is not allowed on ${url}.`, { allow });
+      const { id } = request.params;
+      if (id !== undefined && !isValidImageId(id)) return sendInvalidId(reply, id);
+      return handler(request, reply);
+    });
+  }
+
+  const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+  const id = (request: FastifyRequest<{ Params: { id?: string } }>) => request.params.id!;
+
+  route('/v2/cache', {
+    GET: async (_request, reply) => {
+      const [cached, queued] = await Promise.all([cache.getCachedImages(), cache.getQueuedImages()]);
+      return json(reply, 200, { cached_images: cached.map(toGlanceEntry), queued_images: queued });
+    },
+    DELETE: async (request, reply) => {
+      const header = request.headers['x-image-cache-clear-target'];
+      const target = ((Array.isArray(header) ? header[0] : header) ?? '').trim().toLowerCase();
+      if (!CLEAR_TARGETS.has(target)) {
+        return sendError(reply, 400, `x-image-cache-clear-target must be "cache", "queue" or empty, not ${JSON.stringify(target)}.`);
+      }
+      if (target !== 'queue') {
+        coordinator.invalidateAll();
+        await cache.deleteAllCachedImages();
+      }
+      if (target !== 'cache') await cache.deleteAllQueuedImages();
+      return reply.code(204).send();
+    },
+  });
+
+  route('/v2/cache/:id', {
+    PUT: async (request, reply) => {
+      // Already cached: nothing to fetch (Glance would download it again).
+      if (!(await cache.isCached(id(request)))) {
+        await cache.queueImage(id(request));
+        prefetcher.kick();
+      }
+      return reply.code(202).send();
+    },
+    DELETE: async (request, reply) => {
+      coordinator.invalidate(id(request));
+      await cache.deleteCachedImage(id(request));
+      await cache.deleteQueuedImage(id(request));
+      return reply.code(204).send();
+    },
+  });
+
+  route('/v2/cached_images', {
+    GET: async (_request, reply) => json(reply, 200, { cached_images: (await cache.getCachedImages()).map(toGlanceEntry) }),
+    DELETE: async (_request, reply) => {
+      coordinator.invalidateAll();
+      return json(reply, 200, { num_deleted: await cache.deleteAllCachedImages() });
+    },
+  });
+
+  route('/v2/cached_images/:id', {
+    DELETE: async (request, reply) => {
+      coordinator.invalidate(id(request));
+      await cache.deleteCachedImage(id(request));
+      return json(reply, 200, null);
+    },
+  });
+
+  route('/v2/queued_images', {
+    GET: async (_request, reply) => json(reply, 200, { queued_images: await cache.getQueuedImages() }),
+    DELETE: async (_request, reply) => json(reply, 200, { num_deleted: await cache.deleteAllQueuedImages() }),
+  });
+
+  route('/v2/queued_images/:id', {
+    PUT: async (request, reply) => {
+      if (!(await cache.isCached(id(request)))) {
+        await cache.queueImage(id(request));
+        prefetcher.kick();
+      }
+      return json(reply, 200, null);
+    },
+    DELETE: async (request, reply) => {
+      await cache.deleteQueuedImage(id(request));
+      return json(reply, 200, null);
+    },
+  });
+}
+
+/** Glance's listing entry: times as numeric epoch seconds. */
+function toGlanceEntry(image: CachedImage): Record<string, unknown> {
+  return {
+    image_id: image.imageId,
+    hits: image.hits,
+    last_accessed: image.lastAccessed.getTime() / 1000,
+    last_modified: image.lastModified.getTime() / 1000,
+    size: image.size,
+  };
+}

@@ -1,0 +1,145 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImageCache, type Logger } from '@imgcache/core';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { Admission } from './admission.js';
+import { Authorizer } from './authorizer.js';
+import type { ServerConfig } from './config.js';
+import { FillCoordinator } from './fill-coordinator.js';
+import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
+import { Maintenance } from './maintenance.js';
+import { registerManagementRoutes } from './management-routes.js';
+import { ServerMetrics } from './metrics.js';
+import { registerOperationsRoutes } from './operations-routes.js';
+import { Origin } from './origin.js';
+import { Prefetcher } from './prefetcher.js';
+import { registerProxyRoute } from './proxy-route.js';
+import { sendError } from './respond.js';
+
+/** A running server and the parts tests and the CLI need to reach. */
+export interface ImageServer {
+  app: FastifyInstance;
+  cache: ImageCache;
+  metrics: ServerMetrics;
+  maintenance: Maintenance;
+  prefetcher: Prefetcher;
+  /** `http://host:port` once listening. */
+  url: string;
+  /**
+   * Stops accepting requests, lets running fills finish for up to `graceMs` then aborts
+   * them, and closes the cache and its driver.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface CreateServerOptions {
+  /** A logger for the framework (pino options or `false`); default: pino at the configured level. */
+  logger?: boolean | { level: string };
+}
+
+/**
+ * Opens the cache, wires the routes and starts listening on `config.host:config.port`.
+ * @throws the cache's errors when the directory or driver is unusable, or the listen error.
+ */
+export async function startServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<ImageServer> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    // No line per request: at cache-hit rates it would cost more than the hit. Failures are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    routerOptions: { maxParamLength: 1024 },
+    forceCloseConnections: 'idle',
+  });
+  const logger: Logger = app.log;
+  // Bodies are never parsed: uploads and every proxied body stream to the origin untouched.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  const cache = await ImageCache.open({
+    dir: config.dir,
+    driver: config.driver,
+    maxSize: config.maxSize,
+    stallTime: config.stallTime,
+    checksumAlgorithm: config.checksumAlgorithm,
+    importer: (specifier) => import(specifier),
+    logger,
+  });
+  const origin = new Origin(config.origin);
+  const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
+  let admission!: Admission;
+  const metrics = new ServerMetrics({
+    cacheStats: () => cache.getStats(),
+    maxSize: config.maxSize,
+    workBytes: async () => ({ incomplete: await directoryBytes(cache.layout.incompleteDir), invalid: await directoryBytes(cache.layout.invalidDir) }),
+    queueLength: async () => (await cache.getQueuedImages()).length,
+    inFlight: () => admission.inFlight,
+  });
+  admission = new Admission(cache, config.maxSize, config.minFree, (files, bytes) => {
+    metrics.evictions.inc(files);
+    metrics.evictedBytes.inc(bytes);
+  });
+  const authorizer = new Authorizer(origin, config.authTtl);
+  const coordinator = new FillCoordinator(cache, origin, admission, authorizer, metrics, logger);
+  const prefetcher = new Prefetcher(cache, coordinator, metrics, logger, config.prefetchConcurrency, originHeaders);
+  const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.code === 'ERR_IMGCACHE_ORIGIN' ? 502 : error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500);
+    request.log.warn({ err: error.message, url: request.url }, 'request failed');
+    if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
+    if (request.routeOptions.url === IMAGE_ROUTE) metrics.requests.inc({ result: 'error' });
+    sendError(reply, status, status === 502 ? `The origin could not be reached: ${error.message}` : error.message);
+  });
+
+  registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
+  registerManagementRoutes(app, { cache, prefetcher, coordinator, adminToken: config.adminToken });
+  registerImageRoute(app, { cache, origin, coordinator, authorizer, metrics, logger, public: config.public });
+  registerProxyRoute(app, { cache, origin, authorizer, coordinator, logger });
+
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await cache.close();
+    await origin.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, dir: config.dir, driver: cache.driverName, origin: config.origin }, 'imgcache-server listening');
+  maintenance.start(config.maintenanceInterval);
+
+  let closing: Promise<void> | null = null;
+  const close = (graceMs = 10_000) => {
+    closing ??= (async () => {
+      await maintenance.stop();
+      await prefetcher.stop();
+      const closed = app.close();
+      const fills = coordinator.fills;
+      await Promise.race([Promise.allSettled(fills.map((fill) => fill.done)), delay(graceMs)]);
+      for (const fill of coordinator.fills) fill.abort.abort(new Error('server shutting down'));
+      await cache.close();
+      // Connections still streaming after the grace period are cut rather than waited for.
+      const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+      await origin.close();
+    })();
+    return closing;
+  };
+  return { app, cache, metrics, maintenance, prefetcher, url, close };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function directoryBytes(directory: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    const info = await stat(join(directory, name)).catch(() => null);
+    if (info?.isFile()) total += info.size;
+  }
+  return total;
+}

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
+import { send } from './helpers/http-client.js';
+
+const ADMIN = 'admin-secret';
+const admin = { 'x-auth-token': ADMIN };
+
+describe('management API', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ adminToken: ADMIN });
+    for (const id of ['m-1', 'm-2', 'm-3', 'm-4']) h.origin.add(id, { data: randomImage(20_000) });
+  });
+  afterAll(() => h.stop());
+
+  const routes: [string, string][] = [
+    ['GET', '/v2/cache'],
+    ['DELETE', '/v2/cache'],
+    ['PUT', '/v2/cache/m-1'],
+    ['DELETE', '/v2/cache/m-1'],
+    ['GET', '/v2/cached_images'],
+    ['DELETE', '/v2/cached_images'],
+    ['DELETE', '/v2/cached_images/m-1'],
+    ['GET', '/v2/queued_images'],
+    ['DELETE', '/v2/queued_images'],
+    ['PUT', '/v2/queued_images/m-1'],
+    ['DELETE', '/v2/queued_images/m-1'],
+  ];
+
+  it.each(routes)('%s %s needs the admin token: 401 without, 403 when wrong', async (method, path) => {
+    const missing = await send(h.url(path), { method });
+    expect(missing.status).toBe(401);
+    const wrong = await send(h.url(path), { method, headers: { 'x-auth-token': 'nope' } });
+    expect(wrong.status).toBe(403);
+    const wrongBearer = await send(h.url(path), { method, headers: { authorization: 'Bearer nope' } });
+    expect(wrongBearer.status).toBe(403);
+    expect(await h.server.cache.getQueuedImages()).toEqual([]);
+  });
+
+  it('lists the cache in Glance v2 shape with epoch-second times', async () => {
+    await send(h.url('/v2/images/m-1/file'));
+    const listing = await send(h.url('/v2/cache'), { headers: admin });
+    expect(listing.status).toBe(200);
+    expect(listing.headers['content-type']).toMatch(/^application\/json/);
+    const body = JSON.parse(listing.body.toString());
+    expect(body.queued_images).toEqual([]);
+    expect(body.cached_images).toHaveLength(1);
+    const [entry] = body.cached_images;
+    expect(entry).toMatchObject({ image_id: 'm-1', size: 20_000, hits: 0 });
+    expect(typeof entry.last_modified).toBe('number');
+    expect(Math.abs(entry.last_modified - Date.now() / 1000)).toBeLessThan(600);
+    const bearer = await send(h.url('/v2/cache'), { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(bearer.status).toBe(200);
+  });
+
+  it('PUT /v2/cache/{id} answers 202 and the prefetcher caches the image', async () => {
+    const queued = await send(h.url('/v2/cache/m-2'), { method: 'PUT', headers: admin });
+    expect(queued.status).toBe(202);
+    await waitFor(() => h.server.cache.isCached('m-2'));
+    expect(await h.server.cache.getQueuedImages()).toEqual([]);
+    const again = await send(h.url('/v2/cache/m-2'), { method: 'PUT', headers: admin });
+    expect(again.status).toBe(202);
+    await h.server.prefetcher.runOnce();
+    // Already cached: queueing it again does not download it again.
+    expect(h.origin.count(h.origin.dataRequests, 'm-2')).toBe(1);
+  });
+
+  it('DELETE /v2/cache/{id} removes the cached copy and the queue entry with 204', async () => {
+    const deleted = await send(h.url('/v2/cache/m-2'), { method: 'DELETE', headers: admin });
+    expect(deleted.status).toBe(204);
+    expect(deleted.body.length).toBe(0);
+    expect(await h.server.cache.isCached('m-2')).toBe(false);
+  });
+
+  it('DELETE /v2/cache/{id} cancels a running fill, so the image is not cached behind the delete', async () => {
+    let release!: () => void;
+    let reached!: () => void;
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    h.origin.add('m-filling', {
+      data: randomImage(1024 * 1024),
+      gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached },
+    });
+    const client = send(h.url('/v2/images/m-filling/file')).then(
+      (response) => response.status,
+      () => 'aborted',
+    );
+    await arrived;
+    await waitFor(() => h.server.cache.isFilling('m-filling'));
+    expect((await send(h.url('/v2/cache/m-filling'), { method: 'DELETE', headers: admin })).status).toBe(204);
+    release();
+    expect([502, 'aborted']).toContain(await client);
+    expect(await h.server.cache.isCached('m-filling')).toBe(false);
+  });
+
+  it('DELETE /v2/cache honours x-image-cache-clear-target and rejects other values', async () => {
+    await h.server.cache.queueImage('m-3');
+    const bad = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'everything' } });
+    expect(bad.status).toBe(400);
+    const queueOnly = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'QUEUE' } });
+    expect(queueOnly.status).toBe(204);
+    expect(await h.server.cache.getQueuedImages()).toEqual([]);
+    expect(await h.server.cache.isCached('m-1')).toBe(true);
+    const cacheOnly = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'cache' } });
+    expect(cacheOnly.status).toBe(204);
+    expect(await h.server.cache.isCached('m-1')).toBe(false);
+    await h.server.cache.queueImage('m-3');
+    await send(h.url('/v2/images/m-1/file'));
+    const both = await send(h.url('/v2/cache'), { method: 'DELETE', headers: admin });
+    expect(both.status).toBe(204);
+    expect(await h.server.cache.getQueuedImages()).toEqual([]);
+    expect(await h.server.cache.getCachedImages()).toEqual([]);
+  });
+
+  it('answers 405 with Allow for other methods', async () => {
+    const onCache = await send(h.url('/v2/cache'), { method: 'POST', headers: admin });
+    expect(onCache.status).toBe(405);
+    expect(onCache.headers.allow).toBe('DELETE, GET');
+    const onEntry = await send(h.url('/v2/cache/m-1'), { method: 'GET', headers: admin });
+    expect(onEntry.status).toBe(405);
+    expect(onEntry.headers.allow).toBe('DELETE, PUT');
+  });
+
+  it('serves the legacy cached_images and queued_images routes with Glance status codes and bodies', async () => {
+    await send(h.url('/v2/images/m-1/file'));
+    await send(h.url('/v2/images/m-3/file'));
+    const cached = JSON.parse((await send(h.url('/v2/cached_images'), { headers: admin })).body.toString());
+    expect(cached.cached_images.map((entry: { image_id: string }) => entry.image_id)).toEqual(['m-1', 'm-3']);
+
+    const deleteOne = await send(h.url('/v2/cached_images/m-3'), { method: 'DELETE', headers: admin });
+    expect(deleteOne.status).toBe(200);
+    expect(deleteOne.body.toString()).toBe('null');
+
+    const deleteAll = await send(h.url('/v2/cached_images'), { method: 'DELETE', headers: admin });
+    expect(JSON.parse(deleteAll.body.toString())).toEqual({ num_deleted: 1 });
+
+    // Stop the prefetcher from racing the queue checks below.
+    await h.server.prefetcher.stop();
+    const queue = await send(h.url('/v2/queued_images/m-4'), { method: 'PUT', headers: admin });
+    expect(queue.status).toBe(200);
+    expect(queue.body.toString()).toBe('null');
+    await send(h.url('/v2/queued_images/m-3'), { method: 'PUT', headers: admin });
+    const listed = JSON.parse((await send(h.url('/v2/queued_images'), { headers: admin })).body.toString());
+    expect(listed.queued_images.sort()).toEqual(['m-3', 'm-4']);
+    const dequeue = await send(h.url('/v2/queued_images/m-4'), { method: 'DELETE', headers: admin });
+    expect(dequeue.status).toBe(200);
+    expect(dequeue.body.toString()).toBe('null');
+    const dequeueAll = await send(h.url('/v2/queued_images'), { method: 'DELETE', headers: admin });
+    expect(JSON.parse(dequeueAll.body.toString())).toEqual({ num_deleted: 1 });
+  });
+
+  it('rejects invalid ids with 400 and touches nothing', async () => {
+    const invalid = await send(h.url('/v2/cache/bad%20id'), { method: 'PUT', headers: admin });
+    expect(invalid.status).toBe(400);
+    expect(JSON.parse(invalid.body.toString()).error.message).toMatch(/Invalid image id/);
+    const legacy = await send(h.url('/v2/queued_images/a%24b'), { method: 'PUT', headers: admin });
+    expect(legacy.status).toBe(400);
+  });
+});
+
+describe('management API without an admin token', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.stop());
+
+  it.each(['/v2/cache', '/v2/cached_images', '/v2/queued_images'])('GET %s is disabled with 404', async (path) => {
+    const response = await send(h.url(path), { headers: admin });
+    expect(response.status).toBe(404);
+    expect(h.origin.seen).toEqual([]);
+  });
+});
