@@ -154,18 +154,34 @@ function toEntry(row: Row): CacheEntry {
 export async function createSqliteDriver(context: DriverContext): Promise<SqliteDriver> {
   const options = context.options as SqliteDriverOptions;
   const filename = join(context.root, options.filename ?? 'cache.sqlite');
-  let db: Database.Database;
-  try {
-    db = new Database(filename, { timeout: options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT });
-    db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives process crashes; a power loss can lose the latest
-    // commits, which startup reconcile re-adopts from the fsynced image files.
-    db.pragma('synchronous = NORMAL');
-    migrate(db);
-  } catch (error) {
-    throw new DriverConfigError('sqlite', `cannot open ${filename}: ${(error as Error).message}`, { cause: error });
+  const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+  const deadline = Date.now() + busyTimeout;
+  for (let attempt = 1; ; attempt++) {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(filename, { timeout: busyTimeout });
+      // Switching to WAL needs a moment of exclusive access and does not wait on the busy
+      // timeout, so two processes opening a new cache at once can see "locked" here.
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives process crashes; a power loss can lose the latest
+      // commits, which startup reconcile re-adopts from the fsynced image files.
+      db.pragma('synchronous = NORMAL');
+      migrate(db);
+      return new SqliteDriver(db, context.nodeId);
+    } catch (error) {
+      db?.close();
+      if (isBusy(error) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 200)));
+        continue;
+      }
+      throw new DriverConfigError('sqlite', `cannot open ${filename}: ${(error as Error).message}`, { cause: error });
+    }
   }
-  return new SqliteDriver(db, context.nodeId);
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY'));
 }
 
 function migrate(db: Database.Database): void {

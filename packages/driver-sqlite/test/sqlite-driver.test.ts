@@ -95,6 +95,23 @@ describe('sqlite driver', () => {
     await driver.close();
   });
 
+  it('processes opening the database while others create it and write to it all succeed', async () => {
+    const run = (script: string, args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)), root, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (data) => (err += data));
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited ${code}: ${err}`))));
+      });
+    const openers = Array.from({ length: 12 }, (_, n) =>
+      new Promise<void>((resolve) => setTimeout(resolve, n * 15)).then(() => run('open-close.mjs', [])),
+    );
+    await Promise.all([run('hammer.mjs', ['writer', '400']), ...openers]);
+    const driver = await createSqliteDriver(context());
+    expect((await driver.stats()).count).toBe(12 + 400);
+    await driver.close();
+  });
+
   it('opens through core by name', async () => {
     const cache = await ImageCache.open({ dir: root, driver: 'sqlite', fallback: false, logger: silentLogger });
     expect(cache.driverName).toBe('sqlite');
