@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, open as openCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +83,7 @@ export interface VerifyResult {
 const DEFAULT_MAX_SIZE = 10 * 1024 ** 3;
 const DEFAULT_STALL_TIME = 86_400;
 const READ_CHUNK = 1024 * 1024;
+const openFd = promisify(openCallback);
 
 /**
  * An LRU disk cache of image files. Open one with {@link ImageCache.open}.
@@ -386,9 +388,9 @@ export class ImageCache {
   async openForRead(imageId: string, options: ReadOptions = {}): Promise<Readable> {
     const entry = await this.entry(imageId);
     if (!entry) throw new NotCachedError(imageId);
-    let handle;
+    let fd: number;
     try {
-      handle = await open(this.layout.imagePath(imageId), 'r');
+      fd = await openFd(this.layout.imagePath(imageId), 'r');
     } catch (error) {
       if (errnoCode(error) !== 'ENOENT') throw error;
       await this.driver.remove([imageId]);
@@ -397,7 +399,9 @@ export class ImageCache {
     this.readers.set(imageId, (this.readers.get(imageId) ?? 0) + 1);
     // Small images get a buffer their size: a 1 MiB buffer per 4 KiB read costs more than the read.
     const highWaterMark = Math.max(64 * 1024, Math.min(READ_CHUNK, entry.size));
-    const stream = handle.createReadStream({ highWaterMark, start: options.start, end: options.end });
+    // A numeric descriptor with fs.createReadStream is measurably faster per request than
+    // FileHandle.createReadStream; the stream closes the descriptor when it ends or is destroyed.
+    const stream = createReadStream('', { fd, highWaterMark, start: options.start, end: options.end, autoClose: true });
     stream.once('end', () => {
       if (this.closed) return;
       this.driver.recordHit(imageId, nextTimestamp()).catch((error: unknown) => {
