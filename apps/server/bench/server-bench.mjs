@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { nginxInstalled, startNginx } from './nginx.mjs';
 
 const require = createRequire(import.meta.url);
 // autocannon appends every response body to a string (PipelinedRequestsQueue#addBody), which
@@ -84,15 +85,6 @@ function printTable(headers, rows) {
   for (const row of rows) console.log(line(row));
 }
 
-function nginxInstalled() {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs the whole server benchmark and prints its table. */
 export async function serverBench({ quick = false } = {}) {
   const seconds = quick ? 2 : 4;
@@ -127,14 +119,19 @@ export async function serverBench({ quick = false } = {}) {
     for (const name of ['img1m', 'img64m']) await fetch(`${imgcache.url}/v2/images/${name}/file`).then((response) => response.arrayBuffer());
 
     const rows = [];
-    const nginx = nginxInstalled();
-    const nginxCell = nginx ? 'not wired up (see README)' : 'skipped (nginx not installed)';
+    const nginx = nginxInstalled() ? await startNginx(origin.url, work) : null;
+    if (nginx) {
+      children.push(nginx);
+      for (const name of ['img1m', 'img64m']) await fetch(`${nginx.url}/v2/images/${name}/file`).then((response) => response.arrayBuffer());
+    }
     for (const [name, label, connections] of [
       ['img1m', '1 MiB', 16],
       ['img64m', '64 MiB', 4],
     ]) {
       const hit = await load(imgcache.url, name, { seconds, connections });
       const plain = await load(origin.url, name, { seconds, connections });
+      const nginxHit = nginx ? await load(nginx.url, name, { seconds, connections }) : null;
+      const nginxCell = nginxHit ? `${fmt(nginxHit)} (imgcache ${(hit.bytesPerSecond / nginxHit.bytesPerSecond).toFixed(2)}×)` : 'skipped (nginx not installed)';
       rows.push([`hit ${label}`, fmt(hit), `static: ${fmt(plain)}`, (hit.bytesPerSecond / plain.bytesPerSecond).toFixed(2), nginxCell]);
     }
     for (const [name, label, connections] of [
@@ -143,11 +140,14 @@ export async function serverBench({ quick = false } = {}) {
     ]) {
       const miss = await load(imgcache.url, name, { seconds, connections, uniquePaths: true });
       const plain = await load(plainProxy.url, name, { seconds, connections, uniquePaths: true });
-      rows.push([`miss ${label}`, fmt(miss), `proxy: ${fmt(plain)}`, (miss.bytesPerSecond / plain.bytesPerSecond).toFixed(2), '—']);
+      const nginxMiss = nginx ? await load(nginx.url, name, { seconds, connections, uniquePaths: true }) : null;
+      const nginxCell = nginxMiss ? `${fmt(nginxMiss)} (imgcache ${(miss.bytesPerSecond / nginxMiss.bytesPerSecond).toFixed(2)}×)` : 'skipped (nginx not installed)';
+      rows.push([`miss ${label}`, fmt(miss), `proxy: ${fmt(plain)}`, (miss.bytesPerSecond / plain.bytesPerSecond).toFixed(2), nginxCell]);
     }
     console.log(`\nimgcache-server (127.0.0.1, autocannon, ${seconds} s per run, node ${process.version})`);
     printTable(['case', 'imgcache-server', 'baseline', 'ratio', 'nginx proxy_cache'], rows);
     if (!nginx) console.log('nginx is not installed: its column is skipped (apt-get install nginx-light to add it).');
+    else console.log('nginx: one worker, proxy_cache with proxy_cache_lock, sendfile on.');
   } finally {
     for (const child of children.reverse()) await child.stop();
     await rm(work, { recursive: true, force: true });
