@@ -10,6 +10,7 @@ import {
   type LruEntry,
   type NewCacheEntry,
 } from '@imgcache/core';
+import { HitBatcher } from './hit-batcher.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export interface SqliteDriverOptions {
@@ -40,6 +41,7 @@ export class SqliteDriver implements Driver {
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
 
   private readonly statements;
+  private readonly hits: HitBatcher;
 
   constructor(
     private readonly db: Database.Database,
@@ -74,6 +76,10 @@ export class SqliteDriver implements Driver {
          ORDER BY last_accessed, image_id LIMIT ?`,
       ),
     };
+    const recordMany = db.transaction((batch: readonly { imageId: string; accessedAt: number }[]) =>
+      batch.map(({ imageId, accessedAt }) => this.statements.hit.run(accessedAt, this.nodeId, imageId).changes > 0),
+    );
+    this.hits = new HitBatcher((batch) => recordMany.immediate(batch));
   }
 
   async get(imageId: string): Promise<CacheEntry | null> {
@@ -95,7 +101,7 @@ export class SqliteDriver implements Driver {
   }
 
   async recordHit(imageId: string, accessedAt: number): Promise<boolean> {
-    return this.statements.hit.run(accessedAt, this.nodeId, imageId).changes > 0;
+    return this.hits.record(imageId, accessedAt);
   }
 
   async remove(imageIds: readonly string[]): Promise<number> {
@@ -126,6 +132,7 @@ export class SqliteDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    await this.hits.flush();
     if (this.db.open) this.db.close();
   }
 }

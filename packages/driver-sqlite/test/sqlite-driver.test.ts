@@ -112,6 +112,27 @@ describe('sqlite driver', () => {
     await driver.close();
   });
 
+  it('batches concurrent hits yet tells each caller whether its hit landed', async () => {
+    const driver = await createSqliteDriver(context());
+    await driver.commit(entry('a', 1));
+    await driver.commit(entry('b', 2));
+    const results = await Promise.all([
+      driver.recordHit('a', 10),
+      driver.recordHit('missing', 11),
+      driver.recordHit('b', 12),
+      driver.recordHit('a', 13),
+    ]);
+    expect(results).toEqual([true, false, true, true]);
+    expect((await driver.get('a'))?.hits).toBe(2);
+    // Hits still queued when the driver closes are written first.
+    const pending = driver.recordHit('b', 20);
+    await driver.close();
+    expect(await pending).toBe(true);
+    const reopened = await createSqliteDriver(context());
+    expect((await reopened.get('b'))?.hits).toBe(2);
+    await reopened.close();
+  });
+
   it('opens through core by name', async () => {
     const cache = await ImageCache.open({ dir: root, driver: 'sqlite', fallback: false, logger: silentLogger });
     expect(cache.driverName).toBe('sqlite');
