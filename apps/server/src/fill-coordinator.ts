@@ -15,6 +15,8 @@ export interface ActiveFill {
   size: number;
   /** The origin's Content-MD5 header, passed on to clients of the miss. */
   contentMd5: string | undefined;
+  /** `algorithm:hex` the download is verified against, when the origin gave one. */
+  checksum: string | undefined;
   /** Resolves true once committed, false when the image was not cacheable; rejects on failure. */
   done: Promise<boolean>;
   abort: AbortController;
@@ -147,7 +149,7 @@ export class FillCoordinator {
     // cacheImageIter reserves the image synchronously, so followFill below always finds it.
     const done = this.cache.cacheImageIter(imageId, response.body, checksum, { expectedSize: size!, signal: abort.signal });
     const bytes = this.cache.followFill(imageId, { signal });
-    const fill: ActiveFill = { imageId, size: size!, contentMd5, done, abort };
+    const fill: ActiveFill = { imageId, size: size!, contentMd5, checksum, done, abort };
     this.active.set(imageId, fill);
     done.then(
       (cached) => {

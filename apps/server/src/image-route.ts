@@ -3,6 +3,7 @@ import { ImgcacheError, isValidImageId, type CachedImage, type ImageCache, type 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthDecision, Authorizer } from './authorizer.js';
 import type { BeginResult, FillCoordinator } from './fill-coordinator.js';
+import { completeFromOriginOnLocalFailure, isLocalWriteFailure } from './local-failover.js';
 import type { RequestResult, ServerMetrics } from './metrics.js';
 import { contentMd5Header } from './origin-checksum.js';
 import { forwardedHeaders, type Origin } from './origin.js';
@@ -100,6 +101,11 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
         const notCacheable =
           ImgcacheError.is(error, 'ERR_IMGCACHE_ABORTED') && !cache.isFilling(fill.imageId) && (await fill.done.catch(() => null)) === false;
         if (notCacheable) return await proxyDownload(request, reply, 'BYPASS');
+        // The cache's disk failed before this client got a byte: the origin still has the image.
+        if (isLocalWriteFailure(error)) {
+          request.log.warn({ imageId: fill.imageId, err: String(error) }, 'cache write failed; proxying the download');
+          return await proxyDownload(request, reply, 'BYPASS');
+        }
         count('error');
         sendError(reply, 502, `The image could not be fetched from the origin: ${(error as Error).message}`);
         return;
@@ -111,7 +117,19 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
         'x-cache': coalesced ? 'COALESCED' : 'MISS',
       };
       if (fill.contentMd5) headers['content-md5'] = fill.contentMd5;
-      const sent = await streamResponse(reply, 200, headers, resume(first, iterator));
+      // A full or failing cache disk must not cost the client its download: the rest comes from the origin.
+      const body = completeFromOriginOnLocalFailure(resume(first, iterator), {
+        origin: context.origin,
+        imageId: fill.imageId,
+        incoming: request.headers,
+        size: fill.size,
+        checksum: fill.checksum,
+        onFailover: (error, sentBytes) => {
+          metrics.originFetches.inc({ purpose: 'download' });
+          request.log.warn({ imageId: fill.imageId, sentBytes, err: String(error) }, 'cache write failed; completing the download from the origin');
+        },
+      });
+      const sent = await streamResponse(reply, 200, headers, body);
       metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
       // A client that went away is routine; a fill that failed under it is worth a line.
       if (sent.error) request.log.debug({ imageId: fill.imageId, bytes: sent.bytes, err: String(sent.error) }, 'download ended early');

@@ -47,8 +47,15 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     // No line per request: at cache-hit rates it would cost more than the hit. Failures are logged.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
-    routerOptions: { maxParamLength: 1024 },
+    // Longer than any request line Node accepts (16 KiB of headers), so an over-long id always
+    // reaches its route and is refused there as invalid, instead of falling through to the proxy.
+    routerOptions: { maxParamLength: 16 * 1024 },
     forceCloseConnections: 'idle',
+    // Malformed percent-escapes are refused by the router before any route runs; answer them
+    // in this server's own error shape like every other error.
+    frameworkErrors: (error, _request, reply) => {
+      sendError(reply, 400, `Invalid request path: ${error.message.slice(0, 200)}`);
+    },
   });
   const logger: Logger = app.log;
   // Bodies are never parsed: uploads and every proxied body stream to the origin untouched.

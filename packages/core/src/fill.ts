@@ -87,7 +87,7 @@ export class Fill {
   /** Appends a chunk. The hash runs while the write is in the thread pool. */
   async write(chunk: Uint8Array): Promise<void> {
     if (this.cancelled) throw new FillAbortedError(this.imageId);
-    const pending = this.handle.write(chunk);
+    const pending = writeAll(this.handle, chunk);
     this.hasher.update(chunk);
     this.bytes += chunk.byteLength;
     await pending;
@@ -198,6 +198,19 @@ export class Fill {
   private async failWith(error: unknown): Promise<unknown> {
     await this.abandon(error);
     return error;
+  }
+}
+
+/**
+ * Writes every byte of a chunk. On a nearly full disk write(2) may store only part of a
+ * chunk without an error; counting the whole chunk would commit a truncated file whose
+ * counted size and checksum still match. The next write then reports the real error.
+ */
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < chunk.byteLength; ) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('write stored no bytes'), { code: 'EIO' });
+    offset += bytesWritten;
   }
 }
 

@@ -43,10 +43,13 @@ async function openFollowed(fill: Fill, layout: CacheLayout): Promise<FileHandle
     return await open(fill.tempPath, 'r');
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error;
-    // The fill moved its file already: into place if it committed.
+    // The fill moved its file already: into place when committing (the metadata commit may
+    // still be running), aside when it failed. Its outcome tells which; it comes once the
+    // fill ends, so this wait is bounded by the fill itself.
+    while (!fill.progress.outcome) await fill.changed();
     const { outcome } = fill.progress;
-    if (outcome?.committed) return open(layout.imagePath(fill.imageId), 'r');
-    throw outcome ? outcome.error : error;
+    if (outcome.committed) return open(layout.imagePath(fill.imageId), 'r');
+    throw outcome.error;
   }
 }
 

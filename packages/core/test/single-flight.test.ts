@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { DriverFactory } from '../src/index.js';
+import { createMemoryDriver } from '../src/testing/index.js';
 import { bytes, chunked, collect, digest, listDir, openCache } from './helpers.js';
 
 describe('single-flight fills', () => {
@@ -87,6 +89,34 @@ describe('followFill', () => {
     const follower = collect(cache.followFill('img')!).catch((e: unknown) => e);
     expect(await filling).toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
     expect(await follower).toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
+  });
+
+  it('a follower that joins after the file was moved into place, before its metadata is committed, gets every byte', async () => {
+    let reachedCommit!: () => void;
+    let releaseCommit!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reachedCommit = resolve));
+    const commitReleased = new Promise<void>((resolve) => (releaseCommit = resolve));
+    const memory = createMemoryDriver();
+    // A driver whose metadata commit is slow (the xattr driver writes several files there).
+    const slowCommit: DriverFactory = async (context) => {
+      const driver = await memory(context);
+      const commit = driver.commit.bind(driver);
+      driver.commit = async (entry) => {
+        reachedCommit();
+        await commitReleased;
+        return commit(entry);
+      };
+      return driver;
+    };
+    const cache = await openCache({ driver: slowCommit });
+    const data = bytes(300_000, 4);
+    const filling = cache.cacheImageIter('img', chunked(data, 50_000, 1), digest('sha256', data));
+    await atCommit;
+    expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
+    const follower = collect(cache.followFill('img')!);
+    setTimeout(releaseCommit, 20);
+    expect(digest('sha256', await follower)).toBe(digest('sha256', data));
+    expect(await filling).toBe(true);
   });
 
   it('returns null when nothing is being filled', async () => {

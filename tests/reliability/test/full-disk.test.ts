@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageCache, silentLogger } from '@imgcache/core';
 import { bytesIn } from './helpers.js';
@@ -52,6 +53,37 @@ describe('full disk (a real 12 MiB tmpfs)', () => {
       expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));
     } finally {
       await cache.close();
+    }
+  });
+
+  // Skipped only where tmpfs cannot be mounted (not root); the reason is printed above.
+  it.skipIf(!mounted)('a chunk larger than the free space is refused, never committed truncated (write(2) stores part of it without an error)', async () => {
+    const dir = join(mounted!.dir, 'cache-short-write');
+    const filler = join(mounted!.dir, 'filler-short-write');
+    // Room for this test's own database and filler: the previous test's cache is done with.
+    await rm(join(mounted!.dir, 'cache'), { recursive: true, force: true });
+    let cache = await ImageCache.open({ dir, logger: silentLogger });
+    try {
+      const stats = await statfs(mounted!.dir);
+      const leave = 1 * MiB;
+      await writeFile(filler, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave), 1));
+      const free = (await statfs(mounted!.dir)).bavail * (await statfs(mounted!.dir)).bsize;
+      // One chunk, so the short write is the last one and no later write would report ENOSPC.
+      const data = image(free + 256 * 1024, 5);
+      await expect(cache.cacheImageIter('short', [data])).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(await cache.isCached('short')).toBe(false);
+      expect(await readdir(cache.layout.imagesDir)).not.toContain('short');
+      expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
+      // A restart (with room for the database again) has nothing to adopt.
+      await cache.close();
+      await rm(filler, { force: true });
+      cache = await ImageCache.open({ dir, logger: silentLogger });
+      expect(await cache.isCached('short')).toBe(false);
+      expect(cache.reconcileReport.adoptedFiles).toBe(0);
+    } finally {
+      await cache.close();
+      await rm(filler, { force: true });
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
