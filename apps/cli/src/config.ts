@@ -16,8 +16,29 @@ export interface CacheConfig {
   checksumAlgorithm: ChecksumAlgorithm;
 }
 
+/** The server a command manages instead of a local directory (`--url`, `--token`, `--timeout`). */
+export interface RemoteConfig {
+  /** Base URL of the server, always ending in `/` so route paths resolve below it. */
+  url: URL;
+  token: string | undefined;
+  /** Seconds a request may take before it is abandoned. */
+  timeout: number;
+}
+
+/** Every setting that a flag, the environment or the config file can give. */
+export interface Settings extends CacheConfig {
+  url: string;
+  token: string;
+}
+
 /** Values given as command-line flags (already parsed by their option parsers). */
-export type ConfigFlags = Partial<CacheConfig> & { config?: string };
+export type ConfigFlags = Partial<Settings> & { config?: string; timeout?: number };
+
+/** The resolved settings: the local cache's, and the server's when one is to be managed. */
+export interface ResolvedSettings {
+  cache: CacheConfig;
+  remote: RemoteConfig | undefined;
+}
 
 export const DEFAULT_CONFIG: Omit<CacheConfig, 'dir'> = {
   driver: 'sqlite',
@@ -26,16 +47,21 @@ export const DEFAULT_CONFIG: Omit<CacheConfig, 'dir'> = {
   checksumAlgorithm: 'sha256',
 };
 
+/** Seconds a request to a managed server may take unless `--timeout` says otherwise. */
+export const DEFAULT_TIMEOUT = 30;
+
 /** Environment variables that set each value. */
-export const CONFIG_ENV: Readonly<Record<keyof CacheConfig, string>> = {
+export const CONFIG_ENV: Readonly<Record<keyof Settings, string>> = {
   dir: 'IMGCACHE_DIR',
   driver: 'IMGCACHE_DRIVER',
   maxSize: 'IMGCACHE_MAX_SIZE',
   stallTime: 'IMGCACHE_STALL_TIME',
   checksumAlgorithm: 'IMGCACHE_CHECKSUM_ALGORITHM',
+  url: 'IMGCACHE_URL',
+  token: 'IMGCACHE_TOKEN',
 };
 
-const KEYS = Object.keys(CONFIG_ENV) as (keyof CacheConfig)[];
+const KEYS = Object.keys(CONFIG_ENV) as (keyof Settings)[];
 
 /**
  * Resolves the cache settings: flags win over the environment, which wins over the
@@ -43,20 +69,63 @@ const KEYS = Object.keys(CONFIG_ENV) as (keyof CacheConfig)[];
  * @throws {UsageError} for an unreadable config file or a bad value in any source.
  */
 export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<CacheConfig> {
+  return (await resolveSettings(flags, env)).cache;
+}
+
+/**
+ * Resolves the cache settings and, when a server URL is set, the server to manage. Each
+ * value is taken on its own from the flags, else the environment, else the config file.
+ * A `--dir` flag selects the local directory even when the environment or the config file
+ * names a server; `--dir` and `--url` flags together are a usage error.
+ * @throws {UsageError} for an unreadable config file, a bad value in any source, or both `--dir` and `--url`.
+ */
+export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedSettings> {
+  if (flags.dir !== undefined && flags.url !== undefined) {
+    throw new UsageError('Use either --dir (a local cache directory) or --url (a running server), not both.');
+  }
   const file = flags.config ? await readConfigFile(flags.config) : {};
   const fromEnv = readEnv(env);
-  const pick = <K extends keyof CacheConfig>(key: K): CacheConfig[K] | undefined => flags[key] ?? fromEnv[key] ?? file[key];
-  return {
+  const pick = <K extends keyof Settings>(key: K): Settings[K] | undefined => flags[key] ?? fromEnv[key] ?? file[key];
+  const cache: CacheConfig = {
     dir: resolve(pick('dir') ?? defaultCacheDir(env)),
     driver: pick('driver') ?? DEFAULT_CONFIG.driver,
     maxSize: pick('maxSize') ?? DEFAULT_CONFIG.maxSize,
     stallTime: pick('stallTime') ?? DEFAULT_CONFIG.stallTime,
     checksumAlgorithm: pick('checksumAlgorithm') ?? DEFAULT_CONFIG.checksumAlgorithm,
   };
+  const url = flags.dir === undefined ? pick('url') : undefined;
+  if (url === undefined) return { cache, remote: undefined };
+  const token = pick('token');
+  // A header cannot carry control characters; say so here rather than as a failed request.
+  if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
+    throw new UsageError('The server token must be non-empty printable ASCII (no line breaks or control characters).');
+  }
+  return { cache, remote: { url: new URL(url), token, timeout: flags.timeout ?? DEFAULT_TIMEOUT } };
 }
 
-function readEnv(env: NodeJS.ProcessEnv): Partial<CacheConfig> {
-  const values: Partial<CacheConfig> = {};
+/**
+ * Parses a server URL for `--url`: http or https, query and fragment dropped, and a
+ * trailing `/` added so that route paths resolve below any path prefix.
+ * @throws {InvalidArgumentError} for anything else.
+ */
+export function parseServerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidArgumentError(`${JSON.stringify(raw)} is not a URL; expected e.g. http://cache.internal:9393`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError(`${JSON.stringify(raw)} is not an http:// or https:// URL.`);
+  }
+  url.search = '';
+  url.hash = '';
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
+  const values: Partial<Settings> = {};
   for (const key of KEYS) {
     const raw = env[CONFIG_ENV[key]];
     if (raw === undefined || raw === '') continue;
@@ -69,7 +138,7 @@ function readEnv(env: NodeJS.ProcessEnv): Partial<CacheConfig> {
  * Reads a JSON config file such as `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`.
  * A relative `dir` is taken relative to the file's own directory.
  */
-async function readConfigFile(path: string): Promise<Partial<CacheConfig>> {
+async function readConfigFile(path: string): Promise<Partial<Settings>> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
@@ -79,18 +148,18 @@ async function readConfigFile(path: string): Promise<Partial<CacheConfig>> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`Config file ${path} must hold a JSON object, e.g. {"dir": "/var/cache/imgcache", "maxSize": "10GiB"}.`);
   }
-  const values: Partial<CacheConfig> = {};
+  const values: Partial<Settings> = {};
   for (const [key, raw] of Object.entries(parsed)) {
-    if (!KEYS.includes(key as keyof CacheConfig)) {
+    if (!KEYS.includes(key as keyof Settings)) {
       throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')}.`);
     }
-    const value = convert(key as keyof CacheConfig, raw, `"${key}" in config file ${path}`);
+    const value = convert(key as keyof Settings, raw, `"${key}" in config file ${path}`);
     Object.assign(values, { [key]: key === 'dir' ? resolve(dirname(path), value as string) : value });
   }
   return values;
 }
 
-function convert(key: keyof CacheConfig, raw: unknown, where: string): CacheConfig[keyof CacheConfig] {
+function convert(key: keyof Settings, raw: unknown, where: string): Settings[keyof Settings] {
   try {
     switch (key) {
       case 'maxSize':
@@ -104,6 +173,9 @@ function convert(key: keyof CacheConfig, raw: unknown, where: string): CacheConf
       case 'checksumAlgorithm':
         if (CHECKSUM_ALGORITHMS.includes(raw as ChecksumAlgorithm)) return raw as ChecksumAlgorithm;
         throw new InvalidArgumentError(`must be one of ${CHECKSUM_ALGORITHMS.join(', ')}.`);
+      case 'url':
+        if (typeof raw === 'string') return parseServerUrl(raw);
+        break;
       default:
         if (typeof raw === 'string' && raw.length > 0) return raw;
     }

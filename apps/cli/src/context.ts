@@ -1,8 +1,10 @@
 import { ImageCache, type Logger } from '@imgcache/core';
 import type { Command } from 'commander';
-import { resolveConfig, type CacheConfig } from './config.js';
+import { resolveSettings, type CacheConfig, type ResolvedSettings } from './config.js';
+import { UsageError } from './errors.js';
 import { createCliLogger } from './logger.js';
 import { Output } from './output.js';
+import { ManagementClient } from './remote/management-client.js';
 
 /** The global options every command understands (see program.ts). */
 export interface GlobalOptions {
@@ -12,6 +14,9 @@ export interface GlobalOptions {
   stallTime?: number;
   checksumAlgorithm?: CacheConfig['checksumAlgorithm'];
   config?: string;
+  url?: string;
+  token?: string;
+  timeout?: number;
   json?: boolean;
   verbose?: boolean;
   debug?: boolean;
@@ -20,6 +25,8 @@ export interface GlobalOptions {
 /** What a command needs besides its own arguments. */
 export interface CommandContext {
   config: CacheConfig;
+  /** The server to manage instead of the local directory, when `--url` (or its env/config) is set. */
+  remote: ManagementClient | undefined;
   out: Output;
   logger: Logger;
   verbose: boolean;
@@ -34,8 +41,56 @@ export async function contextFor(command: Command): Promise<CommandContext> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const verbose = options.verbose ?? false;
   const json = options.json ?? false;
-  const config = await resolveConfig(options);
-  return { config, out: new Output(json, verbose), logger: createCliLogger({ verbose }), verbose, json };
+  const { cache: config, remote } = await settingsFor(command);
+  const client = remote && REMOTE_COMMANDS.has(command) ? new ManagementClient(remote) : undefined;
+  return { config, remote: client, out: new Output(json, verbose), logger: createCliLogger({ verbose }), verbose, json };
+}
+
+/** Commands that can manage a running server; all others need a local cache directory. */
+const REMOTE_COMMANDS = new WeakSet<Command>();
+
+/** Marks a command as able to manage a running server given with `--url`. */
+export function allowRemote(command: Command): Command {
+  REMOTE_COMMANDS.add(command);
+  return command;
+}
+
+/** Where the server offers the job of a local-only command in another form. */
+const SERVER_ALTERNATIVE: Readonly<Record<string, string>> = {
+  prefetch: 'the server prefetches queued images itself: use queue-image with --url',
+  prune: 'the server prunes in its maintenance passes',
+  clean: 'the server cleans in its maintenance passes',
+  stats: 'the server reports its figures at /metrics',
+  get: 'download the image through the server at /v2/images/ID/file',
+};
+
+/**
+ * Refuses, before the command runs, a command that needs a local directory while a server
+ * URL is set (exit 2). Runs as the program's `preAction` hook.
+ * @throws {UsageError} for a local-only command with a server URL.
+ */
+export async function assertCommandFitsTarget(command: Command): Promise<void> {
+  // Bad settings are reported by contextFor, after the command has checked its arguments as before.
+  const settings = await settingsFor(command).catch(() => undefined);
+  const remote = settings?.remote;
+  if (!remote || REMOTE_COMMANDS.has(command)) return;
+  const alternative = SERVER_ALTERNATIVE[command.name()];
+  throw new UsageError(
+    `${command.name()} needs a local cache directory (--dir); it cannot work on the server at ${remote.url.href}` +
+      `${alternative ? ` (${alternative})` : ''}. Run it without --url, IMGCACHE_URL or a url in the config file, or pass --dir.`,
+  );
+}
+
+/** Settings are resolved once per run, so the config file is read once even though the hook and the action both need it. */
+const resolved = new WeakMap<Command, Promise<ResolvedSettings>>();
+
+function settingsFor(command: Command): Promise<ResolvedSettings> {
+  let settings = resolved.get(command);
+  if (!settings) {
+    settings = resolveSettings(command.optsWithGlobals<GlobalOptions>());
+    resolved.set(command, settings);
+  }
+  return settings;
 }
 
 /**

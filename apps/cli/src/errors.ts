@@ -10,7 +10,7 @@ export type ExitStatus = 1 | 2 | 130;
  */
 export class CliError extends Error {
   constructor(
-    readonly code: 'ERR_IMGCACHE_CLI_USAGE' | 'ERR_IMGCACHE_CLI_FAILED' | 'ERR_IMGCACHE_CLI_INTERRUPTED',
+    readonly code: 'ERR_IMGCACHE_CLI_USAGE' | 'ERR_IMGCACHE_CLI_FAILED' | 'ERR_IMGCACHE_CLI_INTERRUPTED' | 'ERR_IMGCACHE_CLI_REMOTE',
     message: string,
     readonly exitStatus: ExitStatus,
     options?: { cause?: unknown },
@@ -43,5 +43,19 @@ export class OperationFailedError extends CliError {
 export class InterruptedError extends CliError {
   constructor(message: string) {
     super('ERR_IMGCACHE_CLI_INTERRUPTED', message, 130);
+  }
+}
+
+/**
+ * A request to a managed server failed: unreachable, timed out, refused, or answered with
+ * an error or an unexpected body (exit 1). `status` is the HTTP status when there was one.
+ */
+export class RemoteRequestError extends CliError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_IMGCACHE_CLI_REMOTE', message, 1, options);
   }
 }

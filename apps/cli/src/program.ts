@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseServerUrl } from './config.js';
+import { assertCommandFitsTarget } from './context.js';
 import { registerCacheImage } from './commands/cache-image.js';
 import { registerClean } from './commands/clean.js';
 import { registerDeleteAll } from './commands/delete-all.js';
@@ -23,11 +25,16 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const GLOBAL_HELP = `
 Environment (flags win over the environment, which wins over --config, which wins over defaults):
   IMGCACHE_DIR, IMGCACHE_DRIVER, IMGCACHE_MAX_SIZE, IMGCACHE_STALL_TIME,
-  IMGCACHE_CHECKSUM_ALGORITHM
+  IMGCACHE_CHECKSUM_ALGORITHM, IMGCACHE_URL, IMGCACHE_TOKEN
 
 Config file (--config FILE), JSON; a relative dir is relative to the file:
   {"dir": "/var/cache/imgcache", "driver": "sqlite", "maxSize": "20GiB",
    "stallTime": "24h", "checksumAlgorithm": "sha256"}
+
+Managing a running imgcache-server (--url, with its --admin-token as --token):
+  list-cached, list-queued, queue-image, delete-cached-image, delete-queued-image,
+  delete-all-cached-images and delete-all-queued-images work on the server; the other
+  commands need a local --dir. A --dir flag overrides IMGCACHE_URL or a url in --config.
 
 Sizes: bytes, or K/M/G/T (and KiB/MiB/GiB/TiB) in powers of 1024, KB/MB/GB/TB in powers of 1000.
 Durations: seconds, or s/m/h/d.
@@ -40,6 +47,7 @@ Examples:
   $ imgcache queue-image 0a1b2c3d-aaaa-bbbb-cccc-000000000001
   $ imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file'
   $ imgcache --json stats
+  $ IMGCACHE_TOKEN=secret imgcache --url http://cache.internal:9393 list-cached
 `;
 
 /**
@@ -48,7 +56,7 @@ Examples:
  */
 export function buildProgram(): Command {
   const program = new Command('imgcache')
-    .description('Manage an imgcache image cache directory: list, queue, cache, prefetch, prune, clean and verify images.')
+    .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)'))
@@ -57,13 +65,18 @@ export function buildProgram(): Command {
     .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
     .addOption(new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS))
     .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)'))
+    .addOption(new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(parseServerUrl))
+    .addOption(new Option('--token <token>', "the server's admin token (prefer IMGCACHE_TOKEN: flags show in ps)"))
+    .addOption(new Option('--timeout <duration>', 'how long a request to the server may take, e.g. 10, 2m (default: 30s)').argParser(parseTimeout))
     .addOption(new Option('--json', 'print machine-readable JSON (exact bytes, ISO times)'))
     .addOption(new Option('-v, --verbose', 'more detail: ISO times, checksums, debug lines on stderr'))
     .addOption(new Option('--debug', 'print stack traces of errors'))
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .addHelpText('after', GLOBAL_HELP);
+    .addHelpText('after', GLOBAL_HELP)
+    // Local-only commands refuse a server URL before they validate or open anything.
+    .hook('preAction', (_program, actionCommand) => assertCommandFitsTarget(actionCommand));
 
   registerListCached(program);
   registerListQueued(program);
@@ -80,4 +93,11 @@ export function buildProgram(): Command {
   registerImportGlance(program);
   registerDemo(program);
   return program;
+}
+
+/** A request timeout: a positive duration. */
+function parseTimeout(text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds <= 0) throw new InvalidArgumentError('must be longer than 0 seconds.');
+  return seconds;
 }

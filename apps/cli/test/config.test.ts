@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/config.js';
+import { DEFAULT_TIMEOUT, parseServerUrl, resolveConfig, resolveSettings } from '../src/config.js';
 import { CliError } from '../src/errors.js';
 
 let root: string;
@@ -65,5 +65,59 @@ describe('resolveConfig', () => {
 
   it('reports a missing config file', async () => {
     await expect(resolveConfig({ config: join(root, 'missing.json') }, {})).rejects.toThrow(/Cannot read config file .*missing\.json/);
+  });
+});
+
+describe('resolveSettings: the server to manage', () => {
+  it('has no server unless a url is set', async () => {
+    expect((await resolveSettings({}, {})).remote).toBeUndefined();
+  });
+
+  it('takes url and token per key: flags over env over file', async () => {
+    const config = await configFile({ url: 'http://from-file:9393', token: 'file-token' });
+    const fromFile = await resolveSettings({ config }, {});
+    expect(fromFile.remote).toEqual({ url: new URL('http://from-file:9393/'), token: 'file-token', timeout: DEFAULT_TIMEOUT });
+    const mixed = await resolveSettings({ config, timeout: 5 }, { IMGCACHE_URL: 'http://from-env:1/', IMGCACHE_TOKEN: 'env-token' });
+    expect(mixed.remote).toEqual({ url: new URL('http://from-env:1/'), token: 'env-token', timeout: 5 });
+    const flags = await resolveSettings({ config, url: 'http://from-flag:2/', token: 'flag-token' }, { IMGCACHE_TOKEN: 'env-token' });
+    expect(flags.remote).toMatchObject({ url: new URL('http://from-flag:2/'), token: 'flag-token' });
+  });
+
+  it('lets a --dir flag select the local directory over a url from the env or the file', async () => {
+    const settings = await resolveSettings({ dir: join(root, 'local') }, { IMGCACHE_URL: 'http://cache:9393' });
+    expect(settings.remote).toBeUndefined();
+    expect(settings.cache.dir).toBe(join(root, 'local'));
+  });
+
+  it('refuses --dir and --url flags together as a usage error', async () => {
+    const error = await resolveSettings({ dir: root, url: 'http://cache:9393/' }, {}).catch((caught: unknown) => caught);
+    expect(CliError.is(error) && error.exitStatus).toBe(2);
+  });
+
+  it('refuses a token that cannot be sent in a header', async () => {
+    await expect(resolveSettings({ url: 'http://cache:9393/', token: 'abc\ndef' }, {})).rejects.toThrow(/printable ASCII/);
+  });
+
+  it.each([
+    [{ url: 'ftp://cache' }, /not an http:\/\/ or https:\/\/ URL/],
+    [{ url: 42 }, /"url" in config file/],
+    [{ token: '' }, /"token" in config file/],
+  ])('rejects a bad server setting %j in the file', async (content, message) => {
+    const config = await configFile(content);
+    await expect(resolveSettings({ config }, {})).rejects.toThrow(message);
+  });
+});
+
+describe('parseServerUrl', () => {
+  it.each([
+    ['http://cache:9393', 'http://cache:9393/'],
+    ['https://gw.example.com/imgcache', 'https://gw.example.com/imgcache/'],
+    ['http://cache:9393/?debug=1#x', 'http://cache:9393/'],
+  ])('%s -> %s', (raw, expected) => {
+    expect(parseServerUrl(raw)).toBe(expected);
+  });
+
+  it.each(['cache:9393', 'not a url', 'file:///tmp/x'])('rejects %s', (raw) => {
+    expect(() => parseServerUrl(raw)).toThrow(/URL/);
   });
 });

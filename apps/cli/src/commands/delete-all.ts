@@ -1,15 +1,25 @@
 import type { ImageCache } from '@imgcache/core';
 import type { Command } from 'commander';
 import { assertCanConfirm, confirm } from '../confirm.js';
-import { contextFor, withCache } from '../context.js';
+import { allowRemote, contextFor, withCache, type CommandContext } from '../context.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import type { RemoteCacheListing } from '../remote/glance-listing.js';
+import type { ManagementClient } from '../remote/management-client.js';
+
+/** What the confirmation prompt says is about to go. */
+interface Contents {
+  count: number;
+  detail: string;
+}
 
 interface DeleteAllVerb {
   name: string;
   what: string;
-  describe: (cache: ImageCache) => Promise<{ count: number; detail: string }>;
+  describe: (cache: ImageCache) => Promise<Contents>;
   removeAll: (cache: ImageCache) => Promise<number>;
+  describeRemote: (listing: RemoteCacheListing) => Contents;
+  removeAllRemote: (client: ManagementClient) => Promise<number>;
 }
 
 const VERBS: readonly DeleteAllVerb[] = [
@@ -21,12 +31,16 @@ const VERBS: readonly DeleteAllVerb[] = [
       return { count: stats.count, detail: ` (${formatSize(stats.totalSize)})` };
     },
     removeAll: (cache) => cache.deleteAllCachedImages(),
+    describeRemote: ({ cachedImages }) => ({ count: cachedImages.length, detail: ` (${formatSize(cachedImages.reduce((sum, image) => sum + image.size, 0))})` }),
+    removeAllRemote: (client) => client.deleteAllCachedImages(),
   },
   {
     name: 'delete-all-queued-images',
     what: 'queued',
     describe: async (cache) => ({ count: (await cache.getQueuedImages()).length, detail: '' }),
     removeAll: (cache) => cache.deleteAllQueuedImages(),
+    describeRemote: ({ queuedImages }) => ({ count: queuedImages.length, detail: '' }),
+    removeAllRemote: (client) => client.deleteAllQueuedImages(),
   },
 ];
 
@@ -38,20 +52,13 @@ export function registerDeleteAll(program: Command): void {
   for (const verb of VERBS) {
     const command = program
       .command(verb.name)
-      .description(`delete every ${verb.what} image (asks first on a terminal; -f to skip)`)
+      .description(`delete every ${verb.what} image (asks first on a terminal; -f to skip; also with --url)`)
       .option('-f, --force', 'do not ask for confirmation (required when stdin is not a terminal)')
       .action(async (options: { force?: boolean }, self: Command) => {
         const force = options.force ?? false;
         assertCanConfirm(`delete all ${verb.what} images`, force);
         const context = await contextFor(self);
-        const deleted = await withCache(context, async (cache) => {
-          if (!force) {
-            const { count, detail } = await verb.describe(cache);
-            if (count === 0) return 0;
-            if (!(await confirm(`Delete all ${count} ${verb.what} images${detail} in ${cache.layout.root}?`, false))) return null;
-          }
-          return verb.removeAll(cache);
-        });
+        const deleted = await deleteAll(context, verb, force);
         if (deleted === null) {
           context.out.data({ deleted: 0, confirmed: false });
           return context.out.line(`Not deleting any ${verb.what} images.`);
@@ -59,6 +66,33 @@ export function registerDeleteAll(program: Command): void {
         context.out.data({ deleted });
         context.out.line(`Deleted ${deleted} ${verb.what} image${deleted === 1 ? '' : 's'}.`);
       });
-    examples(command, [`imgcache ${verb.name}`, `imgcache ${verb.name} --force    # in scripts and cron jobs`]);
+    allowRemote(command);
+    examples(command, [
+      `imgcache ${verb.name}`,
+      `imgcache ${verb.name} --force    # in scripts and cron jobs`,
+      `IMGCACHE_TOKEN=secret imgcache --url http://cache.internal:9393 ${verb.name} --force`,
+    ]);
   }
+}
+
+/** Deletes everything in the local directory or on the server; null when the operator said no. */
+async function deleteAll(context: CommandContext, verb: DeleteAllVerb, force: boolean): Promise<number | null> {
+  const ask = (contents: Contents, where: string) => confirm(`Delete all ${contents.count} ${verb.what} images${contents.detail} ${where}?`, false);
+  const { remote } = context;
+  if (remote) {
+    if (!force) {
+      const contents = verb.describeRemote(await remote.listCache());
+      if (contents.count === 0) return 0;
+      if (!(await ask(contents, `on ${remote.location}`))) return null;
+    }
+    return verb.removeAllRemote(remote);
+  }
+  return withCache(context, async (cache) => {
+    if (!force) {
+      const contents = await verb.describe(cache);
+      if (contents.count === 0) return 0;
+      if (!(await ask(contents, `in ${cache.layout.root}`))) return null;
+    }
+    return verb.removeAll(cache);
+  });
 }

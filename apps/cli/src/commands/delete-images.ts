@@ -1,11 +1,12 @@
 import { assertValidImageId, type ImageCache } from '@imgcache/core';
 import type { Command } from 'commander';
-import { contextFor, withCache } from '../context.js';
+import { allowRemote, contextFor, withCache } from '../context.js';
 import { examples } from '../help.js';
+import { deleteOnServer, type DeleteOutcome } from '../remote/remote-operations.js';
 
 interface DeleteVerb {
   name: string;
-  what: string;
+  what: 'cached' | 'queued';
   remove: (cache: ImageCache, imageId: string) => Promise<boolean>;
 }
 
@@ -19,13 +20,14 @@ export function registerDeleteImages(program: Command): void {
   for (const verb of VERBS) {
     const command = program
       .command(verb.name)
-      .description(`delete ${verb.what} images (an id that is not ${verb.what} is reported, not an error)`)
+      .description(`delete ${verb.what} images (an id that is not ${verb.what} is reported, not an error; also with --url)`)
       .argument('<id...>', 'image ids')
       .action(async (ids: string[], _options: object, self: Command) => {
         ids.forEach((id) => assertValidImageId(id));
         const context = await contextFor(self);
-        const results = await withCache(context, async (cache) => {
-          const outcome: { imageId: string; deleted: boolean }[] = [];
+        const { remote } = context;
+        const results = remote ? await deleteOnServer(remote, verb.what, ids) : await withCache(context, async (cache) => {
+          const outcome: DeleteOutcome[] = [];
           for (const imageId of ids) outcome.push({ imageId, deleted: await verb.remove(cache, imageId) });
           return outcome;
         });
@@ -34,6 +36,11 @@ export function registerDeleteImages(program: Command): void {
           context.out.line(deleted ? `Deleted ${verb.what} image ${imageId}.` : `Image ${imageId} was not ${verb.what}.`);
         }
       });
-    examples(command, [`imgcache ${verb.name} 0a1b2c3d-aaaa-bbbb-cccc-000000000001`, `imgcache ${verb.name} img-1 img-2`]);
+    allowRemote(command);
+    examples(command, [
+      `imgcache ${verb.name} 0a1b2c3d-aaaa-bbbb-cccc-000000000001`,
+      `imgcache ${verb.name} img-1 img-2`,
+      `IMGCACHE_TOKEN=secret imgcache --url http://cache.internal:9393 ${verb.name} img-1`,
+    ]);
   }
 }

@@ -1,13 +1,16 @@
 import type { CachedImage } from '@imgcache/core';
 import type { Command } from 'commander';
-import { contextFor, withCache } from '../context.js';
+import { allowRemote, contextFor, withCache } from '../context.js';
 import { formatAge } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import type { Column } from '../format/table.js';
 import { examples } from '../help.js';
 
+/** A listed image; `checksum` is null when listed by a server, whose API does not report it. */
+type ListedImage = Omit<CachedImage, 'checksum'> & { checksum: string | null };
+
 /** JSON form of a cached image: exact bytes, ISO times. */
-export function cachedImageJson(image: CachedImage) {
+export function cachedImageJson(image: ListedImage) {
   return {
     imageId: image.imageId,
     size: image.size,
@@ -22,10 +25,11 @@ export function cachedImageJson(image: CachedImage) {
 export function registerListCached(program: Command): void {
   const command = program
     .command('list-cached')
-    .description('list cached images with their size, hits and last access')
+    .description('list cached images with their size, hits and last access (also with --url)')
     .action(async (_options: object, self: Command) => {
       const context = await contextFor(self);
-      const images = await withCache(context, (cache) => cache.getCachedImages());
+      const { remote } = context;
+      const images: ListedImage[] = remote ? (await remote.listCache()).cachedImages : await withCache(context, (cache) => cache.getCachedImages());
       const { out } = context;
       out.data({ cachedImages: images.map(cachedImageJson) });
       if (images.length === 0) return out.line('No cached images.');
@@ -44,10 +48,16 @@ export function registerListCached(program: Command): void {
         columns,
         images.map((image) => {
           const row = [image.imageId, formatSize(image.size), String(image.hits), formatAge(image.lastAccessed, now), formatAge(image.lastModified, now)];
-          if (context.verbose) row.push(image.lastAccessed.toISOString(), image.lastModified.toISOString(), image.checksum);
+          if (context.verbose) row.push(image.lastAccessed.toISOString(), image.lastModified.toISOString(), image.checksum ?? '-');
           return row;
         }),
       );
     });
-  examples(command, ['imgcache list-cached', 'imgcache -v list-cached          # with ISO times and checksums', 'imgcache --json list-cached | jq ".cachedImages[].imageId"']);
+  allowRemote(command);
+  examples(command, [
+    'imgcache list-cached',
+    'imgcache -v list-cached          # with ISO times and checksums',
+    'imgcache --json list-cached | jq ".cachedImages[].imageId"',
+    'imgcache --url http://cache.internal:9393 --token "$ADMIN_TOKEN" list-cached',
+  ]);
 }

@@ -32,6 +32,10 @@ export async function fetchIntoCache(cache: ImageCache, imageId: string, url: st
   // identity: a compressed body would not match Content-Length or the checksum.
   const response = await fetch(url, { headers: { 'accept-encoding': 'identity', ...options.headers }, signal: options.signal });
   const body = response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]);
+  // The origin can break off before the cache starts reading the body (it first takes the
+  // image's write lock). Without a listener that 'error' event would crash the process; the
+  // reader still sees the failure, because iterating an errored stream throws its error.
+  body.on('error', () => undefined);
   try {
     if (response.status !== 200) throw new OriginStatusError(response.status, response.statusText);
     const checksum = checksumFromHeaders(response.headers);
