@@ -5,7 +5,6 @@ import {
   DRIVER_CONTRACT_VERSION,
   InvalidOptionError,
   isValidImageId,
-  parseWorkFileName,
   type CacheEntry,
   type Driver,
   type DriverContext,
@@ -15,7 +14,8 @@ import {
 } from '@imgcache/core';
 import { errorCode, readAccess, readEntry, stripAttributes, writeAccess, writeEntry } from './attributes.js';
 import { compareIds, readCacheEntry, scanEntries } from './entry-scan.js';
-import { KeyLock } from './key-lock.js';
+import { acquireStatsTracker, type StatsTracker } from './stats-tracker.js';
+import { sweepLeftovers, unlinkIfPresent } from './leftovers.js';
 import { probeXattrSupport } from './support-probe.js';
 
 export interface XattrDriverOptions {
@@ -25,9 +25,17 @@ export interface XattrDriverOptions {
    * `images/`.
    */
   indexDir?: string;
+  /**
+   * Longest time, in milliseconds, `stats()` reuses its in-memory totals before it rescans
+   * the index regardless. Default 1000. Changes of this process are always counted at once;
+   * this bounds how long other processes' hits (and directory changes that coarse
+   * timestamps hide) stay invisible. 0 rescans on every call.
+   */
+  statsMaxAge?: number;
 }
 
 export const DEFAULT_INDEX_DIR = 'xattr-entries';
+export const DEFAULT_STATS_MAX_AGE = 1000;
 const CORE_DIRECTORIES = new Set(['images', 'incomplete', 'invalid', 'queue']);
 const REMOVE_CONCURRENCY = 16;
 
@@ -45,14 +53,23 @@ export class XattrDriver implements Driver {
   readonly name = 'xattr';
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
 
-  private readonly locks = new KeyLock();
   /** Ids removed while each running LRU scan is in progress, so the scan skips them. */
   private readonly activeScans = new Set<Set<string>>();
+  /** Work of this instance still queued or running, which close() waits for. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly indexDir: string,
     private readonly imagePath: (imageId: string) => string,
+    private readonly tracker: StatsTracker,
+    private readonly statsMaxAge: number = DEFAULT_STATS_MAX_AGE,
+    private readonly releaseTracker: () => void = () => undefined,
   ) {}
+
+  /** Full index scans `stats()` has done for this directory in this process (a diagnostic). */
+  get statsScans(): number {
+    return this.tracker.scans;
+  }
 
   async get(imageId: string): Promise<CacheEntry | null> {
     if (!isValidImageId(imageId)) return null;
@@ -63,15 +80,14 @@ export class XattrDriver implements Driver {
     return (await scanEntries(this.indexDir)).sort((a, b) => compareIds(a.imageId, b.imageId));
   }
 
+  /**
+   * Totals kept in memory: exact for every change made through this process, other
+   * processes' changes included once the index directory's timestamps show them, and in
+   * any case within `statsMaxAge` (see the README).
+   * @throws the filesystem error when a needed rescan fails.
+   */
   async stats(): Promise<DriverStats> {
-    // Always from disk: another process may have committed or removed entries since.
-    const totals: DriverStats = { count: 0, totalSize: 0, totalHits: 0 };
-    for (const entry of await scanEntries(this.indexDir)) {
-      totals.count++;
-      totals.totalSize += entry.size;
-      totals.totalHits += entry.hits;
-    }
-    return totals;
+    return this.tracker.stats(this.statsMaxAge);
   }
 
   /**
@@ -83,29 +99,32 @@ export class XattrDriver implements Driver {
   async commit(entry: NewCacheEntry): Promise<void> {
     const { imageId } = entry;
     const imageFile = this.imagePath(imageId);
-    await this.locks.run(imageId, async () => {
+    const linkPath = this.linkPath(imageId);
+    await this.changeEntry(imageId, async () => {
       const stored = { size: entry.size, checksum: entry.checksum, lastModified: entry.lastModified };
       await writeEntry(imageFile, stored);
       await writeAccess(imageFile, stored, { hits: 0, lastAccessed: entry.lastModified });
       const temporary = join(this.indexDir, `${imageId}~${process.pid}-${randomBytes(6).toString('hex')}`);
       await link(imageFile, temporary);
       try {
-        await rename(temporary, this.linkPath(imageId));
+        await rename(temporary, linkPath);
       } finally {
         // rename() between two links of one inode leaves both in place; drop ours.
         await unlinkIfPresent(temporary);
       }
+      this.tracker.applyChange(imageId, { size: entry.size, hits: 0 });
     });
   }
 
   async recordHit(imageId: string, accessedAt: number): Promise<boolean> {
     if (!isValidImageId(imageId)) return false;
     const path = this.linkPath(imageId);
-    return this.locks.run(imageId, async () => {
+    return this.locked(imageId, async () => {
       const stored = await readEntry(path);
       if (!stored) return false;
       const access = await readAccess(path, stored);
       await writeAccess(path, stored, { hits: access.hits + 1, lastAccessed: Math.max(access.lastAccessed, accessedAt) });
+      this.tracker.applyChange(imageId, { size: stored.size, hits: access.hits + 1 });
       return true;
     });
   }
@@ -148,7 +167,8 @@ export class XattrDriver implements Driver {
 
   /** Waits for queued attribute writes (hits core recorded without awaiting), so a reopen sees them. */
   async close(): Promise<void> {
-    await this.locks.drain();
+    while (this.pending.size > 0) await Promise.all(this.pending);
+    this.releaseTracker();
   }
 
   /**
@@ -158,17 +178,38 @@ export class XattrDriver implements Driver {
    */
   private removeOne(imageId: string): Promise<boolean> {
     const path = this.linkPath(imageId);
-    return this.locks.run(imageId, async () => {
+    return this.changeEntry(imageId, async () => {
       for (const scan of this.activeScans) scan.add(imageId);
+      // Once the link is gone, whoever removed it, the totals drop whatever they counted for
+      // the id: the old entry, or nothing when it was never counted.
       try {
         const wasEntry = await stripAttributes(path);
         await unlink(path);
+        this.tracker.applyChange(imageId, null);
         return wasEntry;
       } catch (error) {
-        if (errorCode(error) === 'ENOENT') return false;
-        throw error;
+        if (errorCode(error) !== 'ENOENT') throw error;
+        this.tracker.applyChange(imageId, null);
+        return false;
       }
     });
+  }
+
+  /** Runs a change that adds or removes an index link, under the id's lock, inside the tracker's directory-change window. */
+  private changeEntry<T>(imageId: string, task: () => Promise<T>): Promise<T> {
+    return this.tracker.changeDirectory(() => this.locked(imageId, task));
+  }
+
+  /** Runs `task` under the id's lock (shared with this process's other instances and with stats scans); close() waits for it. */
+  private locked<T>(imageId: string, task: () => Promise<T>): Promise<T> {
+    const result = this.tracker.locks.run(imageId, task);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
+    return result;
   }
 
   private linkPath(imageId: string): string {
@@ -189,39 +230,15 @@ export async function createXattrDriver(context: DriverContext): Promise<XattrDr
   if (typeof indexName !== 'string' || !isValidImageId(indexName) || CORE_DIRECTORIES.has(indexName)) {
     throw new InvalidOptionError('driverOptions.indexDir', `${JSON.stringify(indexName)} must be a plain directory name other than images, incomplete, invalid or queue`);
   }
+  const statsMaxAge = options.statsMaxAge ?? DEFAULT_STATS_MAX_AGE;
+  if (typeof statsMaxAge !== 'number' || !Number.isFinite(statsMaxAge) || statsMaxAge < 0) {
+    throw new InvalidOptionError('driverOptions.statsMaxAge', `${JSON.stringify(statsMaxAge)} must be a number of milliseconds, 0 or more`);
+  }
   const indexDir = join(context.root, indexName);
   await mkdir(indexDir, { recursive: true });
   await probeXattrSupport({ root: context.root, imagesDir: context.imagesDir, entriesDir: indexDir });
   await sweepLeftovers(context.root, indexDir);
-  return new XattrDriver(indexDir, (imageId) => context.imagePath(imageId));
+  const { tracker, release } = await acquireStatsTracker(indexDir);
+  return new XattrDriver(indexDir, (imageId) => context.imagePath(imageId), tracker, statsMaxAge, release);
 }
 
-/** Removes temporary links and probe files of processes that died before cleaning up. */
-async function sweepLeftovers(root: string, indexDir: string): Promise<void> {
-  for (const name of await readdir(indexDir)) {
-    const owner = parseWorkFileName(name);
-    if (owner && !isAlive(owner.pid)) await unlinkIfPresent(join(indexDir, name));
-  }
-  for (const name of await readdir(root)) {
-    const match = /^\.imgcache-xattr-probe-(\d+)-[0-9a-f]+$/.exec(name);
-    if (match && !isAlive(Number(match[1]))) await unlinkIfPresent(join(root, name));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
-}
-
-async function unlinkIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-  }
-}
