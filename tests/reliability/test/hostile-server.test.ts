@@ -5,13 +5,13 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidImageId } from '@imgcache/core';
-import { startServer, type ImageServer } from '@imgcache/server';
+import type { ImageServer } from '@imgcache/server';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
 import { tempDir } from './helpers.js';
 import { TestOrigin } from './origin.js';
 import { openSocket, rawRequest, requestText } from './raw-http.js';
-import { download } from './server-process.js';
+import { download, startQuietServer } from './server-process.js';
 
 const ADMIN = 'hostile-admin';
 const BIG_ID = 'big-32m';
@@ -55,27 +55,7 @@ describe('hostile requests against the server', () => {
     await mkdir(join(parent, 'etc'));
     await writeFile(join(parent, 'etc', 'passwd'), 'root:x:0:0');
     origin = await new TestOrigin({ images: new Map([[BIG_ID, big]]) }).start();
-    server = await startServer(
-      {
-        origin: origin.url,
-        host: '127.0.0.1',
-        port: 0,
-        dir: join(parent, 'cache'),
-        driver: 'sqlite',
-        maxSize: 1024 ** 3,
-        minFree: { bytes: 0 },
-        stallTime: 86_400,
-        checksumAlgorithm: 'sha256',
-        adminToken: ADMIN,
-        public: true,
-        authTtl: 60,
-        prefetchConcurrency: 1,
-        // The prefetcher would fetch queued ids from the origin; keep the run deterministic.
-        maintenanceInterval: 0,
-        logLevel: 'silent',
-      },
-      { logger: false },
-    );
+    server = await startQuietServer({ origin: origin.url, dir: join(parent, 'cache'), adminToken: ADMIN, maxSize: 1024 ** 3 });
   });
 
   afterAll(async () => {

@@ -1,11 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { ImageCache, silentLogger } from '@imgcache/core';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
-import { bytesIn, seededRandom, tempDir } from './helpers.js';
+import { seededRandom, tempDir } from './helpers.js';
+import { checkCacheAfterCrash } from './invariants.js';
 import { TestOrigin } from './origin.js';
 import { download, startServerProcess } from './server-process.js';
 
@@ -14,26 +13,6 @@ const RESTART_CHECK_EVERY = 3;
 const CLIENTS = 4;
 const IMAGE_IDS = Array.from({ length: 8 }, (_, n) => `srv-${n}`);
 const expectedHash = new Map(IMAGE_IDS.map((id) => [id, sha256(imageBytes(id)) as string]));
-
-/** What must hold after the server was killed: only complete, verified images; exact accounting; nothing in flight. */
-async function checkAfterCrash(dir: string, driver: string): Promise<{ listed: number; abandoned: number; ids: string[] }> {
-  const cache = await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
-  try {
-    expect(cache.driverName).toBe(driver);
-    expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
-    const listed = await cache.getCachedImages();
-    for (const image of listed) {
-      const expected = imageBytes(image.imageId) as Buffer;
-      expect(image.size).toBe(expected.length);
-      expect(sha256(await readFile(cache.layout.imagePath(image.imageId)))).toBe(sha256(expected));
-    }
-    expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));
-    expect((await readdir(cache.layout.imagesDir)).sort()).toEqual(listed.map((image) => image.imageId).sort());
-    return { listed: listed.length, abandoned: cache.reconcileReport.abandonedWrites, ids: listed.map((image) => image.imageId) };
-  } finally {
-    await cache.close();
-  }
-}
 
 /**
  * Clients that download random images in a loop until stopped. Every body that completes
@@ -98,7 +77,9 @@ describe.each(['sqlite', 'xattr'])('server crash matrix: %s driver, SIGKILL with
           stop.abort();
           await server.stop('SIGKILL');
         }
-        const { listed, abandoned } = await checkAfterCrash(dir, driver);
+        const { ids, report } = await checkCacheAfterCrash(dir, driver);
+        const listed = ids.length;
+        const abandoned = report.abandonedWrites;
         totals.listed += listed;
         totals.abandoned += abandoned;
 
@@ -119,7 +100,7 @@ describe.each(['sqlite', 'xattr'])('server crash matrix: %s driver, SIGKILL with
             expect(await again.stop('SIGTERM')).toEqual({ code: 0, signal: null });
           }
           // And it stayed cached across the clean shutdown.
-          expect((await checkAfterCrash(dir, driver)).ids).toContain(interrupted[0] ?? IMAGE_IDS[0]!);
+          expect((await checkCacheAfterCrash(dir, driver)).ids).toContain(interrupted[0] ?? IMAGE_IDS[0]!);
         }
       }
       // The kills must really have cut downloads and fills short some of the time, or the test proves nothing.

@@ -3,13 +3,13 @@ import { open, readdir, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServer, type ImageServer } from '@imgcache/server';
+import type { ImageServer } from '@imgcache/server';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
 import { bytesIn } from './helpers.js';
 import { mountFilesystem } from './mounts.js';
 import { TestOrigin } from './origin.js';
-import { download } from './server-process.js';
+import { download, startQuietServer } from './server-process.js';
 
 const MiB = 1024 * 1024;
 const ADMIN = 'full-disk-admin';
@@ -57,26 +57,7 @@ describe('server on a full disk (a real 12 MiB tmpfs)', () => {
   it.skipIf(!mounted)('clients always get the full image from the origin, nothing partial is cached, and caching resumes once space is freed', async () => {
     const origin = await new TestOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 4 }).start();
     const filler = join(mounted!.dir, 'filler');
-    const server = await startServer(
-      {
-        origin: origin.url,
-        host: '127.0.0.1',
-        port: 0,
-        dir: join(mounted!.dir, 'cache'),
-        driver: 'sqlite',
-        maxSize: 1024 * MiB,
-        minFree: { bytes: 0 },
-        stallTime: 86_400,
-        checksumAlgorithm: 'sha256',
-        adminToken: ADMIN,
-        public: true,
-        authTtl: 60,
-        prefetchConcurrency: 1,
-        maintenanceInterval: 0,
-        logLevel: 'silent',
-      },
-      { logger: false },
-    );
+    const server = await startQuietServer({ origin: origin.url, dir: join(mounted!.dir, 'cache'), adminToken: ADMIN, maxSize: 1024 * MiB });
     const { cache } = server;
     const url = (id: string) => `${server.url}/v2/images/${id}/file`;
     const expectNothingPartial = async () => {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
+import { startServer, type ImageServer } from '@imgcache/server';
 
 const require = createRequire(import.meta.url);
 export const serverBin = join(dirname(require.resolve('@imgcache/server/package.json')), 'dist', 'bin.js');
@@ -111,4 +112,29 @@ export async function download(url: string, options: { signal?: AbortSignal; hea
     sha256: `sha256:${hash.digest('hex')}`,
     ...(small.length ? { body: Buffer.concat(small).toString('utf8') } : {}),
   };
+}
+
+/**
+ * Starts the server in this process, public, with an admin token and no background
+ * maintenance (the prefetcher would fetch queued ids from the origin; tests stay
+ * deterministic), logging nothing.
+ */
+export function startQuietServer(settings: { origin: string; dir: string; adminToken: string; maxSize: number }): Promise<ImageServer> {
+  return startServer(
+    {
+      ...settings,
+      host: '127.0.0.1',
+      port: 0,
+      driver: 'sqlite',
+      minFree: { bytes: 0 },
+      stallTime: 86_400,
+      checksumAlgorithm: 'sha256',
+      public: true,
+      authTtl: 60,
+      prefetchConcurrency: 1,
+      maintenanceInterval: 0,
+      logLevel: 'silent',
+    },
+    { logger: false },
+  );
 }
