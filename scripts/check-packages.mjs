@@ -19,8 +19,6 @@ const BIN = join(ROOT, 'node_modules', '.bin');
 
 /** Workspace folders whose packages may be published. Examples and tests are private. */
 const WORKSPACE_GLOBS = ['packages', 'apps'];
-/** Folders whose packages are still being written; without a build they are skipped, not failed. */
-const OPTIONAL_UNTIL_BUILT = new Set(['apps']);
 
 /** Paths a tarball may hold (relative to its `package/` folder). */
 const ALLOWED_FILE = /^(dist\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/;
@@ -50,11 +48,6 @@ export async function publishablePackages() {
     }
   }
   return found;
-}
-
-/** Whether a package without a build is skipped (true) or a failure (false). */
-export function mayBeUnbuilt(pkg) {
-  return OPTIONAL_UNTIL_BUILT.has(pkg.folder);
 }
 
 /**
@@ -155,28 +148,20 @@ async function tool(name, args) {
 
 /**
  * Packs every publishable package into one temporary folder.
- * @returns {Promise<{ dir: string, packed: Map<string, { pkg: WorkspacePackage, tarball: string }>, skipped: string[] }>}
+ * @returns {Promise<{ dir: string, packed: Map<string, { pkg: WorkspacePackage, tarball: string }> }>}
  */
 export async function packAll() {
   const dir = await mkdtemp(join(tmpdir(), 'imgcache-pack-'));
   const packed = new Map();
-  const skipped = [];
   const packages = await publishablePackages();
-  for (const pkg of packages) {
-    if (!pkg.built && mayBeUnbuilt(pkg)) {
-      skipped.push(`${pkg.name}: skipped, ${relative(ROOT, pkg.dir)}/dist does not exist yet (build it to include it)`);
-    }
-  }
   // Packing runs pnpm, which is mostly waiting on the filesystem: do it side by side.
   await Promise.all(
-    packages
-      .filter((pkg) => pkg.built || !mayBeUnbuilt(pkg))
-      .map(async (pkg) => {
-        if (!pkg.built) throw new Error(`${pkg.name} has no dist/: run the build first`);
-        packed.set(pkg.name, { pkg, tarball: await pack(pkg, dir) });
-      }),
+    packages.map(async (pkg) => {
+      if (!pkg.built) throw new Error(`${pkg.name} has no dist/: run the build first`);
+      packed.set(pkg.name, { pkg, tarball: await pack(pkg, dir) });
+    }),
   );
-  return { dir, packed, skipped };
+  return { dir, packed };
 }
 
 /** Every check for one packed package; returns the problems found. */
@@ -194,10 +179,9 @@ export async function checkTarball(tarball) {
 }
 
 async function main() {
-  const { dir, packed, skipped } = await packAll();
+  const { dir, packed } = await packAll();
   let failed = 0;
   try {
-    for (const line of skipped) console.log(`- ${line}`);
     for (const [name, { tarball }] of [...packed].sort()) {
       const problems = await checkTarball(tarball);
       failed += problems.length > 0 ? 1 : 0;
@@ -206,7 +190,7 @@ async function main() {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`${packed.size - failed} packages passed, ${failed} failed, ${skipped.length} skipped`);
+  console.log(`${packed.size - failed} packages passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
 }
 
