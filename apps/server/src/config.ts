@@ -48,14 +48,18 @@ export const DEFAULTS = {
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /**
- * Parses a byte count: `1048576`, `512M`, `10GiB`, `1.5 G` (binary units).
+ * Parses a byte count: `1048576`, `512M`, `10GiB`, `1.5 G` (binary units), `500MB` (decimal).
  * @throws {ConfigError} for anything else.
  */
 export function parseSize(name: string, value: string | number): number {
   if (typeof value === 'number') return checkBytes(name, value);
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value);
   if (!match) throw new ConfigError(name, `${JSON.stringify(value)} is not a size; use bytes or a number with K, M, G or T`);
-  return checkBytes(name, Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!));
+  const unit = match[2]!.toLowerCase();
+  // As in the CLI: K/M/G/T and KiB/MiB/GiB/TiB are binary, KB/MB/GB/TB decimal.
+  const decimal = unit !== '' && match[3]?.toLowerCase() === 'b';
+  const multiplier = decimal ? 1000 ** (' kmgt'.indexOf(unit)) : UNITS[unit]!;
+  return checkBytes(name, Math.floor(Number(match[1]) * multiplier));
 }
 
 /**

@@ -6,11 +6,14 @@ import { addCacheApiVersions } from '../src/versions.js';
 import { chooseChecksum, md5FromHeader } from '../src/origin-checksum.js';
 
 describe('configuration', () => {
-  it('parses sizes with binary units', () => {
+  it('parses sizes with binary and decimal units', () => {
     expect(parseSize('max-size', '1048576')).toBe(1_048_576);
     expect(parseSize('max-size', '512M')).toBe(512 * 1024 ** 2);
     expect(parseSize('max-size', '10GiB')).toBe(10 * 1024 ** 3);
     expect(parseSize('max-size', '1.5 k')).toBe(1536);
+    expect(parseSize('max-size', '500MB')).toBe(500 * 1000 ** 2);
+    expect(parseSize('max-size', '2 TB')).toBe(2 * 1000 ** 4);
+    expect(parseSize('max-size', '10b')).toBe(10);
     expect(() => parseSize('max-size', 'lots')).toThrow(ConfigError);
     expect(() => parseSize('max-size', '-1')).toThrow(/Invalid --max-size/);
   });
