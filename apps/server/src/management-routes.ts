@@ -1,14 +1,12 @@
 import { isValidImageId, type CachedImage, type ImageCache } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createAdminGuard } from './admin-auth.js';
-import type { FillCoordinator } from './fill-coordinator.js';
 import type { Prefetcher } from './prefetcher.js';
 import { sendError, sendInvalidId } from './respond.js';
 
 export interface ManagementContext {
   cache: ImageCache;
   prefetcher: Prefetcher;
-  coordinator: FillCoordinator;
   adminToken: string | undefined;
 }
 
@@ -23,7 +21,7 @@ const CLEAR_TARGETS = new Set(['', 'cache', 'queue']);
  * not download it again.
  */
 export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
-  const { cache, prefetcher, coordinator } = context;
+  const { cache, prefetcher } = context;
   const guard = createAdminGuard(context.adminToken);
 
   /** One path, its handlers by method, 405 with `Allow` for the rest; guard and id check first. */
@@ -54,7 +52,6 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
         return sendError(reply, 400, `x-image-cache-clear-target must be "cache", "queue" or empty, not ${JSON.stringify(target)}.`);
       }
       if (target !== 'queue') {
-        coordinator.invalidateAll();
         await cache.deleteAllCachedImages();
       }
       if (target !== 'cache') await cache.deleteAllQueuedImages();
@@ -72,7 +69,6 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
       return reply.code(202).send();
     },
     DELETE: async (request, reply) => {
-      coordinator.invalidate(id(request));
       await cache.deleteCachedImage(id(request));
       await cache.deleteQueuedImage(id(request));
       return reply.code(204).send();
@@ -82,14 +78,12 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   route('/v2/cached_images', {
     GET: async (_request, reply) => json(reply, 200, { cached_images: (await cache.getCachedImages()).map(toGlanceEntry) }),
     DELETE: async (_request, reply) => {
-      coordinator.invalidateAll();
       return json(reply, 200, { num_deleted: await cache.deleteAllCachedImages() });
     },
   });
 
   route('/v2/cached_images/:id', {
     DELETE: async (request, reply) => {
-      coordinator.invalidate(id(request));
       await cache.deleteCachedImage(id(request));
       return json(reply, 200, null);
     },

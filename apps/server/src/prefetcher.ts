@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ImageCache, Logger } from '@imgcache/core';
-import type { FillCoordinator } from './fill-coordinator.js';
+import type { OriginFills } from './origin-fill.js';
 import type { ServerMetrics } from './metrics.js';
-import { discard } from './origin.js';
+import { discard, type OriginResponse } from './origin.js';
 
 /**
  * Fetches queued images into the cache with bounded concurrency, through the same
@@ -17,7 +17,7 @@ export class Prefetcher {
 
   constructor(
     private readonly cache: ImageCache,
-    private readonly coordinator: FillCoordinator,
+    private readonly fills: OriginFills,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly concurrency: number,
@@ -73,20 +73,24 @@ export class Prefetcher {
       await this.cache.deleteQueuedImage(imageId);
       return 'skipped';
     }
-    const result = await this.coordinator.begin(imageId, this.originHeaders, { purpose: 'prefetch' });
+    const result = await this.fills.begin(imageId, this.originHeaders, 'prefetch');
     switch (result.kind) {
       case 'cached':
         await this.cache.deleteQueuedImage(imageId);
         return 'skipped';
-      case 'follow':
-        // The follower was never started, so it holds nothing; the fill runs on its own.
-        return (await result.fill.done) ? 'cached' : 'failed';
-      case 'response':
-        discard(result.response.body);
-        this.logger.warn({ imageId, status: result.response.statusCode, bypass: result.bypass }, 'prefetch not cached; the image stays queued');
+      case 'joined':
+        // Nobody reads this join: the fill runs on its own, and its outcome is the answer.
+        return (await result.fill.done.catch(() => null)) ? 'cached' : 'failed';
+      case 'declined':
+        discard(result.value.response.body);
+        this.logger.warn({ imageId, status: result.value.response.statusCode, bypass: result.value.bypass }, 'prefetch not cached; the image stays queued');
         return 'failed';
-      case 'refused':
+      case 'pass':
+        discard(result.source.body as OriginResponse['body']);
+        return 'failed';
+      case 'busy':
         return 'failed';
     }
+    return 'failed';
   }
 }

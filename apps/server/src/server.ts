@@ -5,13 +5,13 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
 import type { ServerConfig } from './config.js';
-import { FillCoordinator } from './fill-coordinator.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
 import { registerManagementRoutes } from './management-routes.js';
 import { ServerMetrics } from './metrics.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { Origin } from './origin.js';
+import { OriginFills } from './origin-fill.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { sendError } from './respond.js';
@@ -86,8 +86,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictedBytes.inc(bytes);
   });
   const authorizer = new Authorizer(origin, config.authTtl);
-  const coordinator = new FillCoordinator(cache, origin, admission, authorizer, metrics, logger);
-  const prefetcher = new Prefetcher(cache, coordinator, metrics, logger, config.prefetchConcurrency, originHeaders);
+  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
+  const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -99,9 +99,9 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, coordinator, adminToken: config.adminToken });
-  registerImageRoute(app, { cache, origin, coordinator, authorizer, metrics, logger, public: config.public });
-  registerProxyRoute(app, { cache, origin, authorizer, coordinator, logger });
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken });
+  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
+  registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -123,9 +123,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
-      const fills = coordinator.fills;
-      await Promise.race([Promise.allSettled(fills.map((fill) => fill.done)), delay(graceMs)]);
-      for (const fill of coordinator.fills) fill.abort.abort(new Error('server shutting down'));
+      await Promise.race([Promise.allSettled(cache.activeFills.map((fill) => fill.done)), delay(graceMs)]);
+      fills.abortAll(new Error('server shutting down'));
       await cache.close();
       // Connections still streaming after the grace period are cut rather than waited for.
       const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);

@@ -34,6 +34,7 @@ export async function startHarness(overrides: Partial<ServerConfig> = {}, origin
       prefetchConcurrency: 2,
       maintenanceInterval: 0,
       logLevel: 'silent',
+      rangeMiss: 'fill',
       ...overrides,
     },
     { logger: false },
