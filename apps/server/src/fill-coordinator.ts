@@ -123,13 +123,15 @@ export class FillCoordinator {
     if (await this.cache.isCached(imageId)) return { kind: 'cached' };
     const headers = forwardedHeaders(incoming, { wholeImage: true });
     const metadata = await this.fetchMetadata(imageId, headers);
-    if (metadata.ok) this.authorizer.remember(imageId, incoming);
     this.metrics.originFetches.inc({ purpose });
     // One signal stops both the fill and the origin download (shutdown after its grace period).
     const abort = new AbortController();
     const response = await this.origin.request(this.origin.dataUrl(imageId), { method: 'GET', headers, signal: abort.signal });
     if (response.statusCode !== 200) return { kind: 'response', response, bypass: null };
     if (!metadata.ok) return this.bypass(response, 'metadata');
+    // Only now has the origin served these credentials the data (metadata alone is not enough:
+    // a deactivated image still has metadata).
+    this.authorizer.remember(imageId, incoming);
     const lengthHeader = headerValue(response.headers, 'content-length');
     const size = lengthHeader !== undefined ? Number(lengthHeader) : (metadata.value?.size ?? undefined);
     const admission = await this.admission.admit(Number.isSafeInteger(size) ? size : undefined);
