@@ -16,26 +16,39 @@ type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: Fas
 
 const CLEAR_TARGETS = new Set(['', 'cache', 'queue']);
 
+/** Path prefixes this server owns: nothing under them is ever sent to the origin. */
+const NAMESPACES = ['/v2/cache', '/v2/cached_images', '/v2/queued_images'];
+
 /**
  * Glance's cache management APIs with Glance's paths, status codes and JSON shapes: the v2
  * cache API (`/v2/cache`, API 2.14+) and the legacy `/v2/cached_images` and
- * `/v2/queued_images` routes. Unlike Glance, queueing an image that is already cached does
- * not download it again.
+ * `/v2/queued_images` routes. Each path answers with and without a trailing slash, and any
+ * other path under these prefixes gets 404 here rather than going to the origin. Unlike
+ * Glance, queueing an image that is already cached does not download it again.
  */
 export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
   const { cache, prefetcher, coordinator } = context;
   const guard = createAdminGuard(context.adminToken);
 
-  /** One path, its handlers by method, 405 with `Allow` for the rest; guard and id check first. */
+  /** One path (and its trailing-slash twin), handlers by method, 405 with `Allow` for the rest; guard and id check first. */
   function route(url: string, handlers: Record<string, Handler>): void {
     const allow = Object.keys(handlers).sort().join(', ');
-    app.all<{ Params: { id?: string } }>(url, async (request, reply) => {
+    const handle = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
       if (!guard(request, reply)) return reply;
       const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
       if (!handler) return sendError(reply, 405, `Method ${request.method} is not allowed on ${url}.`, { allow });
       const { id } = request.params;
       if (id !== undefined && !isValidImageId(id)) return sendInvalidId(reply, id);
       return handler(request, reply);
+    };
+    app.all<{ Params: { id?: string } }>(url, handle);
+    app.all<{ Params: { id?: string } }>(`${url}/`, handle);
+  }
+
+  for (const namespace of NAMESPACES) {
+    app.all(`${namespace}/*`, async (request, reply) => {
+      if (!guard(request, reply)) return reply;
+      return sendError(reply, 404, `No cache management route matches ${request.url.split('?')[0]!.slice(0, 200)}.`);
     });
   }
 

@@ -71,7 +71,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     importer: (specifier) => import(specifier),
     logger,
   });
-  const origin = new Origin(config.origin);
+  // The admin token is for this server alone: the origin never sees it, whatever the route.
+  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken] });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
   let admission!: Admission;
   const metrics = new ServerMetrics({
