@@ -14,6 +14,7 @@ import { registerOperationsRoutes } from './operations-routes.js';
 import { Origin } from './origin.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
+import type { RetryPolicy } from './retry-schedule.js';
 import { sendError } from './respond.js';
 
 /** A running server and the parts tests and the CLI need to reach. */
@@ -35,6 +36,11 @@ export interface ImageServer {
 export interface CreateServerOptions {
   /** A logger for the framework (pino options or `false`); default: pino at the configured level. */
   logger?: boolean | { level: string };
+  /**
+   * Backoff of failing queued images (default: 5 attempts, waiting 1 minute after the first
+   * failure and doubling) and the clock it reads (milliseconds; default `Date.now`).
+   */
+  prefetchRetry?: { policy?: Partial<RetryPolicy>; now?: () => number };
 }
 
 /**
@@ -88,7 +94,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
   const authorizer = new Authorizer(origin, config.authTtl);
   const coordinator = new FillCoordinator(cache, origin, admission, authorizer, metrics, logger);
-  const prefetcher = new Prefetcher(cache, coordinator, metrics, logger, config.prefetchConcurrency, originHeaders);
+  const prefetcher = new Prefetcher(cache, coordinator, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -100,7 +106,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, coordinator, adminToken: config.adminToken });
+  registerManagementRoutes(app, { cache, prefetcher, coordinator, adminToken: config.adminToken, origin, originHeaders });
   registerImageRoute(app, { cache, origin, coordinator, authorizer, metrics, logger, public: config.public });
   registerProxyRoute(app, { cache, origin, authorizer, coordinator, logger });
 
