@@ -80,6 +80,9 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   // The admin token is for this server alone: the origin never sees it, whatever the route.
   const origin = new Origin(config.origin, { withheldTokens: [config.adminToken] });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
+  if (config.adminToken && config.adminToken === config.originToken) {
+    logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');
+  }
   let admission!: Admission;
   const metrics = new ServerMetrics({
     cacheStats: () => cache.getStats(),

@@ -88,3 +88,20 @@ describe('the admin token never reaches the origin', () => {
     expect(JSON.parse(unknown.body.toString()).error.message).toMatch(/No cache management route/);
   });
 });
+
+describe('an admin token that is also the origin token', () => {
+  it('is withheld from the server\'s own origin requests too (prefetch, readiness)', async () => {
+    const h = await startHarness({ adminToken: 'shared-token', originToken: 'shared-token' });
+    try {
+      h.origin.add('shared-img', { data: randomImage(1000) });
+      await h.server.cache.queueImage('shared-img');
+      await h.server.prefetcher.runOnce();
+      expect(await h.server.cache.isCached('shared-img')).toBe(true);
+      expect((await send(h.url('/readyz'))).status).toBe(200);
+      expect(h.origin.seen.length).toBeGreaterThanOrEqual(3);
+      expect(h.origin.seen.filter((request) => JSON.stringify(request.headers).includes('shared-token'))).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
