@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { deliversBytes, glanceDataVerdict } from './glance-status.js';
-import { imageStatus, probeData, readBounded } from './image-lookup.js';
+import { probeData, readBounded, readImageStatus } from './image-lookup.js';
 import { credentialHeaders, discard, forwardedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 
 const MAX_REMEMBERED = 10_000;
 const MAX_REFUSAL_BODY = 64 * 1024;
-const MAX_METADATA = 1024 * 1024;
 
 /** The origin's answer to "may these credentials read this image's data now?". */
 export type AuthDecision =
@@ -55,7 +54,7 @@ export class Authorizer {
   private async askGlance(imageId: string, headers: OriginHeaders): Promise<AuthDecision> {
     const response = await this.origin.request(this.origin.metadataUrl(imageId)!, { method: 'GET', headers: { ...headers, accept: 'application/json' } });
     if (response.statusCode < 200 || response.statusCode >= 300) return refusal(response);
-    const status = imageStatus(await readBounded(response.body, MAX_METADATA));
+    const status = await readImageStatus(response.body);
     const verdict = glanceDataVerdict(status);
     if (verdict.kind === 'serves') return { allowed: true };
     if (verdict.kind === 'ask') return this.askData(imageId, headers, 'GET');

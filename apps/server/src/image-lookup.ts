@@ -38,7 +38,7 @@ export async function lookupImage(origin: Origin, imageId: string, headers: Orig
     discard(response.body);
     return { kind: 'found', active: deliversBytes(code), status: undefined };
   }
-  const status = imageStatus(await readBounded(response.body, MAX_METADATA));
+  const status = await readImageStatus(response.body);
   // A document without a status (not quite Glance) is taken at its word that the image exists.
   return { kind: 'found', active: status === undefined || status === 'active', status: typeof status === 'string' ? status : undefined };
 }
@@ -57,10 +57,13 @@ export async function probeData(origin: Origin, imageId: string, headers: Origin
   return origin.request(url, { method: 'GET', headers });
 }
 
-/** The `status` field of a Glance image document, or undefined when the bytes are not one. */
-export function imageStatus(document: Buffer): unknown {
+/**
+ * Reads a Glance image document (at most 1 MiB) and returns its `status` field, or
+ * undefined when the body is not such a document.
+ */
+export async function readImageStatus(body: OriginResponse['body']): Promise<unknown> {
   try {
-    const parsed: unknown = JSON.parse(document.toString('utf8'));
+    const parsed: unknown = JSON.parse((await readBounded(body, MAX_METADATA)).toString('utf8'));
     return typeof parsed === 'object' && parsed !== null ? (parsed as { status?: unknown }).status : undefined;
   } catch {
     return undefined;
