@@ -3,11 +3,15 @@ import { ImgcacheError, type Fill, type FillOutcome, type FillStartResult, type 
 import type { Admission, RefusalReason } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import type { ServerMetrics } from './metrics.js';
+import { readBounded } from './image-lookup.js';
 import { chooseChecksum, type GlanceImageMetadata } from './origin-checksum.js';
 import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 
+/** Largest Glance image document read; theirs are a few KiB. */
+const MAX_METADATA = 1024 * 1024;
+
 /** Why a download was proxied without caching. */
-export type BypassReason = RefusalReason | 'busy' | 'metadata' | 'deleted' | 'local_failure';
+export type BypassReason = RefusalReason | 'busy' | 'metadata' | 'local_failure';
 
 /** What the server keeps on a fill: the origin's headers that clients of the miss also get. */
 export interface OriginFillInfo {
@@ -53,7 +57,7 @@ export class OriginFills {
     const outcome = await this.cache.fill(imageId, () => this.fetch(imageId, incoming, purpose));
     if (outcome.kind === 'joined' && outcome.leader) this.watch(outcome.fill);
     if (outcome.kind === 'pass') {
-      const reason: BypassReason = outcome.reason === 'claimed' ? 'busy' : outcome.reason === 'cancelled' ? 'deleted' : 'local_failure';
+      const reason: BypassReason = outcome.reason === 'claimed' ? 'busy' : 'local_failure';
       this.metrics.bypassed.inc({ reason });
       if (outcome.error) this.logger.warn({ imageId, err: String(outcome.error) }, 'could not start a cache fill; proxying the download');
     }
@@ -68,12 +72,14 @@ export class OriginFills {
   private async fetch(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillStartResult<Declined>> {
     const headers = forwardedHeaders(incoming, { wholeImage: true });
     const metadata = await this.fetchMetadata(imageId, headers);
-    if (metadata.ok) this.authorizer.remember(imageId, incoming);
     this.metrics.originFetches.inc({ purpose });
     const download = new AbortController();
     const response = await this.origin.request(this.origin.dataUrl(imageId), { method: 'GET', headers, signal: download.signal });
     if (response.statusCode !== 200) return { decline: { response, bypass: null } };
     if (!metadata.ok) return this.decline(response, 'metadata');
+    // Only now has the origin served these credentials the data (metadata alone is not enough:
+    // a deactivated image still has metadata).
+    this.authorizer.remember(imageId, incoming);
     const lengthHeader = headerValue(response.headers, 'content-length');
     const announced = lengthHeader !== undefined ? Number(lengthHeader) : (metadata.value?.size ?? undefined);
     const size = Number.isSafeInteger(announced) ? announced : undefined;
@@ -128,23 +134,10 @@ export class OriginFills {
       return { ok: false, value: null };
     }
     try {
-      const parsed: unknown = JSON.parse(await readText(response.body, 1024 * 1024));
+      const parsed: unknown = JSON.parse((await readBounded(response.body, MAX_METADATA + 1)).toString('utf8'));
       return { ok: true, value: typeof parsed === 'object' && parsed !== null ? (parsed as GlanceImageMetadata) : null };
     } catch {
       return { ok: true, value: null };
     }
   }
-}
-
-async function readText(body: OriginResponse['body'], limit: number): Promise<string> {
-  // Stopping early destroys the body, which undici reports as an abort error: expected here.
-  body.on('error', () => undefined);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    length += chunk.byteLength;
-    if (length > limit) throw new Error('metadata document too large');
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

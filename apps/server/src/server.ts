@@ -14,6 +14,7 @@ import { Origin } from './origin.js';
 import { OriginFills } from './origin-fill.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
+import type { RetryPolicy } from './retry-schedule.js';
 import { sendError } from './respond.js';
 
 /** A running server and the parts tests and the CLI need to reach. */
@@ -35,6 +36,11 @@ export interface ImageServer {
 export interface CreateServerOptions {
   /** A logger for the framework (pino options or `false`); default: pino at the configured level. */
   logger?: boolean | { level: string };
+  /**
+   * Backoff of failing queued images (default: 5 attempts, waiting 1 minute after the first
+   * failure and doubling) and the clock it reads (milliseconds; default `Date.now`).
+   */
+  prefetchRetry?: { policy?: Partial<RetryPolicy>; now?: () => number };
 }
 
 /**
@@ -71,8 +77,12 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     importer: (specifier) => import(specifier),
     logger,
   });
-  const origin = new Origin(config.origin);
+  // The admin token is for this server alone: the origin never sees it, whatever the route.
+  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken] });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
+  if (config.adminToken && config.adminToken === config.originToken) {
+    logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');
+  }
   let admission!: Admission;
   const metrics = new ServerMetrics({
     cacheStats: () => cache.getStats(),
@@ -87,7 +97,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
   const authorizer = new Authorizer(origin, config.authTtl);
   const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
-  const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders);
+  const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -99,7 +109,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken });
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 

@@ -26,8 +26,8 @@ export type FillStartResult<D> = { source: FillSource } | { decline: D };
  * - `joined`: a fill runs (`leader`: this caller's own `start` began it); read it with `fill.read()`.
  * - `declined`: this caller's `start` declined; its value is returned as it is.
  * - `pass`: this caller's `start` gave a source that cannot be cached (`claimed`: another
- *   writer, here or in another process, holds the image; `cancelled`: the image was
- *   deleted meanwhile; `unavailable`: the cache could not create its file, see `error`).
+ *   writer, here or in another process, holds the image; `unavailable`: the cache could
+ *   not create its file, see `error`).
  *   Stream `source.body` uncached.
  * - `busy`: asked not to join, and a fill of the image runs here.
  */
@@ -35,7 +35,7 @@ export type FillOutcome<D> =
   | { kind: 'cached' }
   | { kind: 'joined'; fill: Fill; leader: boolean }
   | { kind: 'declined'; value: D }
-  | { kind: 'pass'; source: FillSource; reason: 'claimed' | 'cancelled' | 'unavailable'; error?: unknown }
+  | { kind: 'pass'; source: FillSource; reason: 'claimed' | 'unavailable'; error?: unknown }
   | { kind: 'busy' };
 
 interface Slot {
@@ -102,11 +102,13 @@ export class FillRegistry {
   async begin<D>(imageId: string, start: () => Promise<FillStartResult<D>>, options: { join?: boolean } = {}): Promise<FillOutcome<D>> {
     for (let slot = this.slots.get(imageId); slot; slot = this.slots.get(imageId)) {
       if (options.join === false) return { kind: 'busy' };
-      if (slot.fill) {
-        if (slot.fill.joinable) return { kind: 'joined', fill: slot.fill, leader: false };
-        break;
-      }
+      const waited = !slot.fill;
       await slot.started;
+      const { fill } = slot;
+      // A caller that waited for this fill to start is one of its clients even if the image
+      // was deleted meanwhile: it gets the bytes, which are not cached.
+      if (fill && (fill.joinable || (waited && slot.cancelled && fill.readable))) return { kind: 'joined', fill, leader: false };
+      if (fill) break;
     }
     let settle!: () => void;
     const slot: Slot = { started: new Promise((resolve) => (settle = resolve)), cancelled: false };
@@ -123,9 +125,9 @@ export class FillRegistry {
   }
 
   /**
-   * The image was deleted: a running fill keeps streaming to its readers but caches
-   * nothing, and a fill about to start is not begun. Resolves once nothing of this fill
-   * can still be committed.
+   * The image was deleted: a running fill keeps streaming to its readers (and to the
+   * callers already waiting for it to start) but caches nothing. Resolves once nothing of
+   * this fill can still be committed.
    */
   async cancel(imageId: string): Promise<void> {
     const slot = this.slots.get(imageId);
@@ -149,7 +151,6 @@ export class FillRegistry {
   }
 
   private async run<D>(imageId: string, slot: Slot, source: FillSource): Promise<FillOutcome<D>> {
-    if (slot.cancelled) return this.pass(source, 'cancelled');
     let fill: Fill | null;
     try {
       fill = await this.host.createFill(imageId, source);
@@ -168,7 +169,7 @@ export class FillRegistry {
     return { kind: 'joined', fill, leader: true };
   }
 
-  private pass<D>(source: FillSource, reason: 'claimed' | 'cancelled' | 'unavailable', error?: unknown): FillOutcome<D> {
+  private pass<D>(source: FillSource, reason: 'claimed' | 'unavailable', error?: unknown): FillOutcome<D> {
     source.onSettled?.();
     return error === undefined ? { kind: 'pass', source, reason } : { kind: 'pass', source, reason, error };
   }

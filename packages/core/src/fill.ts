@@ -137,7 +137,12 @@ export class Fill {
 
   /** True while new readers may join (not failed, not relaying without a disk, not cancelled). */
   get joinable(): boolean {
-    return !this.failure && !this.relaying && this.kept;
+    return this.readable && this.kept;
+  }
+
+  /** True while a new reader could still get every byte (not failed, not relaying without a disk). */
+  get readable(): boolean {
+    return !this.failure && !this.relaying;
   }
 
   /** The disk's error when the bytes were relayed or verified but could not be cached; else null. */
@@ -260,6 +265,7 @@ export class Fill {
     if (!this.verified) this.fail(error);
     this.kept = false;
     await this.publishing?.catch(() => undefined);
+    if (this.settled) await this.done.catch(() => undefined);
   }
 
   private accept(chunk: Uint8Array): void {
@@ -351,15 +357,19 @@ export class Fill {
     this.settle(null, this.failure);
   }
 
+  /** Ends the fill: readers learn at once; {@link done} settles once the file is in its final place. */
   private settle(image: CommittedImage | null, error?: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    if (image) this.resolveDone(image);
-    else if (error !== undefined && !this.verified) this.rejectDone(error);
-    else this.resolveDone(null);
     this.wake();
-    if (!image) void this.quarantine();
-    this.release();
+    const finish = () => {
+      if (image) this.resolveDone(image);
+      else if (error !== undefined && !this.verified) this.rejectDone(error);
+      else this.resolveDone(null);
+      this.release();
+    };
+    if (image) finish();
+    else void this.quarantine().then(finish);
   }
 
   /** Moves the temporary file to `invalid/` so it is never served; removal is as good. */
