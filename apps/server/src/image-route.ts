@@ -52,7 +52,8 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
   async function sendRefusal(reply: FastifyReply, decision: Exclude<AuthDecision, { allowed: true }>): Promise<void> {
     metrics.authChecks.inc({ result: 'refused' });
     count('error');
-    const headers: OutgoingHttpHeaders = { 'content-length': decision.body.byteLength };
+    // RFC 9110 §8.6: no Content-Length on a 204 (Glance answers a data request of an image without data so).
+    const headers: OutgoingHttpHeaders = decision.status === 204 ? {} : { 'content-length': decision.body.byteLength };
     if (decision.contentType) headers['content-type'] = decision.contentType;
     await streamResponse(reply, decision.status, headers, [decision.body]);
   }
