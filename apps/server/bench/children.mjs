@@ -13,7 +13,8 @@ process.once('exit', () => {
 
 /**
  * Registers a running process so stopAll() and exit stop it. `stop` ends it politely and
- * must resolve once it is gone; `killNow` is the synchronous last resort.
+ * must resolve once it is gone; `killNow` is the synchronous last resort. The returned
+ * handle's `release()` forgets a process that ended by itself.
  */
 export function track(entry) {
   live.add(entry);
@@ -23,6 +24,7 @@ export function track(entry) {
       live.delete(entry);
       await entry.stop();
     },
+    release: () => live.delete(entry),
   };
 }
 

@@ -39,7 +39,7 @@ export async function hitsBench({ servers, load, seconds, rounds, warmupSeconds 
       if (second.status !== 200 || second.bytes !== hitCase.size) throw new Error(`${contender.label}: ${url} answered ${second.status} with ${second.bytes} bytes (${second.error ?? 'no error'})`);
       if (contender.key !== 'static' && second.xCache !== 'HIT') notes.push(`${contender.label} answered ${hitCase.name} with X-Cache ${second.xCache} after a warm-up request: not a hit.`);
     }
-    const run = { load, name: hitCase.name, seconds, connections: hitCase.connections };
+    const run = { load, name: hitCase.name, size: hitCase.size, seconds, connections: hitCase.connections };
     if (warmupSeconds) for (const contender of contenders) await load.run({ ...run, url: contender.url, seconds: warmupSeconds });
     const stats = await alternate(contenders, { ...run, rounds });
     const ratios = {
@@ -54,7 +54,7 @@ export async function hitsBench({ servers, load, seconds, rounds, warmupSeconds 
     rows.push(['', 'static Node server', ...figureCells(stats.static), ratioCell(hitCase.targets.static, ratios.static)]);
   }
   printTable(
-    `Hits: median of ${rounds} rounds × ${seconds} s, order rotated each round (CPU/request: the server process's CPU time; nginx: its worker's)`,
+    `Hits: median of ${rounds} rounds × ${seconds} s, order rotated each round (CPU/request: CPU time of the server process, nginx's worker, per image served)`,
     ['case', 'server', ...FIGURE_HEADERS, 'imgcache / this (target)'],
     rows,
   );

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { stopProcess, track } from './children.mjs';
 
 // wrk's Lua hooks (wrk(1) SCRIPTING): done() prints the totals as one JSON line, and the
 // unique variant's request() gives every request a new image id
@@ -40,10 +41,11 @@ function wrkVersion() {
 }
 
 /**
- * The load generator: `{ name, run }`. `run({ url, name, unique, seconds, connections })`
- * requests `/v2/images/<name>/file` (or a new id per request when `unique`) for `seconds`
- * and resolves with `{ requests, bytes, seconds, errors }`: completed responses, body and
- * header bytes received, the measured duration, and failed or non-2xx responses.
+ * The load generator: `{ name, minSeconds, run }`, minSeconds the shortest run it measures
+ * well. `run({ url, name, unique, seconds, connections })` requests `/v2/images/<name>/file`
+ * (or a new id per request when `unique`) for `seconds` and resolves with
+ * `{ requests, bytes, seconds, errors }`: completed responses, bytes received (headers
+ * included), the measured duration, and failed or non-2xx responses.
  * @param {string} work scratch directory for wrk's scripts
  */
 export async function loadGenerator(work) {
@@ -51,9 +53,11 @@ export async function loadGenerator(work) {
   if (wrk) {
     await writeFile(join(work, 'fixed.lua'), DONE);
     await writeFile(join(work, 'unique.lua'), UNIQUE);
-    return { name: wrk, run: (options) => runWrk(work, options) };
+    return { name: wrk, minSeconds: 1, run: (options) => runWrk(work, options) };
   }
-  return { name: `autocannon ${autocannonVersion()} (wrk not installed)`, run: runAutocannon };
+  // autocannon counts a response's bytes only once it is complete (wrk counts them as they
+  // arrive), so its runs must be long enough for several large responses to finish.
+  return { name: `autocannon ${autocannonVersion()} (wrk not installed)`, minSeconds: 3, run: runAutocannon };
 }
 
 let runs = 0;
@@ -66,12 +70,17 @@ function runWrk(work, { url, name, unique = false, seconds, connections }) {
   if (unique) args.push('--', name, runTag());
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const handle = track({ pid: child.pid, stop: () => stopProcess(child, 2000), killNow: () => child.kill('SIGKILL') });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000);
-    child.once('error', reject);
+    child.once('error', (error) => {
+      handle.release();
+      reject(error);
+    });
     child.once('exit', () => {
+      handle.release();
       clearTimeout(timer);
       const line = /^WRK_SUMMARY (.*)$/m.exec(output);
       if (!line) return reject(new Error(`wrk ${args.join(' ')} printed no summary:\n${output}`));

@@ -62,7 +62,7 @@ export async function missesBench({ proxy, nginx, imgcache, load, seconds, round
     await settle(servers);
     flushDisk();
   };
-  const stats = await alternate(contenders, { load, name: MISS_FILE.name, unique: true, seconds, connections: 1, rounds, beforeRun });
+  const stats = await alternate(contenders, { load, ...MISS_FILE, unique: true, seconds, connections: 1, rounds, beforeRun });
   await beforeRun();
   const rows = [];
   const table = [];

@@ -6,14 +6,15 @@ import { median, micros } from './format.mjs';
 /**
  * Runs `rounds` rounds of one load run per contender and summarises each contender's runs.
  * @param {{key: string, url: string, pids: number[]}[]} contenders pids: whose CPU time to count
- * @param {object} options `load` (from loadGenerator), `name` (file name), `unique` (a new image
- *   id per request), `seconds` and `connections` per run, `rounds`, `beforeRun` (awaited
- *   before each run, outside the measurement)
+ * @param {object} options `load` (from loadGenerator), `name` and `size` (bytes) of the image,
+ *   `unique` (a new image id per request), `seconds` and `connections` per run, `rounds`,
+ *   `beforeRun` (awaited before each run, outside the measurement)
  * @returns {Promise<Record<string, {bytesPerSecond: number, requestsPerSecond: number,
  *   cpuPerRequestUs: number|null, requests: number, errors: number, runs: object[]}>>}
- *   medians of the runs; CPU per request is all CPU time over all completed requests
+ *   medians of the runs. CPU per request is all CPU time over the images served, counted
+ *   as bytes / size: the responses a run cuts off at its end count by the share they got.
  */
-export async function alternate(contenders, { load, name, unique = false, seconds, connections, rounds, beforeRun }) {
+export async function alternate(contenders, { load, name, size, unique = false, seconds, connections, rounds, beforeRun }) {
   const runs = new Map(contenders.map((contender) => [contender.key, []]));
   for (let round = 0; round < rounds; round++) {
     const shift = round % contenders.length;
@@ -33,14 +34,15 @@ export async function alternate(contenders, { load, name, unique = false, second
   const summary = {};
   for (const [key, list] of runs) {
     const requests = list.reduce((sum, run) => sum + run.requests, 0);
+    const served = list.reduce((sum, run) => sum + run.bytes, 0) / size;
     const cpu = list.some((run) => run.cpuUs === null) ? null : list.reduce((sum, run) => sum + run.cpuUs, 0);
     summary[key] = {
       bytesPerSecond: median(list.map((run) => run.bytesPerSecond)),
       requestsPerSecond: median(list.map((run) => run.requestsPerSecond)),
-      cpuPerRequestUs: cpu === null || requests === 0 ? null : cpu / requests,
+      cpuPerRequestUs: cpu === null || served === 0 ? null : cpu / served,
       requests,
       errors: list.reduce((sum, run) => sum + run.errors, 0),
-      runs: list.map(({ bytesPerSecond, requestsPerSecond, requests: count, errors, cpuUs }) => ({ bytesPerSecond, requestsPerSecond, requests: count, errors, cpuUs })),
+      runs: list.map(({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs }) => ({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs })),
     };
   }
   return summary;

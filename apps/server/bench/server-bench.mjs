@@ -103,7 +103,7 @@ export async function serverBench({ quick = false } = {}) {
     const hits = await hitsBench({
       servers: { imgcache: contender(imgcache.sha256), nginx: nginx && contender(nginx), static: contender(staticServer) },
       load,
-      seconds: plan.seconds,
+      seconds: Math.max(plan.seconds, load.minSeconds),
       rounds: plan.rounds,
       warmupSeconds: plan.warmupSeconds,
     });
@@ -113,7 +113,7 @@ export async function serverBench({ quick = false } = {}) {
       nginx: nginx && contender(nginx),
       imgcache: Object.fromEntries(Object.entries(imgcache).map(([algorithm, server]) => [algorithm, contender(server)])),
       load,
-      seconds: plan.missSeconds,
+      seconds: Math.max(plan.missSeconds, load.minSeconds),
       rounds: plan.missRounds,
     });
     for (const algorithm of ['md5', 'sha512']) {
