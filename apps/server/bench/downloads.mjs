@@ -50,6 +50,19 @@ export function complete(result, size) {
   return result.error === null && result.status === 200 && result.bytes === size;
 }
 
+/**
+ * Polls HEAD `url` until the answer carries X-Cache: HIT (imgcache) or X-Cache-Status: HIT
+ * (nginx), that is until a fill has committed; false if that takes over `limitMs`.
+ */
+export async function waitForHit(url, limitMs) {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if ((await download(url, { method: 'HEAD', timeoutMs: 10_000 })).xCache === 'HIT') return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 /** GETs and parses a small JSON document (origin /stats). */
 export async function getJson(url) {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });

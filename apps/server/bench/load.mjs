@@ -79,7 +79,8 @@ function runWrk(work, { url, name, unique = false, seconds, connections }) {
       handle.release();
       reject(error);
     });
-    child.once('exit', () => {
+    // 'close', not 'exit': the summary may still be in the pipe when wrk exits.
+    child.once('close', () => {
       handle.release();
       clearTimeout(timer);
       const line = /^WRK_SUMMARY (.*)$/m.exec(output);

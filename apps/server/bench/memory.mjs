@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { printTable } from '../../../bench/lib.mjs';
 import { describe, mark, target } from '../../../bench/targets.mjs';
 import { startImgcache } from './children.mjs';
-import { complete, download, originRequests } from './downloads.mjs';
+import { complete, download, originRequests, waitForHit } from './downloads.mjs';
 import { MB, MiB, megabytes, millis } from './format.mjs';
 import { rssBytes, watchPeakRss } from './proc-stats.mjs';
 
@@ -24,16 +24,6 @@ async function writeLargeFile(path, size) {
     await handle.close();
   }
   flushDisk();
-}
-
-/** Polls HEAD until the server answers X-Cache: HIT (the fill has committed). */
-async function waitForHit(url, deadlineMs) {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if ((await download(url, { method: 'HEAD', timeoutMs: 10_000 })).xCache === 'HIT') return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
 }
 
 async function phase(pid, url, clients, size, timeoutMs) {
