@@ -97,9 +97,9 @@ describe('strict booleans and enumerations', () => {
       driver: 'sqlite',
     });
     expect(configError(() => parseArguments([...BASE, '--log-level', 'loud'])).message).toBe(
-      'Invalid --log-level: "loud" is not one of fatal, error, warn, info, debug, trace, silent.',
+      'Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
     );
-    expect(configError(() => withEnv({ IMGCACHE_LOG_LEVEL: 'loud' }, () => parseArguments(BASE))).message).toMatch(/^Invalid IMGCACHE_LOG_LEVEL .*"loud" is not one of fatal/);
+    expect(configError(() => withEnv({ IMGCACHE_LOG_LEVEL: 'loud' }, () => parseArguments(BASE))).message).toMatch(/^Invalid IMGCACHE_LOG_LEVEL .*"loud" must be one of fatal/);
     expect(configError(() => withEnv({ IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_CHECKSUM_ALGORITHM');
     expect(configError(() => parseArguments([...BASE, '--driver', '../evil'])).message).toMatch(/^Invalid --driver: "\.\.\/evil" is neither sqlite, xattr nor an npm package name/);
   });

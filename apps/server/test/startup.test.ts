@@ -89,12 +89,12 @@ describe('startup log line', () => {
 
 describe('bad flags and variables exit 2 before anything starts', () => {
   it.each([
-    [['--log-level', 'loud'], {}, 'imgcache-server: Invalid --log-level: "loud" is not one of fatal, error, warn, info, debug, trace, silent.'],
-    [[], { IMGCACHE_LOG_LEVEL: 'loud' }, 'imgcache-server: Invalid IMGCACHE_LOG_LEVEL (the environment variable for --log-level): "loud" is not one of'],
+    [['--log-level', 'loud'], {}, 'imgcache-server: Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.'],
+    [[], { IMGCACHE_LOG_LEVEL: 'loud' }, 'imgcache-server: Invalid IMGCACHE_LOG_LEVEL (the environment variable for --log-level): "loud" must be one of'],
     [['--bogus'], {}, "imgcache-server: unknown option '--bogus'"],
     [['--public', 'maybe'], {}, 'imgcache-server: Invalid --public: "maybe" is not a boolean; use true, 1, yes, on or false, 0, no, off.'],
     [[], { IMGCACHE_PUBLIC: 'enabled' }, 'imgcache-server: Invalid IMGCACHE_PUBLIC (the environment variable for --public)'],
-    [['--checksum-algorithm', 'crc32'], {}, 'Invalid --checksum-algorithm: "crc32" is not one of md5, sha256, sha512.'],
+    [['--checksum-algorithm', 'crc32'], {}, 'Invalid --checksum-algorithm: "crc32" must be one of md5, sha256, sha512.'],
     [['--driver', '../evil'], {}, 'Invalid --driver: "../evil" is neither sqlite, xattr nor an npm package name.'],
     [['--port', '1e3'], {}, 'Invalid --port: "1e3" must be a whole number from 0 to 65535.'],
     [['--port'], {}, "option '--port <port>' argument missing"],

@@ -42,7 +42,7 @@ export function parseBoolean(value: string, setting: string): boolean {
 export function parseChoice<T extends string>(value: string, choices: readonly T[], setting: string): T {
   const match = choices.find((choice) => choice.toLowerCase() === value.toLowerCase());
   if (match !== undefined) return match;
-  throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not one of ${choices.join(', ')}`);
+  throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} must be one of ${choices.join(', ')}`);
 }
 
 /**

@@ -29,9 +29,9 @@ describe('strict settings', () => {
     expect(parseChoice('INFO', levels, '--log-level')).toBe('info');
     expect(parseChoice('trace', levels, '--log-level')).toBe('trace');
     expect(() => parseChoice('loud', levels, '--log-level')).toThrow(
-      'Invalid --log-level: "loud" is not one of fatal, error, warn, info, debug, trace, silent.',
+      'Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
     );
-    expect(() => parseChoice('', levels, 'IMGCACHE_LOG_LEVEL')).toThrow(/Invalid IMGCACHE_LOG_LEVEL: "" is not one of/);
+    expect(() => parseChoice('', levels, 'IMGCACHE_LOG_LEVEL')).toThrow(/Invalid IMGCACHE_LOG_LEVEL: "" must be one of/);
   });
 
   it('takes first-party driver names in any case and package names as written', () => {
