@@ -7,6 +7,7 @@ import { contextFor, withCache } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import { parsePathFlag } from '../option-parsers.js';
 
 /** `get ID [-o FILE|-]`: streams a cached image out; a complete read counts a hit. Writes a file via a temporary name, so a failure leaves no partial output. */
 export function registerGet(program: Command): void {
@@ -14,7 +15,7 @@ export function registerGet(program: Command): void {
     .command('get')
     .description('stream a cached image to stdout or a file; reading it to the end counts a hit')
     .argument('<id>', 'image id')
-    .option('-o, --output <file>', 'write to this file instead of stdout (- means stdout)')
+    .option('-o, --output <file>', 'write to this file instead of stdout (- means stdout)', parsePathFlag)
     .action(async (imageId: string, options: { output?: string }, self: Command) => {
       assertValidImageId(imageId);
       const toStdout = options.output === undefined || options.output === '-';
