@@ -67,8 +67,8 @@ describe('imgcache-server signals (real server process)', () => {
     const receiving = new Promise<void>((resolve) => (firstByte = resolve));
     const client = download(`${server.url}/v2/images/big/file`, { onFirstByte: firstByte });
     await image.stopped;
-    // Drain covers downloads already streaming; one whose first byte has not left yet can
-    // still be refused with 503 once the cache closes (see the README's shutdown section).
+    // Drain covers downloads already streaming; one whose first byte has not left yet may
+    // be refused or cut off (see the README's Signals section).
     await receiving;
     server.signal(signal);
     await server.waitForLog((entry) => entry.msg === 'shutting down' && entry.signal === signal);
