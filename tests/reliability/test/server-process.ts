@@ -134,6 +134,7 @@ export function startQuietServer(settings: { origin: string; dir: string; adminT
       prefetchConcurrency: 1,
       maintenanceInterval: 0,
       logLevel: 'silent',
+      rangeMiss: 'fill',
     },
     { logger: false },
   );
