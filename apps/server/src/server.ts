@@ -136,7 +136,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
-      await Promise.race([Promise.allSettled(cache.activeFills.map((fill) => fill.done)), delay(graceMs)]);
+      // Fills still waiting for the origin's headers count too: their clients are waiting.
+      await Promise.race([cache.fillsIdle(), delay(graceMs)]);
       fills.abortAll(new Error('server shutting down'));
       await cache.close();
       // Connections still streaming after the grace period are cut rather than waited for.

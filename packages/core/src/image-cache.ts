@@ -224,6 +224,11 @@ export class ImageCache {
     return this.fills.fills;
   }
 
+  /** Resolves once no fill starts or runs in this process (for a graceful shutdown). */
+  fillsIdle(): Promise<void> {
+    return this.fills.idle();
+  }
+
   /**
    * Streams an image that this process is caching right now, from its first byte, as the
    * bytes arrive: many readers share one origin download, each at its own pace. Ends once

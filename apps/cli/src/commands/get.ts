@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidImageId } from '@imgcache/core';
 import type { Command } from 'commander';
@@ -23,10 +24,20 @@ export function registerGet(program: Command): void {
       const context = await contextFor(self);
       const size = await withCache(context, async (cache) => {
         // Opened before any output exists, so a miss leaves no empty file behind.
-        const source = await cache.openForRead(imageId);
+        const stream = await cache.openForRead(imageId);
+        let bytes = 0;
+        const source = Readable.from(
+          (async function* () {
+            for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+              bytes += chunk.byteLength;
+              yield chunk;
+            }
+          })(),
+          { objectMode: false },
+        );
         if (toStdout) {
           await pipeline(source, process.stdout, { end: false });
-          return (source as { bytesRead?: number }).bytesRead ?? 0;
+          return bytes;
         }
         const target = options.output!;
         const partial = `${target}.imgcache-partial-${process.pid}`;
@@ -37,7 +48,7 @@ export function registerGet(program: Command): void {
           await rm(partial, { force: true });
           throw error;
         }
-        return (source as { bytesRead?: number }).bytesRead ?? 0;
+        return bytes;
       });
       if (toStdout) return;
       context.out.data({ imageId, size, output: options.output });
