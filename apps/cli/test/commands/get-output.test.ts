@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeF
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../helpers/run-cli.js';
-import { makeFifo, makeNullDevice, mountSmallTmpfs } from '../helpers/special-files.js';
+import { makeFifo, makeNullDevice, mountScratch } from '../helpers/special-files.js';
 
 let sandbox: Sandbox;
 let out: string;
@@ -146,7 +146,7 @@ describe('get -o writes into what is there without destroying it', () => {
   });
 
   it('a download that fails (full disk) leaves the old file, or no file, and no partial file', async (context) => {
-    const mount = await mountSmallTmpfs('1m');
+    const mount = await mountScratch('tmpfs', '1m');
     if ('skipReason' in mount) return context.skip(mount.skipReason);
     try {
       const kept = join(mount.dir, 'kept.raw');

@@ -30,16 +30,17 @@ export async function makeFifo(path: string): Promise<void> {
 }
 
 /**
- * Mounts a tmpfs of `size` (e.g. `1m`) to fill up (root only). Returns the reason instead
- * when this host does not allow it.
+ * Mounts a scratch filesystem (root only): a tmpfs of `size` (e.g. `1m`) to fill up, or a
+ * ramfs (no extended attributes). Returns the reason instead when this host does not allow
+ * it, so the caller can skip saying why.
  */
-export async function mountSmallTmpfs(size: string): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'imgcache-cli-full-'));
+export async function mountScratch(type: 'tmpfs' | 'ramfs', size?: string): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `imgcache-cli-${type}-`));
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+    await run('mount', ['-t', type, ...(size ? ['-o', `size=${size}`] : []), type, dir]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    return { skipReason: `mount -t tmpfs failed (${reason(error)}), so the full-disk case cannot run here` };
+    return { skipReason: `mount -t ${type} failed (${reason(error)}), so this case cannot run here` };
   }
   return {
     dir,
