@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSandbox, type Sandbox } from '../helpers/run-cli.js';
+import { createSandbox, runInTerminal, type Sandbox } from '../helpers/run-cli.js';
 import { makeFifo, makeNullDevice, mountScratch } from '../helpers/special-files.js';
 
 let sandbox: Sandbox;
@@ -88,6 +88,17 @@ describe('get -o writes into what is there without destroying it', () => {
     const result = await sandbox.run(['get', 'img-1', '-o', link]);
     expect(result).toMatchObject({ code: 2, stderr: `imgcache: error: ${link} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.\n` });
     expect(await readlink(link)).toBe('/proc/self/fd/1');
+  });
+
+  it('refuses a terminal reached through a link (exit 2), leaving the link', async () => {
+    const link = join(out, 'tty');
+    await symlink('/dev/tty', link);
+    // No prompt comes: the run ends on its own, and its transcript is the terminal's output.
+    const result = await runInTerminal(['get', 'img-1', '-o', link], sandbox.env, 'no prompt', '');
+    expect(result.code).toBe(2);
+    expect(result.output).toContain(`imgcache: error: Refusing to write image bytes to the terminal ${link}.`);
+    expect(await readlink(link)).toBe('/dev/tty');
+    expect(await readdir(out)).toEqual(['tty']);
   });
 
   it('follows a symlink to a regular file: the link stays a link, the file gets the image and keeps its mode', async () => {
