@@ -13,7 +13,11 @@ const MAX_LINK_HOPS = 40;
 export interface WriteTarget {
   /** The path as the user named it. */
   requested: string;
-  /** The path written: `requested` with the symbolic links of its last component followed. */
+  /**
+   * The path written, absolute: `requested`; for a link to a regular file, that file's real
+   * path; for a dangling link, the missing path it ends at. A special file behind a link is
+   * opened through the link.
+   */
   path: string;
   /**
    * `replace`: a regular file or nothing there; the bytes go to a temporary file beside
