@@ -3,7 +3,9 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   test: {
     include: ['test/**/*.test.ts'],
-    // One npm install compiles better-sqlite3 (about a minute on 2 cores); the rest is quick.
+    // The npm install and the quick start's pnpm install each compile better-sqlite3 (about a
+    // minute on 2 cores); one file at a time, so the two compiles do not share the cores.
+    fileParallelism: false,
     testTimeout: 360_000,
     hookTimeout: 120_000,
   },

@@ -1,5 +1,3 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidImageId } from '@imgcache/core';
@@ -8,9 +6,14 @@ import { contextFor, withCache } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import { resolveWriteTarget, writeToPath } from '../io/write-to-path.js';
 import { parsePathFlag } from '../option-parsers.js';
 
-/** `get ID [-o FILE|-]`: streams a cached image out; a complete read counts a hit. Writes a file via a temporary name, so a failure leaves no partial output. */
+/**
+ * `get ID [-o FILE|-]`: streams a cached image out; a complete read counts a hit. A regular
+ * file is replaced only once the whole image has arrived; a device or FIFO is written in
+ * place; a symbolic link is followed (see {@link writeToPath}).
+ */
 export function registerGet(program: Command): void {
   const command = program
     .command('get')
@@ -21,6 +24,8 @@ export function registerGet(program: Command): void {
       assertValidImageId(imageId);
       const toStdout = options.output === undefined || options.output === '-';
       if (toStdout && process.stdout.isTTY) throw new UsageError('Refusing to write image bytes to a terminal; use -o FILE or redirect stdout.');
+      // Before the cache is opened: a directory as output fails without reading anything.
+      const target = toStdout ? undefined : await resolveWriteTarget(options.output!);
       const context = await contextFor(self);
       const size = await withCache(context, async (cache) => {
         // Opened before any output exists, so a miss leaves no empty file behind.
@@ -35,19 +40,8 @@ export function registerGet(program: Command): void {
           })(),
           { objectMode: false },
         );
-        if (toStdout) {
-          await pipeline(source, process.stdout, { end: false });
-          return bytes;
-        }
-        const target = options.output!;
-        const partial = `${target}.imgcache-partial-${process.pid}`;
-        try {
-          await pipeline(source, createWriteStream(partial, { flags: 'wx' }));
-          await rename(partial, target);
-        } catch (error) {
-          await rm(partial, { force: true });
-          throw error;
-        }
+        if (target) await writeToPath(target, source);
+        else await pipeline(source, process.stdout, { end: false });
         return bytes;
       });
       if (toStdout) return;

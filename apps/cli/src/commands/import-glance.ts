@@ -1,17 +1,22 @@
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { ImgcacheError, isValidImageId, type ImageCache, type Logger } from '@imgcache/core';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { contextFor, withCache, type CommandContext } from '../context.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
+import type { GlanceDriver } from '../glance/glance-entry.js';
+import { openGlanceFile } from '../glance/open-glance-file.js';
 import { readGlanceCache, type GlanceCache } from '../glance/read-glance-cache.js';
 import { examples } from '../help.js';
 import { parsePathFlag } from '../option-parsers.js';
 
 interface ImportSummary {
   source: string;
-  database: string;
+  /** The Glance driver that made the directory. */
+  driver: GlanceDriver;
+  /** The sqlite driver's database; null for the xattr driver. */
+  database: string | null;
   imported: { imageId: string; size: number; checksum: string }[];
   skipped: { imageId: string; reason: string }[];
   failed: { imageId: string; error: string }[];
@@ -20,14 +25,24 @@ interface ImportSummary {
   hitsNotCarried: number;
 }
 
-/** `import-glance DIR`: adopts a Glance cache directory (read-only) through `cacheImageFile`, which re-hashes every file. */
+/**
+ * `import-glance DIR`: adopts a Glance cache directory made by either of Glance's drivers
+ * (sqlite: `cache.db`; xattr: `user.hits` attributes), read-only, re-hashing every file
+ * through the normal write path.
+ */
 export function registerImportGlance(program: Command): void {
   const command = program
     .command('import-glance')
-    .description("adopt a Glance image cache directory (files + cache.db rows + queue) without changing it")
+    .description("adopt a Glance image cache directory (files + cache.db rows or user.hits attributes + queue) without changing it")
     .argument('<glance-cache-dir>', "Glance's image_cache_dir")
-    .option('--db <file>', "Glance's database (default: <glance-cache-dir>/cache.db)", parsePathFlag)
-    .action(async (glanceDirArg: string, options: { db?: string }, self: Command) => {
+    .addOption(
+      new Option('--glance-driver <name>', "the image_cache_driver Glance used: auto tells from cache.db or the files' user.hits attributes")
+        .choices(['auto', 'sqlite', 'xattr'])
+        .default('auto'),
+    )
+    .option('--db <file>', "the sqlite driver's database (default: <glance-cache-dir>/cache.db)", parsePathFlag)
+    .action(async (glanceDirArg: string, options: { db?: string; glanceDriver: GlanceDriver | 'auto' }, self: Command) => {
+      if (options.db !== undefined && options.glanceDriver === 'xattr') throw new UsageError("--db names the sqlite driver's database; Glance's xattr driver has none.");
       const glanceDir = resolve(glanceDirArg);
       const info = await stat(glanceDir).catch(() => null);
       if (!info?.isDirectory()) throw new OperationFailedError(`${glanceDir} is not a directory.`);
@@ -36,62 +51,62 @@ export function registerImportGlance(program: Command): void {
       if (isInside(target, glanceDir) || isInside(glanceDir, target)) {
         throw new UsageError(`The imgcache directory ${target} overlaps the Glance directory ${glanceDir}; choose a separate --dir so Glance's files stay untouched.`);
       }
-      const database = resolve(options.db ?? join(glanceDir, 'cache.db'));
-      const glance = await readGlanceCache(glanceDir, database);
-      const summary = await withCache(context, (cache) => adopt(cache, glanceDir, database, glance, context.logger));
+      const glance = await readGlanceCache(glanceDir, { driver: options.glanceDriver, database: options.db });
+      const summary = await withCache(context, (cache) => adopt(cache, glanceDir, glance, context.logger));
       report(context, summary);
       if (summary.failed.length > 0) throw new OperationFailedError(`${summary.failed.length} image${summary.failed.length === 1 ? '' : 's'} failed to import.`);
     });
-  examples(command, ['imgcache --dir /var/cache/imgcache import-glance /var/lib/glance/image-cache', 'imgcache import-glance /var/lib/glance/image-cache --db /var/lib/glance/image-cache/custom.db']);
+  examples(command, [
+    'imgcache --dir /var/cache/imgcache import-glance /var/lib/glance/image-cache',
+    'imgcache import-glance /var/lib/glance/image-cache --db /var/lib/glance/image-cache/custom.db',
+    'imgcache import-glance /var/lib/glance/image-cache --glance-driver xattr',
+  ]);
 }
 
-async function adopt(
-  cache: ImageCache,
-  glanceDir: string,
-  database: string,
-  glance: GlanceCache,
-  logger: Logger,
-): Promise<ImportSummary> {
-  const summary: ImportSummary = { source: glanceDir, database, imported: [], skipped: [], failed: [], queued: [], hitsNotCarried: 0 };
-  const rowIds = new Set<string>();
-  for (const row of glance.rows) {
-    rowIds.add(row.imageId);
-    const skip = (reason: string) => summary.skipped.push({ imageId: row.imageId, reason });
-    if (!isValidImageId(row.imageId)) {
+async function adopt(cache: ImageCache, glanceDir: string, glance: GlanceCache, logger: Logger): Promise<ImportSummary> {
+  const { driver, database } = glance;
+  const summary: ImportSummary = { source: glanceDir, driver, database, imported: [], skipped: [], failed: [], queued: [], hitsNotCarried: 0 };
+  const committed = new Set<string>();
+  for (const entry of glance.entries) {
+    committed.add(entry.imageId);
+    const skip = (reason: string) => summary.skipped.push({ imageId: entry.imageId, reason });
+    if (!isValidImageId(entry.imageId)) {
       skip('invalid image id (not used as a file name here)');
       continue;
     }
-    const fileSize = glance.files.get(row.imageId);
+    const fileSize = glance.files.get(entry.imageId);
     if (fileSize === undefined) {
       skip('file missing in the Glance directory');
       continue;
     }
-    if (fileSize !== row.size) {
-      skip(`size mismatch: file has ${fileSize} bytes, cache.db says ${row.size}`);
+    if (fileSize !== entry.size) {
+      skip(`size mismatch: file has ${fileSize} bytes, cache.db says ${entry.size}`);
       continue;
     }
-    if (await cache.isCached(row.imageId)) {
+    if (await cache.isCached(entry.imageId)) {
       skip('already cached here');
       continue;
     }
     // Glance never fills its checksum column, but a value there is an md5 worth checking.
-    const checksum = row.checksum && /^[0-9a-f]{32}$/i.test(row.checksum) ? row.checksum : undefined;
+    const checksum = entry.checksum && /^[0-9a-f]{32}$/i.test(entry.checksum) ? entry.checksum : undefined;
     try {
-      const cached = await cache.cacheImageFile(row.imageId, join(glanceDir, row.imageId), checksum);
+      const { stream, size } = await openGlanceFile(join(glanceDir, entry.imageId));
+      const cached = await cache.cacheImageIter(entry.imageId, stream, checksum, { expectedSize: size }).finally(() => stream.destroy());
       if (!cached) {
         skip('being cached by another process');
         continue;
       }
-      const image = await cache.getCachedImage(row.imageId);
-      summary.imported.push({ imageId: row.imageId, size: image?.size ?? row.size, checksum: image?.checksum ?? '' });
-      summary.hitsNotCarried += row.hits;
-      logger.debug({ imageId: row.imageId, size: row.size }, 'imported');
+      const image = await cache.getCachedImage(entry.imageId);
+      summary.imported.push({ imageId: entry.imageId, size: image?.size ?? entry.size, checksum: image?.checksum ?? '' });
+      summary.hitsNotCarried += entry.hits;
+      logger.debug({ imageId: entry.imageId, size: entry.size }, 'imported');
     } catch (error) {
-      summary.failed.push({ imageId: row.imageId, error: ImgcacheError.is(error) || error instanceof Error ? error.message : String(error) });
+      summary.failed.push({ imageId: entry.imageId, error: ImgcacheError.is(error) || error instanceof Error ? error.message : String(error) });
     }
   }
+  const uncommitted = driver === 'sqlite' ? 'no cache.db row (Glance never committed it)' : 'no user.hits attribute (Glance never committed it)';
   for (const name of glance.files.keys()) {
-    if (!rowIds.has(name)) summary.skipped.push({ imageId: name, reason: 'no cache.db row (Glance never committed it)' });
+    if (!committed.has(name)) summary.skipped.push({ imageId: name, reason: uncommitted });
   }
   for (const imageId of glance.queued) {
     if (!isValidImageId(imageId)) summary.skipped.push({ imageId, reason: 'queued under an invalid image id' });
@@ -104,7 +119,7 @@ function report({ out }: CommandContext, summary: ImportSummary): void {
   out.data(summary);
   const bytes = summary.imported.reduce((sum, image) => sum + image.size, 0);
   out.line(
-    `Imported ${summary.imported.length} image${summary.imported.length === 1 ? '' : 's'} (${formatSize(bytes)}) from ${summary.source}; ` +
+    `Imported ${summary.imported.length} image${summary.imported.length === 1 ? '' : 's'} (${formatSize(bytes)}) from ${summary.source} (Glance's ${summary.driver} driver); ` +
       `${summary.skipped.length} skipped, ${summary.failed.length} failed, ${summary.queued.length} queued.`,
   );
   if (out.verbose && summary.imported.length > 0) {
