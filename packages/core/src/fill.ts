@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rename, unlink, type FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
+import { abandonClaim, lockForCommit, releaseClaim, takeWriteClaim, type WriteClaim } from './claims.js';
 import { nextTimestamp } from './clock.js';
 import type { Driver } from './driver.js';
 import { ChecksumMismatchError, FillAbortedError, SizeMismatchError } from './errors.js';
 import { fsyncDirectory } from './io/fsync.js';
-import { ignoreMissing, isProcessAlive } from './io/fs-errors.js';
-import { parseWorkFileName, workFileName, type CacheLayout } from './layout.js';
+import { ignoreMissing } from './io/fs-errors.js';
+import type { CacheLayout } from './layout.js';
 
 /** What a fill needs from the cache that runs it. */
 export interface FillContext {
@@ -32,11 +31,13 @@ export interface CommittedImage {
  * One writer's temporary file under `incomplete/`, from claim to commit or quarantine.
  *
  * Crash protocol, in order: write to a unique temporary file (its name carries the
- * writer's pid, so a restart can tell a dead writer's leftovers from a live one), hash
- * while writing, fdatasync the file, rename it into `images/`, fsync `images/`, and only
- * then commit metadata. A crash before the rename leaves only a temporary file, which
- * startup reconcile quarantines; a crash after it leaves a complete, verified file
- * without metadata, which reconcile adopts.
+ * writer's pid, so a restart can tell a dead writer's leftovers from a live one, and it is
+ * the writer's claim on the image, see claims.ts), hash while writing, fdatasync the file,
+ * link it to a lock so the claim outlives the next step, rename it into `images/`, fsync
+ * `images/`, commit metadata, and only then release the claim. A crash before the rename
+ * leaves only claim files, which startup reconcile quarantines; a crash after it leaves a
+ * complete, verified file without metadata, which reconcile adopts. No other process moves
+ * the file meanwhile: maintenance honours the live claim.
  */
 export class Fill {
   private bytes = 0;
@@ -51,13 +52,17 @@ export class Fill {
   private outcome: { committed: true } | { committed: false; error: unknown } | null = null;
   private wake: (() => void)[] = [];
 
+  readonly tempPath: string;
+  private readonly handle: FileHandle;
+
   private constructor(
     private readonly context: FillContext,
     readonly imageId: string,
-    readonly tempPath: string,
-    private readonly handle: FileHandle,
+    private readonly claimed: WriteClaim,
     private readonly expectations: FillExpectations,
   ) {
+    this.tempPath = claimed.path;
+    this.handle = claimed.handle;
     const algorithms = [context.algorithm];
     if (expectations.checksum) algorithms.push(expectations.checksum.algorithm);
     this.hasher = new MultiHasher(algorithms);
@@ -69,15 +74,8 @@ export class Fill {
    * @returns null when another writer holds the image.
    */
   static async claim(context: FillContext, imageId: string, expectations: FillExpectations): Promise<Fill | null> {
-    const name = workFileName(imageId, process.pid, randomBytes(6).toString('hex'));
-    const tempPath = join(context.layout.incompleteDir, name);
-    const handle = await open(tempPath, 'wx');
-    if (await hasOtherLiveClaim(context.layout, imageId, name)) {
-      await handle.close();
-      await ignoreMissing(unlink(tempPath));
-      return null;
-    }
-    return new Fill(context, imageId, tempPath, handle, expectations);
+    const claimed = await takeWriteClaim(context.layout, imageId);
+    return claimed && new Fill(context, imageId, claimed, expectations);
   }
 
   get bytesWritten(): number {
@@ -165,18 +163,33 @@ export class Fill {
       throw await this.failWith(new ChecksumMismatchError(this.imageId, formatChecksum(expected), formatChecksum(actual)));
     }
     const checksum = formatChecksum({ algorithm: this.context.algorithm, hex: digests.get(this.context.algorithm)! });
+    const { layout, driver } = this.context;
     try {
       await this.handle.datasync();
       await this.handle.close();
-      this.settled = true;
-      const finalPath = this.context.layout.imagePath(this.imageId);
-      await rename(this.tempPath, finalPath);
-      await fsyncDirectory(this.context.layout.imagesDir);
     } catch (error) {
       throw await this.failWith(error);
     }
-    await this.context.driver.commit({ imageId: this.imageId, size: this.bytes, checksum, lastModified: nextTimestamp() });
-    await ignoreMissing(unlink(this.context.layout.queuePath(this.imageId)));
+    // From here this method alone owns the work file: cancel() no longer moves it.
+    this.settled = true;
+    let lock;
+    try {
+      lock = await lockForCommit(layout, this.claimed);
+    } catch (error) {
+      await releaseClaim(this.claimed);
+      throw error;
+    }
+    try {
+      await rename(this.tempPath, layout.imagePath(this.imageId));
+      await fsyncDirectory(layout.imagesDir);
+      await driver.commit({ imageId: this.imageId, size: this.bytes, checksum, lastModified: nextTimestamp() });
+      await ignoreMissing(unlink(layout.queuePath(this.imageId)));
+    } finally {
+      // After the rename the work file's name is gone and this only forgets it; the lock
+      // goes last, once the metadata is committed (or the commit failed).
+      await releaseClaim(this.claimed);
+      await releaseClaim(lock);
+    }
     return { imageId: this.imageId, size: this.bytes, checksum };
   }
 
@@ -186,13 +199,8 @@ export class Fill {
     this.settled = true;
     this.finish({ committed: false, error });
     await this.handle.close().catch(() => undefined);
-    const name = this.tempPath.slice(this.context.layout.incompleteDir.length + 1);
-    try {
-      await rename(this.tempPath, join(this.context.layout.invalidDir, name));
-    } catch {
-      // Moving failed (the cleaner removed it, or the disk is unusable): removing is as good.
-      await ignoreMissing(unlink(this.tempPath)).catch(() => undefined);
-    }
+    // Moving fails only when the file is gone or the disk is unusable; either way it is not served.
+    await abandonClaim(this.context.layout, this.claimed, 'failed').catch(() => undefined);
   }
 
   private async failWith(error: unknown): Promise<unknown> {
@@ -212,18 +220,4 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
     if (bytesWritten === 0) throw Object.assign(new Error('write stored no bytes'), { code: 'EIO' });
     offset += bytesWritten;
   }
-}
-
-async function hasOtherLiveClaim(layout: CacheLayout, imageId: string, ownName: string): Promise<boolean> {
-  for (const name of await readdir(layout.incompleteDir)) {
-    if (name === ownName) continue;
-    const parsed = parseWorkFileName(name);
-    if (parsed?.imageId === imageId && isProcessAlive(parsed.pid)) return true;
-  }
-  return false;
-}
-
-/** True when some live writer, in any process, holds a claim on the image. */
-export async function isClaimedOnDisk(layout: CacheLayout, imageId: string): Promise<boolean> {
-  return hasOtherLiveClaim(layout, imageId, '');
 }
