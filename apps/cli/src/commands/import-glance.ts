@@ -78,7 +78,7 @@ async function adopt(
     try {
       const cached = await cache.cacheImageFile(row.imageId, join(glanceDir, row.imageId), checksum);
       if (!cached) {
-        skip('being cached by another process');
+        skip('another process holds it right now (caching or checking it); run the import again');
         continue;
       }
       const image = await cache.getCachedImage(row.imageId);
