@@ -136,14 +136,18 @@ async function settleFile(layout: CacheLayout, driver: Driver, algorithm: Checks
   return true;
 }
 
-/** Drops entries whose file is gone, each under its lock and only if the file is still gone. */
+/**
+ * Drops entries whose file is gone, each under its lock and only if the entry is still
+ * there and its file still gone: a prune or delete in another process removes the file
+ * first and the entry next, and that is no repair.
+ */
 async function dropMissing(layout: CacheLayout, driver: Driver, log: RepairLog, candidates: string[]): Promise<void> {
   if (candidates.length === 0) return;
   const locks = await takeLocks(layout, candidates);
   try {
     const gone: string[] = [];
     for (const { imageId } of locks) {
-      if (!(await statIfPresent(layout.imagePath(imageId)))) gone.push(imageId);
+      if ((await driver.get(imageId)) && !(await statIfPresent(layout.imagePath(imageId)))) gone.push(imageId);
     }
     if (gone.length === 0) return;
     await driver.remove(gone);

@@ -64,10 +64,14 @@ async function verifyEntry(context: VerifyContext, log: RepairLog, entry: CacheE
   const { imageId } = entry;
   const reason = await problemWith(layout.imagePath(imageId), entry);
   if (!reason) return null;
-  const outcome = await withLock(layout, imageId, async () => {
-    // The entry may have been replaced since it was listed; the new file was not checked.
+  const unchanged = async () => {
+    // The entry may have been removed or replaced since it was listed (a prune, a delete, a
+    // new commit in another process): then this was no failure of what is cached now.
     const current = await driver.get(imageId);
-    if (!current || current.lastModified !== entry.lastModified || current.checksum !== entry.checksum) return null;
+    return current !== null && current.lastModified === entry.lastModified && current.checksum === entry.checksum;
+  };
+  const outcome = await withLockSoon(layout, imageId, unchanged, async () => {
+    if (!(await unchanged())) return null;
     // File first, then metadata: a crash in between leaves an entry without a file (dropped
     // at the next start), never a bad file without metadata (which would be adopted).
     const moved = reason === 'file is missing' ? null : await moveAside(layout, layout.imagePath(imageId), imageId, 'corrupt');
@@ -76,8 +80,26 @@ async function verifyEntry(context: VerifyContext, log: RepairLog, entry: CacheE
     else log.record({ action: 'dropped', imageId, cause: 'missing', reason });
     return { imageId, reason, movedTo: moved?.movedTo ?? null };
   });
-  if (!outcome) return { imageId, reason: `${reason}; left in place: another process is writing this image now` };
+  if (!outcome) return { imageId, reason: `${reason}; left in place: another process holds this image now` };
   return outcome.value;
+}
+
+/** Lock attempts while another process holds the image, and the pause between them (ms): maintenance holds locks for a few system calls. */
+const LOCK_ATTEMPTS = 10;
+const LOCK_RETRY_MS = 10;
+
+/**
+ * Runs `task` under the image's lock, retrying briefly while another process holds it.
+ * @returns `{ value: null }` without running it once `stillNeeded` says the work is moot; null when the lock stayed taken.
+ */
+async function withLockSoon<T>(layout: CacheLayout, imageId: string, stillNeeded: () => Promise<boolean>, task: () => Promise<T | null>): Promise<{ value: T | null } | null> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await withLock(layout, imageId, task);
+    if (outcome) return outcome;
+    if (!(await stillNeeded())) return { value: null };
+    if (attempt === LOCK_ATTEMPTS) return null;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+  }
 }
 
 /** A file without metadata cannot be checked against anything: it is not served, so move it aside. */

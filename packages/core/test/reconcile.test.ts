@@ -118,7 +118,7 @@ describe('a live claim of another process', () => {
       for (const lock of locks) await writeFile(lock, '');
       cache = await openCache({ dir, driver });
       expect(cache.reconcileReport.repairs).toEqual([]);
-      expect(await cache.verify()).toEqual({ checked: 1, failed: [{ imageId: 'img', reason: 'size is 100 bytes, expected 4096; left in place: another process is writing this image now' }] });
+      expect(await cache.verify()).toEqual({ checked: 1, failed: [{ imageId: 'img', reason: 'size is 100 bytes, expected 4096; left in place: another process holds this image now' }] });
       expect(await cache.clean(0)).toEqual({ incomplete: 0, invalid: 0 });
       expect(await cache.deleteCachedImage('img')).toBe(false);
       expect(await cache.prune(0)).toEqual({ files: 0, bytes: 0 });
