@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { ImageCache, silentLogger } from '../packages/core/dist/index.js';
 import { createSqliteDriver } from '../packages/driver-sqlite/dist/index.js';
 import { best, fmtMs, printTable, scratch, time } from './lib.mjs';
+import { describe, target } from './targets.mjs';
 
 const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
@@ -70,8 +71,10 @@ async function atScale(driver, count) {
 export async function driverBench({ scales = [10_000, 100_000], ops = 2000 } = {}) {
   const drivers = await loadDrivers();
   const opRows = [];
+  const figures = { ops, perImage: [], atScale: [] };
   for (const driver of drivers) {
     const { write, read } = await perOperation(driver, ops);
+    figures.perImage.push({ driver: driver.name, writeMs: write, readMs: read });
     opRows.push([driver.name, fmtMs(write), fmtMs(read)]);
   }
   opRows.push(['(reference) Glance sqlite', '2.5 ms', '2.2 ms'], ['(reference) Glance xattr', '170 µs', '40 µs']);
@@ -81,9 +84,13 @@ export async function driverBench({ scales = [10_000, 100_000], ops = 2000 } = {
   for (const driver of drivers) {
     for (const count of scales) {
       const { list, prune, perEviction } = await atScale(driver, count);
+      figures.atScale.push({ driver: driver.name, entries: count, listMs: list, pruneMs: prune, perEvictionMs: perEviction });
       scaleRows.push([driver.name, count, fmtMs(list), fmtMs(prune), fmtMs(perEviction)]);
     }
   }
   scaleRows.push(['(reference) Glance sqlite', 8000, '-', '15 s for 4000', '3.8 ms'], ['(reference) Glance xattr', 8000, '-', '270 s for 4000', '67 ms']);
-  printTable('At scale (targets at 100k: getCachedImages < 500 ms, prune of 50k < 1 s)', ['driver', 'entries', 'getCachedImages', 'prune half', 'per eviction'], scaleRows);
+  const list = describe(target('sqlite.list100k'));
+  const prune = describe(target('sqlite.prune50k'));
+  printTable(`At scale (targets at 100k: getCachedImages ${list}, prune of 50k ${prune})`, ['driver', 'entries', 'getCachedImages', 'prune half', 'per eviction'], scaleRows);
+  return figures;
 }

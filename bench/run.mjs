@@ -1,17 +1,74 @@
 #!/usr/bin/env node
-// `pnpm bench`: every benchmark, printed as tables. `--quick` shrinks sizes for a smoke run.
+// `pnpm bench`: every benchmark, printed as tables, then the project's targets
+// (bench/targets.mjs) with pass/fail marks.
+//   --quick        shrink sizes and run times for a smoke run
+//   --json [FILE]  also write every figure and the targets as JSON: to FILE, or to stdout
+//                  after the tables
+import { cpus } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { driverBench } from './drivers.mjs';
 import { throughputBench } from './throughput.mjs';
-import { GiB, MiB } from './lib.mjs';
+import { GiB, MiB, fmtMs, printTable } from './lib.mjs';
+import { evaluateTargets } from './targets.mjs';
 
-const quick = process.argv.includes('--quick');
+function parseArguments(args) {
+  const options = { quick: false, json: false, jsonFile: null };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--quick') options.quick = true;
+    else if (args[i] === '--json') {
+      options.json = true;
+      if (args[i + 1] !== undefined && !args[i + 1].startsWith('--')) options.jsonFile = args[++i];
+    } else if (args[i].startsWith('--json=')) {
+      options.json = true;
+      options.jsonFile = args[i].slice('--json='.length);
+    } else {
+      console.error(`bench/run.mjs: unknown argument ${args[i]}\nusage: node bench/run.mjs [--quick] [--json [FILE]]`);
+      process.exit(2);
+    }
+  }
+  return options;
+}
+
+function formatMeasured({ measured, unit }) {
+  if (measured === null) return '–';
+  if (unit === '×') return measured.toFixed(2);
+  if (unit === 'ms') return fmtMs(measured);
+  if (unit === 'MB') return `${measured.toFixed(0)} MB`;
+  return String(measured);
+}
+
+const options = parseArguments(process.argv.slice(2));
+const { quick } = options;
+const started = Date.now();
 console.log(`imgcache benchmarks — node ${process.version}, ${quick ? 'quick' : 'full'} run`);
-await throughputBench({ size: quick ? 64 * MiB : GiB, runs: quick ? 1 : 2 });
-await driverBench(quick ? { scales: [2000], ops: 200 } : {});
+const figures = { quick, node: process.version, cpus: cpus().length, startedAt: new Date(started).toISOString() };
+figures.throughput = await throughputBench({ size: quick ? 64 * MiB : GiB, runs: quick ? 1 : 2 });
+figures.drivers = await driverBench(quick ? { scales: [2000], ops: 200 } : {});
+figures.server = null;
+let serverBench = null;
 try {
-  const { serverBench } = await import('../apps/server/bench/server-bench.mjs');
-  await serverBench({ quick });
+  ({ serverBench } = await import('../apps/server/bench/server-bench.mjs'));
 } catch (error) {
-  if (error.code === 'ERR_MODULE_NOT_FOUND') console.log('\n(server benchmark not available)');
-  else throw error;
+  if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  console.log('\n(server benchmark not available)');
+}
+if (serverBench) figures.server = await serverBench({ quick });
+figures.seconds = (Date.now() - started) / 1000;
+
+figures.targets = evaluateTargets(figures);
+const rows = figures.targets.map((result) => [result.label, result.goal, formatMeasured(result), result.met === null ? result.note : result.met ? '✓' : '✗']);
+const measured = figures.targets.filter((result) => result.met !== null);
+printTable(
+  `Targets (bench/targets.mjs): ${measured.filter((result) => result.met).length} of ${measured.length} measured met`,
+  ['target', 'goal', 'measured', ''],
+  rows,
+);
+console.log(`\ntotal ${figures.seconds.toFixed(0)} s`);
+
+if (options.json) {
+  const text = `${JSON.stringify(figures, null, 2)}\n`;
+  if (options.jsonFile) {
+    await writeFile(options.jsonFile, text);
+    console.log(`figures written to ${options.jsonFile}`);
+  } else process.stdout.write(text);
 }

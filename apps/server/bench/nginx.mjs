@@ -1,17 +1,18 @@
 // Starts nginx as a caching reverse proxy (proxy_cache) in front of an origin, for the
 // server benchmark's comparison column. Everything lives under a scratch directory.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
+import { track, stopProcess } from './children.mjs';
+import { childPids } from './proc-stats.mjs';
 
-export function nginxInstalled() {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+/** `nginx/1.22.1`, or null when nginx is not on PATH. */
+export function nginxVersion() {
+  const probe = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return null;
+  return /nginx\/\S+/.exec(probe.stderr)?.[0] ?? 'nginx';
 }
 
 function freePort() {
@@ -40,7 +41,11 @@ async function waitForPort(port, deadline) {
   throw new Error(`nginx did not listen on ${port}`);
 }
 
-/** One nginx worker (the Node servers are one process too), caching 200s for an hour. */
+/**
+ * One nginx worker (the Node servers are one process too), caching 200s for an hour, with
+ * sendfile on. Responses carry `X-Cache-Status` (HIT, MISS…) so the bench can check which
+ * path it measured. Resolves with the URL and the worker's pid (whose CPU time is counted).
+ */
 export async function startNginx(originUrl, work) {
   const prefix = join(work, 'nginx');
   await mkdir(join(prefix, 'cache'), { recursive: true });
@@ -62,7 +67,7 @@ http {
   uwsgi_temp_path ${prefix}/temp/uwsgi;
   scgi_temp_path ${prefix}/temp/scgi;
   sendfile on;
-  proxy_cache_path ${prefix}/cache levels=1:2 keys_zone=images:10m max_size=16g inactive=1h use_temp_path=off;
+  proxy_cache_path ${prefix}/cache levels=1:2 keys_zone=images:10m max_size=64g inactive=1h use_temp_path=off;
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -72,24 +77,43 @@ http {
       proxy_cache images;
       proxy_cache_valid 200 1h;
       proxy_cache_lock on;
+      add_header X-Cache-Status $upstream_cache_status;
     }
   }
 }
 `,
   );
   const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  await waitForPort(port, Date.now() + 10_000);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+  let workers = [];
+  // Stopping the master stops its workers; a SIGKILLed master leaves them, so they go too
+  // (checked by name, in case a pid was reused).
+  const killWorkers = () => {
+    for (const pid of workers) {
+      try {
+        if (readFileSync(`/proc/${pid}/stat`, 'utf8').includes('(nginx)')) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   };
+  const entry = track({
+    pid: child.pid,
+    stop: async () => {
+      await stopProcess(child);
+      if (child.signalCode === 'SIGKILL') killWorkers();
+    },
+    killNow: () => {
+      child.kill('SIGKILL');
+      killWorkers();
+    },
+  });
+  try {
+    const deadline = Date.now() + 10_000;
+    await waitForPort(port, deadline);
+    while ((workers = childPids(child.pid)).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  } catch (error) {
+    await entry.stop();
+    throw error;
+  }
+  return { ...entry, url: `http://127.0.0.1:${port}`, workers };
 }

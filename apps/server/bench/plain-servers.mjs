@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Baselines for the server benchmark, run in a child process of their own:
-//   static <dir>       serves <dir>/<name> for /v2/images/<name>[-anything]/file (node:http + fs.createReadStream)
+// Baselines for the server benchmark, each run in a child process of its own:
+//   static <dir>       serves <dir>/<name> for /v2/images/<name>[-<anything>]/file (node:http +
+//                      fs.createReadStream), so every distinct id is a new image with known bytes.
+//                      GET /stats/<id> answers {"dataRequests": total, "requests": n}: the
+//                      image GETs received in all and for <id>, so the bench counts origin fetches.
 //   proxy <originUrl>  streams every request to the origin and back, caching nothing
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -9,15 +12,28 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 
 const [mode, target] = process.argv.slice(2);
+const IMAGE_PATH = /^\/v2\/images\/([A-Za-z0-9]+)((?:-[A-Za-z0-9._-]*)?)\/file$/;
 
-const server = mode === 'static' ? createServer(serveStatic) : createServer(proxy);
+let dataRequests = 0;
+const byId = new Map();
+
+const server = createServer(mode === 'static' ? serveStatic : proxy);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => console.log(`LISTENING http://127.0.0.1:${server.address().port}`));
 process.on('SIGTERM', () => process.exit(0));
 
 async function serveStatic(req, res) {
-  const match = /^\/v2\/images\/([A-Za-z0-9]+)(?:-[0-9]+)?\/file$/.exec(req.url ?? '');
+  if (req.url?.startsWith('/stats/')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ dataRequests, requests: byId.get(req.url.slice('/stats/'.length)) ?? 0 }));
+  }
+  const match = IMAGE_PATH.exec(req.url ?? '');
   if (!match) return res.writeHead(404).end();
+  if (req.method === 'GET') {
+    const id = match[1] + match[2];
+    dataRequests++;
+    byId.set(id, (byId.get(id) ?? 0) + 1);
+  }
   const path = join(target, match[1]);
   try {
     const info = await stat(path);

@@ -1,155 +1,142 @@
 #!/usr/bin/env node
-// Server benchmark: imgcache-server hits against a plain Node static file server on the same
-// files, and misses against a plain streaming proxy without a cache, on 127.0.0.1 with
-// autocannon. Every server runs in a child process of its own so the load generator does
-// not share their event loop. Run `pnpm build` first (it starts dist/bin.js).
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Server benchmark: imgcache-server (built, dist/bin.js) against nginx proxy_cache and plain
+// Node servers, side by side in one run, with ratios against the targets in
+// bench/targets.mjs. Everything runs on 127.0.0.1 with ephemeral ports, each server in a
+// child process of its own; every child is stopped at the end, on error, on a signal, or
+// when the run overstays its time limit. Run `pnpm build` first.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { nginxInstalled, startNginx } from './nginx.mjs';
+import { killAllNow, startImgcache, startPlain, stopAll } from './children.mjs';
+import { herdBench } from './herd.mjs';
+import { HIT_FILES, hitsBench } from './hits.mjs';
+import { loadGenerator } from './load.mjs';
+import { memoryBench } from './memory.mjs';
+import { MISS_FILE, missesBench } from './misses.mjs';
+import { nginxVersion, startNginx } from './nginx.mjs';
+import { MiB } from './format.mjs';
 
-const require = createRequire(import.meta.url);
-// autocannon appends every response body to a string (PipelinedRequestsQueue#addBody), which
-// caps it near 75 MiB/s here whatever the server does. This benchmark never reads bodies,
-// so that bookkeeping is switched off; bytes are still counted from the socket.
-const PipelinedRequestsQueue = require('autocannon/lib/pipelinedRequestsQueue.js');
-PipelinedRequestsQueue.prototype.addBody = function addBody() {};
-const autocannon = require('autocannon');
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
-const MiB = 1024 * 1024;
-const here = fileURLToPath(new URL('.', import.meta.url));
+/**
+ * Seconds per load run and rounds (hits, misses); for the concurrent misses, the lone misses
+ * timed and whether the static server's time for the same crowd is measured; image sizes. On an idle machine here the full plan takes about 3 minutes and the
+ * quick one under a minute. `limitSeconds` bounds the whole server benchmark.
+ */
+const PLANS = {
+  full: { seconds: 4, rounds: 3, warmupSeconds: 1, missSeconds: 4, missRounds: 3, solos: 3, herdReference: true, herdSize: 64 * MiB, herdTimeoutMs: 60_000, largeSize: 2048 * MiB, largeTimeoutMs: 240_000, limitSeconds: 900 },
+  quick: { seconds: 1, rounds: 3, warmupSeconds: 0, missSeconds: 1, missRounds: 2, solos: 1, herdReference: false, herdSize: 16 * MiB, herdTimeoutMs: 30_000, largeSize: 256 * MiB, largeTimeoutMs: 90_000, limitSeconds: 300 },
+};
 
-/** Starts a child process and resolves with the URL it reports once listening. */
-function startChild(args, pattern) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start`)), 15_000);
-    child.stdout.on('data', (chunk) => {
-      output += chunk.toString();
-      const match = pattern.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.resume();
-        resolve({ url: match[1], stop: () => stopChild(child) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-  });
+/** Random files for the origin's directory; returns the sha256 of each. */
+async function writeFiles(dir, files) {
+  await mkdir(dir, { recursive: true });
+  const digests = {};
+  for (const { name, size } of files) {
+    const data = randomBytes(size);
+    await writeFile(join(dir, name), data);
+    digests[name] = createHash('sha256').update(data).digest('hex');
+  }
+  return digests;
 }
 
-function stopChild(child) {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+/** Stops everything if the run overstays `seconds`, or on SIGINT/SIGTERM; returns the disarm. */
+function guard(seconds, work) {
+  const abandon = (why, code) => {
+    console.error(`\nserver benchmark: ${why}; stopping its servers`);
+    const end = () => {
+      killAllNow();
+      rmSync(work, { recursive: true, force: true });
+      process.exit(code);
+    };
+    setTimeout(end, 20_000);
+    stopAll().finally(end);
+  };
+  const timer = setTimeout(() => abandon(`still running after ${seconds} s`, 1), seconds * 1000);
+  timer.unref();
+  const onSignal = (signal) => abandon(`got ${signal}`, 130);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 }
 
-/** One autocannon run; `uniquePaths` gives every request its own image id (always a miss). */
-async function load(url, name, { seconds, connections, uniquePaths }) {
-  let counter = 0;
-  const path = `/v2/images/${name}/file`;
-  const result = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    requests: [
-      uniquePaths
-        ? { method: 'GET', path, setupRequest: (request) => ({ ...request, path: `/v2/images/${name}-${++counter}${process.pid % 1000}/file` }) }
-        : { method: 'GET', path },
-    ],
-  });
-  const errors = result.errors + result.non2xx + result.timeouts;
-  return { rps: result.requests.average, bytesPerSecond: result.throughput.average, errors };
-}
-
-function fmt(run) {
-  return `${(run.bytesPerSecond / MiB).toFixed(0)} MiB/s, ${run.rps.toFixed(0)} req/s${run.errors ? ` (${run.errors} errors)` : ''}`;
-}
-
-function printTable(headers, rows) {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cells) => cells.map((cell, i) => String(cell).padEnd(widths[i])).join('  ');
-  console.log(line(headers));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
-/** Runs the whole server benchmark and prints its table. */
+/**
+ * Runs the whole server benchmark and prints its tables.
+ * @returns {Promise<object>} every figure (see the section modules), for --json and the targets
+ */
 export async function serverBench({ quick = false } = {}) {
-  const seconds = quick ? 2 : 4;
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`pnpm build\` first`);
+  const plan = quick ? PLANS.quick : PLANS.full;
+  const started = performance.now();
   const work = await mkdtemp(join(process.env.IMGCACHE_BENCH_DIR ?? tmpdir(), 'imgcache-bench-server-'));
-  const files = join(work, 'files');
-  const cacheDir = join(work, 'cache');
-  const children = [];
+  const disarm = guard(plan.limitSeconds, work);
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   try {
-    await import('node:fs/promises').then(({ mkdir }) => mkdir(files));
-    await writeFile(join(files, 'img1m'), randomBytes(MiB));
-    await writeFile(join(files, 'img64m'), randomBytes(64 * MiB));
-    const origin = await startChild([join(here, 'plain-servers.mjs'), 'static', files], /LISTENING (\S+)/);
-    children.push(origin);
-    const plainProxy = await startChild([join(here, 'plain-servers.mjs'), 'proxy', origin.url], /LISTENING (\S+)/);
-    children.push(plainProxy);
-    const imgcache = await startChild(
-      [
-        join(here, '..', 'dist', 'bin.js'),
-        '--origin', `${origin.url}/v2/images/{id}/file`,
-        '--port', '0',
-        '--dir', cacheDir,
-        '--max-size', '16G',
-        '--min-free', '2G',
-        '--public',
-        '--maintenance-interval', '0',
-        '--log-level', 'info',
-      ],
-      /"url":"(http:\/\/[^"]+)"/,
-    );
-    children.push(imgcache);
-    // Warm the cache so the hit runs are hits.
-    for (const name of ['img1m', 'img64m']) await fetch(`${imgcache.url}/v2/images/${name}/file`).then((response) => response.arrayBuffer());
+    const filesDir = join(work, 'files');
+    const herdFile = { name: `img${plan.herdSize / MiB}m`, size: plan.herdSize };
+    const files = [...HIT_FILES, MISS_FILE, herdFile].filter((file, i, all) => all.findIndex((other) => other.name === file.name) === i);
+    const digests = await writeFiles(filesDir, files);
+    const origin = await startPlain('static', filesDir);
+    const staticServer = await startPlain('static', filesDir);
+    const proxy = await startPlain('proxy', origin.url);
+    const nginxName = nginxVersion();
+    const nginx = nginxName ? await startNginx(origin.url, work) : null;
+    const imgcache = {};
+    for (const algorithm of ['sha256', 'md5', 'sha512']) imgcache[algorithm] = await startImgcache({ originUrl: origin.url, dir: join(work, `cache-${algorithm}`), checksumAlgorithm: algorithm });
+    const load = await loadGenerator(work);
+    const contender = (server) => ({ url: server.url, pids: server.workers ?? [server.pid] });
 
-    const rows = [];
-    const nginx = nginxInstalled() ? await startNginx(origin.url, work) : null;
-    if (nginx) {
-      children.push(nginx);
-      for (const name of ['img1m', 'img64m']) await fetch(`${nginx.url}/v2/images/${name}/file`).then((response) => response.arrayBuffer());
+    console.log(`\nimgcache-server against its rivals — 127.0.0.1, node ${process.version}, load: ${load.name}`);
+    console.log(
+      nginx
+        ? `nginx: ${nginxName}, one worker, proxy_cache (proxy_cache_lock on), sendfile on. MB = 10^6 bytes.`
+        : 'nginx: skipped (nginx not installed; apt-get install nginx-light to add it). MB = 10^6 bytes.',
+    );
+    const hits = await hitsBench({
+      servers: { imgcache: contender(imgcache.sha256), nginx: nginx && contender(nginx), static: contender(staticServer) },
+      load,
+      seconds: Math.max(plan.seconds, load.minSeconds),
+      rounds: plan.rounds,
+      warmupSeconds: plan.warmupSeconds,
+    });
+    console.log(`(${elapsed()})`);
+    const misses = await missesBench({
+      proxy: contender(proxy),
+      nginx: nginx && contender(nginx),
+      imgcache: Object.fromEntries(Object.entries(imgcache).map(([algorithm, server]) => [algorithm, contender(server)])),
+      load,
+      seconds: Math.max(plan.missSeconds, load.minSeconds),
+      rounds: plan.missRounds,
+    });
+    for (const algorithm of ['md5', 'sha512']) {
+      await imgcache[algorithm].stop();
+      await rm(join(work, `cache-${algorithm}`), { recursive: true, force: true });
     }
-    for (const [name, label, connections] of [
-      ['img1m', '1 MiB', 16],
-      ['img64m', '64 MiB', 4],
-    ]) {
-      const hit = await load(imgcache.url, name, { seconds, connections });
-      const plain = await load(origin.url, name, { seconds, connections });
-      const nginxHit = nginx ? await load(nginx.url, name, { seconds, connections }) : null;
-      const nginxCell = nginxHit ? `${fmt(nginxHit)} (imgcache ${(hit.bytesPerSecond / nginxHit.bytesPerSecond).toFixed(2)}×)` : 'skipped (nginx not installed)';
-      rows.push([`hit ${label}`, fmt(hit), `static: ${fmt(plain)}`, (hit.bytesPerSecond / plain.bytesPerSecond).toFixed(2), nginxCell]);
-    }
-    for (const [name, label, connections] of [
-      ['img1m', '1 MiB', 8],
-      ['img64m', '64 MiB', 2],
-    ]) {
-      const miss = await load(imgcache.url, name, { seconds, connections, uniquePaths: true });
-      const plain = await load(plainProxy.url, name, { seconds, connections, uniquePaths: true });
-      const nginxMiss = nginx ? await load(nginx.url, name, { seconds, connections, uniquePaths: true }) : null;
-      const nginxCell = nginxMiss ? `${fmt(nginxMiss)} (imgcache ${(miss.bytesPerSecond / nginxMiss.bytesPerSecond).toFixed(2)}×)` : 'skipped (nginx not installed)';
-      rows.push([`miss ${label}`, fmt(miss), `proxy: ${fmt(plain)}`, (miss.bytesPerSecond / plain.bytesPerSecond).toFixed(2), nginxCell]);
-    }
-    console.log(`\nimgcache-server (127.0.0.1, autocannon, ${seconds} s per run, node ${process.version})`);
-    printTable(['case', 'imgcache-server', 'baseline', 'ratio', 'nginx proxy_cache'], rows);
-    if (!nginx) console.log('nginx is not installed: its column is skipped (apt-get install nginx-light to add it).');
-    else console.log('nginx: one worker, proxy_cache with proxy_cache_lock, sendfile on.');
+    console.log(`(${elapsed()})`);
+    const herd = await herdBench({
+      imgcache: imgcache.sha256,
+      staticServer,
+      originUrl: origin.url,
+      file: { ...herdFile, sha256: digests[herdFile.name] },
+      solos: plan.solos,
+      reference: plan.herdReference,
+      timeoutMs: plan.herdTimeoutMs,
+    });
+    console.log(`(${elapsed()})`);
+    const memory = await memoryBench({ work, filesDir, originUrl: origin.url, size: plan.largeSize, timeoutMs: plan.largeTimeoutMs });
+    console.log(`(${elapsed()})`);
+    return { loadGenerator: load.name, nginx: nginxName, plan: quick ? 'quick' : 'full', hits, misses, herd, memory, seconds: (performance.now() - started) / 1000 };
   } finally {
-    for (const child of children.reverse()) await child.stop();
+    disarm();
+    await stopAll();
     await rm(work, { recursive: true, force: true });
   }
 }

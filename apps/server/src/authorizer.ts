@@ -1,20 +1,33 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { credentialHeaders, discard, forwardedHeaders, type Origin, type OriginResponse } from './origin.js';
+import { deliversBytes, glanceDataVerdict } from './glance-status.js';
+import { probeData, readBounded, readImageStatus } from './image-lookup.js';
+import { credentialHeaders, discard, forwardedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 
 const MAX_REMEMBERED = 10_000;
 const MAX_REFUSAL_BODY = 64 * 1024;
 
-/** The origin's answer to "may these credentials read this image?". */
+/** The origin's answer to "may these credentials read this image's data now?". */
 export type AuthDecision =
   | { allowed: true }
   | { allowed: false; status: number; contentType: string | undefined; body: Buffer };
 
+type Refusal = Exclude<AuthDecision, { allowed: true }>;
+
 /**
- * Asks the origin whether a client may read an image before a cached copy is served to it
- * (Glance: `GET /v2/images/{id}`; template origins: `HEAD` on the data URL), and
- * remembers positive answers for `ttlSeconds` per image and credentials. Refusals are
- * not remembered, so a newly granted permission takes effect at once.
+ * Decides, before a cached copy is served, whether the origin would serve the image's
+ * data to this client now, and remembers positive answers for `ttlSeconds` per image and
+ * credentials. Refusals are not remembered, so a newly granted permission takes effect at
+ * once.
+ *
+ * - Glance origins: `GET /v2/images/{id}` with the client's credentials. A refusal is
+ *   passed on as it is. Otherwise the image's `status` decides as Glance's data route
+ *   would ({@link glanceDataVerdict}): `active` is allowed; `deleted`/`pending_delete` are
+ *   refused with 404 and images without data (`queued`, `saving`, `uploading`,
+ *   `importing`, `killed`) with 204; for `deactivated` (403 to non-admins only) or an
+ *   unknown status the data URL itself is asked with a `GET` whose body is dropped.
+ * - Template origins (no metadata): `HEAD` on the data URL (a `GET` when the origin
+ *   refuses `HEAD` with 405/501); allowed only for a 2xx that carries content.
  */
 export class Authorizer {
   private readonly allowed = new Map<string, number>();
@@ -32,23 +45,29 @@ export class Authorizer {
     const until = this.allowed.get(key);
     if (until !== undefined && until > Date.now()) return { allowed: true };
     if (until !== undefined) this.allowed.delete(key);
-    const metadataUrl = this.origin.metadataUrl(imageId);
     const headers = forwardedHeaders(incoming, { wholeImage: true });
-    const response = metadataUrl
-      ? await this.origin.request(metadataUrl, { method: 'GET', headers: { ...headers, accept: 'application/json' } })
-      : await this.origin.request(this.origin.dataUrl(imageId), { method: 'HEAD', headers });
-    if (response.statusCode >= 200 && response.statusCode < 300) {
-      discard(response.body);
-      this.rememberKey(key);
-      return { allowed: true };
-    }
-    const contentType = response.headers['content-type'];
-    return {
-      allowed: false,
-      status: response.statusCode,
-      contentType: Array.isArray(contentType) ? contentType[0] : contentType,
-      body: await readBounded(response.body, MAX_REFUSAL_BODY),
-    };
+    const decision = this.origin.kind === 'glance' ? await this.askGlance(imageId, headers) : await this.askData(imageId, headers, 'HEAD');
+    if (decision.allowed) this.rememberKey(key);
+    return decision;
+  }
+
+  private async askGlance(imageId: string, headers: OriginHeaders): Promise<AuthDecision> {
+    const response = await this.origin.request(this.origin.metadataUrl(imageId)!, { method: 'GET', headers: { ...headers, accept: 'application/json' } });
+    if (response.statusCode < 200 || response.statusCode >= 300) return refusal(response);
+    const status = await readImageStatus(response.body);
+    const verdict = glanceDataVerdict(status);
+    if (verdict.kind === 'serves') return { allowed: true };
+    if (verdict.kind === 'ask') return this.askData(imageId, headers, 'GET');
+    if (verdict.status === 204) return { allowed: false, status: 204, contentType: undefined, body: Buffer.alloc(0) };
+    const message = `Image ${imageId} is ${String(status)} at the origin, which no longer serves its data.`;
+    return { allowed: false, status: verdict.status, contentType: 'application/json', body: Buffer.from(JSON.stringify({ error: { code: verdict.status, message } })) };
+  }
+
+  private async askData(imageId: string, headers: OriginHeaders, method: 'HEAD' | 'GET'): Promise<AuthDecision> {
+    const response = await probeData(this.origin, imageId, headers, method);
+    if (!deliversBytes(response.statusCode)) return refusal(response);
+    discard(response.body);
+    return { allowed: true };
   }
 
   /** Records that the origin just authorised these credentials for the image (e.g. on a miss). */
@@ -79,15 +98,13 @@ export class Authorizer {
   }
 }
 
-async function readBounded(body: OriginResponse['body'], limit: number): Promise<Buffer> {
-  // Stopping early destroys the body, which undici reports as an abort error: expected here.
-  body.on('error', () => undefined);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    chunks.push(Buffer.from(chunk));
-    length += chunk.byteLength;
-    if (length >= limit) break;
-  }
-  return Buffer.concat(chunks).subarray(0, limit);
+/** The origin's refusal as it is: status, content type and (the start of) its body. */
+async function refusal(response: OriginResponse): Promise<Refusal> {
+  const contentType = response.headers['content-type'];
+  return {
+    allowed: false,
+    status: response.statusCode,
+    contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+    body: await readBounded(response.body, MAX_REFUSAL_BODY),
+  };
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DEFAULTS, parseChecksumAlgorithm, parseInteger, parseMinFree, parseOrigin, parseSize, type ServerConfig } from './config.js';
+import { DEFAULTS, parseChecksumAlgorithm, parseRangeMiss, parseInteger, parseMinFree, parseOrigin, parseSize, type ServerConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 interface RawOptions {
@@ -19,6 +19,7 @@ interface RawOptions {
   prefetchConcurrency: string;
   maintenanceInterval: string;
   logLevel: string;
+  rangeMiss: string;
 }
 
 /** Flag, env var, description and default of every setting (also the README's table). */
@@ -37,6 +38,7 @@ const FLAGS: [flags: string, env: string, description: string, fallback?: string
   ['--auth-ttl <seconds>', 'IMGCACHE_AUTH_TTL', 'how long an origin authorisation of a client is remembered', DEFAULTS.authTtl],
   ['--prefetch-concurrency <n>', 'IMGCACHE_PREFETCH_CONCURRENCY', 'queued images fetched at once', DEFAULTS.prefetchConcurrency],
   ['--maintenance-interval <seconds>', 'IMGCACHE_MAINTENANCE_INTERVAL', 'seconds between prune/clean/prefetch runs (0: off)', DEFAULTS.maintenanceInterval],
+  ['--range-miss <policy>', 'IMGCACHE_RANGE_MISS', 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)', DEFAULTS.rangeMiss],
   ['--log-level <level>', 'IMGCACHE_LOG_LEVEL', 'fatal, error, warn, info, debug, trace or silent', DEFAULTS.logLevel],
 ];
 
@@ -74,6 +76,7 @@ export function toServerConfig(raw: RawOptions): ServerConfig {
     prefetchConcurrency: parseInteger('prefetch-concurrency', raw.prefetchConcurrency, 1, 64),
     maintenanceInterval: parseInteger('maintenance-interval', raw.maintenanceInterval, 0),
     logLevel: raw.logLevel,
+    rangeMiss: parseRangeMiss(raw.rangeMiss),
   };
 }
 

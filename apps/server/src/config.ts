@@ -29,6 +29,8 @@ export interface ServerConfig {
   /** Seconds between maintenance runs (prune, clean, prefetch); 0 disables the timer. */
   maintenanceInterval: number;
   logLevel: string;
+  /** A Range request for an uncached image: `fill` starts the fill and answers from it, `pass` proxies it uncached. */
+  rangeMiss: 'fill' | 'pass';
 }
 
 export const DEFAULTS = {
@@ -43,6 +45,7 @@ export const DEFAULTS = {
   prefetchConcurrency: 2,
   maintenanceInterval: 60,
   logLevel: 'info',
+  rangeMiss: 'fill',
 } as const;
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -100,6 +103,15 @@ export function parseOrigin(value: string | undefined): string {
     throw new ConfigError('origin', `${JSON.stringify(value)} is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('origin', 'the origin must be an http or https URL');
+  return value;
+}
+
+/**
+ * Checks the Range-miss policy.
+ * @throws {ConfigError} for anything but `fill` or `pass`.
+ */
+export function parseRangeMiss(value: string): 'fill' | 'pass' {
+  if (value !== 'fill' && value !== 'pass') throw new ConfigError('range-miss', `${JSON.stringify(value)} is not one of fill, pass`);
   return value;
 }
 

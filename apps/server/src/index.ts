@@ -1,5 +1,6 @@
 export { startServer } from './server.js';
 export type { CreateServerOptions, ImageServer } from './server.js';
+export type { RetryPolicy } from './retry-schedule.js';
 export { DEFAULTS, parseMinFree, parseSize } from './config.js';
 export type { MinFree, ServerConfig } from './config.js';
 export { createCommand, parseArguments } from './cli-options.js';

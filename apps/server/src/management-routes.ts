@@ -1,41 +1,57 @@
 import { isValidImageId, type CachedImage, type ImageCache } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createAdminGuard } from './admin-auth.js';
-import type { FillCoordinator } from './fill-coordinator.js';
+import { lookupImage } from './image-lookup.js';
+import type { Origin, OriginHeaders } from './origin.js';
 import type { Prefetcher } from './prefetcher.js';
 import { sendError, sendInvalidId } from './respond.js';
 
 export interface ManagementContext {
   cache: ImageCache;
   prefetcher: Prefetcher;
-  coordinator: FillCoordinator;
   adminToken: string | undefined;
+  origin: Origin;
+  /** The server's own origin credentials (`--origin-token`), used to look images up. */
+  originHeaders: OriginHeaders;
 }
 
 type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => Promise<unknown>;
 
 const CLEAR_TARGETS = new Set(['', 'cache', 'queue']);
 
+/** Path prefixes this server owns: nothing under them is ever sent to the origin. */
+const NAMESPACES = ['/v2/cache', '/v2/cached_images', '/v2/queued_images'];
+
 /**
  * Glance's cache management APIs with Glance's paths, status codes and JSON shapes: the v2
  * cache API (`/v2/cache`, API 2.14+) and the legacy `/v2/cached_images` and
- * `/v2/queued_images` routes. Unlike Glance, queueing an image that is already cached does
- * not download it again.
+ * `/v2/queued_images` routes. Each path answers with and without a trailing slash, and any
+ * other path under these prefixes gets 404 here rather than going to the origin. Unlike
+ * Glance, queueing an image that is already cached does not download it again.
  */
 export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
-  const { cache, prefetcher, coordinator } = context;
+  const { cache, prefetcher, origin, originHeaders } = context;
   const guard = createAdminGuard(context.adminToken);
 
-  /** One path, its handlers by method, 405 with `Allow` for the rest; guard and id check first. */
+  /** One path (and its trailing-slash twin), handlers by method, 405 with `Allow` for the rest; guard and id check first. */
   function route(url: string, handlers: Record<string, Handler>): void {
     const allow = Object.keys(handlers).sort().join(', ');
-    app.all<{ Params: { id?: string } }>(url, async (request, reply) => {
+    const handle = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
       if (!guard(request, reply)) return reply;
       const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
       if (!handler) return sendError(reply, 405, `Method ${request.method} is not allowed on ${url}.`, { allow });
       const { id } = request.params;
       if (id !== undefined && !isValidImageId(id)) return sendInvalidId(reply, id);
       return handler(request, reply);
+    };
+    app.all<{ Params: { id?: string } }>(url, handle);
+    app.all<{ Params: { id?: string } }>(`${url}/`, handle);
+  }
+
+  for (const namespace of NAMESPACES) {
+    app.all(`${namespace}/*`, async (request, reply) => {
+      if (!guard(request, reply)) return reply;
+      return sendError(reply, 404, `No cache management route matches ${request.url.split('?')[0]!.slice(0, 200)}.`);
     });
   }
 
@@ -54,7 +70,6 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
         return sendError(reply, 400, `x-image-cache-clear-target must be "cache", "queue" or empty, not ${JSON.stringify(target)}.`);
       }
       if (target !== 'queue') {
-        coordinator.invalidateAll();
         await cache.deleteAllCachedImages();
       }
       if (target !== 'cache') await cache.deleteAllQueuedImages();
@@ -63,18 +78,36 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   });
 
   route('/v2/cache/:id', {
+    // As Glance: 404 when the origin does not know the image, 400 when it is not active.
     PUT: async (request, reply) => {
+      const imageId = id(request);
+      const found = await lookupImage(origin, imageId, originHeaders);
+      if (found.kind === 'missing') return sendError(reply, 404, `Image ${imageId} is not known to the origin.`);
+      if (found.kind === 'unknown') {
+        const hint = found.statusCode === 401 || found.statusCode === 403 ? ' (check --origin-token)' : '';
+        return sendError(reply, 502, `The origin answered ${found.statusCode} when asked about image ${imageId}${hint}; it was not queued.`);
+      }
+      if (!found.active) {
+        return sendError(reply, 400, `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.`);
+      }
+      prefetcher.retryNow(imageId);
       // Already cached: nothing to fetch (Glance would download it again).
-      if (!(await cache.isCached(id(request)))) {
-        await cache.queueImage(id(request));
+      if (!(await cache.isCached(imageId))) {
+        await cache.queueImage(imageId);
         prefetcher.kick();
       }
       return reply.code(202).send();
     },
+    // As Glance: 404 only when the image is neither cached nor queued here nor known to the origin.
     DELETE: async (request, reply) => {
-      coordinator.invalidate(id(request));
-      await cache.deleteCachedImage(id(request));
-      await cache.deleteQueuedImage(id(request));
+      const imageId = id(request);
+      const held = cache.isFilling(imageId) || (await cache.isCached(imageId)) || (await cache.isQueued(imageId));
+      if (!held && (await lookupImage(origin, imageId, originHeaders).catch(() => null))?.kind === 'missing') {
+        return sendError(reply, 404, `Image ${imageId} is not known to the origin, nor cached or queued here.`);
+      }
+      prefetcher.retryNow(imageId);
+      await cache.deleteCachedImage(imageId);
+      await cache.deleteQueuedImage(imageId);
       return reply.code(204).send();
     },
   });
@@ -82,14 +115,12 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   route('/v2/cached_images', {
     GET: async (_request, reply) => json(reply, 200, { cached_images: (await cache.getCachedImages()).map(toGlanceEntry) }),
     DELETE: async (_request, reply) => {
-      coordinator.invalidateAll();
       return json(reply, 200, { num_deleted: await cache.deleteAllCachedImages() });
     },
   });
 
   route('/v2/cached_images/:id', {
     DELETE: async (request, reply) => {
-      coordinator.invalidate(id(request));
       await cache.deleteCachedImage(id(request));
       return json(reply, 200, null);
     },
@@ -101,7 +132,9 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   });
 
   route('/v2/queued_images/:id', {
+    // Glance's legacy API queues without asking whether the image exists; backoff bounds the retries.
     PUT: async (request, reply) => {
+      prefetcher.retryNow(id(request));
       if (!(await cache.isCached(id(request)))) {
         await cache.queueImage(id(request));
         prefetcher.kick();

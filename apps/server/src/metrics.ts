@@ -27,6 +27,7 @@ export class ServerMetrics {
   readonly cleanedFiles: Counter<'kind'>;
   readonly authChecks: Counter<'result'>;
   readonly prefetches: Counter<'result'>;
+  readonly prefetchAbandoned: Counter;
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -43,6 +44,7 @@ export class ServerMetrics {
     this.cleanedFiles = new Counter({ name: 'imgcache_cleaned_files_total', help: 'Stalled or invalid work files removed by clean', labelNames: ['kind'], registers });
     this.authChecks = new Counter({ name: 'imgcache_auth_checks_total', help: 'Authorisation decisions for cache hits, by outcome', labelNames: ['result'], registers });
     this.prefetches = new Counter({ name: 'imgcache_prefetches_total', help: 'Prefetch attempts of queued images, by outcome', labelNames: ['result'], registers });
+    this.prefetchAbandoned = new Counter({ name: 'imgcache_prefetch_abandoned_total', help: 'Queued images dropped from the queue after their last failed prefetch attempt', registers });
     new Gauge({
       name: 'imgcache_cache_size_bytes',
       help: 'Bytes of committed images',

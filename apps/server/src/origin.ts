@@ -15,6 +15,7 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'expect',
+  'http2-settings',
 ]);
 
 /** Request headers that would turn an image fetch into a partial or conditional one. */
@@ -40,20 +41,37 @@ export interface OriginRequest {
   signal?: AbortSignal | undefined;
 }
 
+export interface OriginOptions {
+  /**
+   * Credentials that must never reach the origin (the admin token): a request header
+   * presenting one (`X-Auth-Token: <t>`, `Authorization: Bearer <t>`, or any header whose
+   * whole value is `<t>`) is dropped from every request, whoever built it.
+   */
+  withheldTokens?: readonly (string | undefined)[];
+}
+
 /**
  * The upstream image service: a Glance API (data at `{base}/v2/images/{id}/file`,
  * metadata at `{base}/v2/images/{id}`) or any store reached through a data URL template
  * containing `{id}`. One keep-alive connection pool serves every request.
+ *
+ * Every request carries the origin's own `Host` (taken from the URL it is sent to), never
+ * the client's: origins that route by virtual host, TLS SNI and signed URLs depend on it.
  */
 export class Origin {
   readonly kind: 'glance' | 'template';
   private readonly base: URL;
   private readonly dispatcher: Dispatcher;
+  private readonly withheld: ReadonlySet<string>;
 
-  constructor(private readonly url: string) {
+  constructor(
+    private readonly url: string,
+    options: OriginOptions = {},
+  ) {
     this.kind = url.includes('{id}') ? 'template' : 'glance';
     this.base = new URL(this.kind === 'template' ? new URL(url.replace('{id}', 'x')).origin : url);
     this.dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 300_000 });
+    this.withheld = new Set((options.withheldTokens ?? []).filter((token): token is string => typeof token === 'string' && token.length > 0));
   }
 
   dataUrl(imageId: string): string {
@@ -80,7 +98,7 @@ export class Origin {
     try {
       const response = await request(url, {
         method: options.method as Dispatcher.HttpMethod,
-        headers: options.headers,
+        headers: this.outgoingHeaders(options.headers),
         body: options.body ?? null,
         signal: options.signal,
         dispatcher: this.dispatcher,
@@ -93,6 +111,21 @@ export class Origin {
     }
   }
 
+  /**
+   * The headers as they leave: no `Host` (undici sets the origin's own from the URL) and
+   * no header presenting a withheld token. This is the one place every origin request
+   * passes, so nothing built elsewhere can leak the admin token or the client's host.
+   */
+  private outgoingHeaders(headers: OriginHeaders): OriginHeaders {
+    const result: OriginHeaders = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() === 'host') continue;
+      if (this.withheld.size > 0 && presentsToken(value, this.withheld)) continue;
+      result[name] = value;
+    }
+    return result;
+  }
+
   /** Aborts whatever is still in flight (called last at shutdown) and closes the connections. */
   async close(): Promise<void> {
     await this.dispatcher.destroy().catch(() => undefined);
@@ -100,23 +133,47 @@ export class Origin {
 }
 
 /**
- * The client's headers as they go upstream: hop-by-hop headers dropped, `Host` kept so the
- * origin's links point back at this server, and optionally the conditional/range headers
- * dropped so the origin sends the whole image.
+ * The client's headers as they go upstream: hop-by-hop headers dropped (RFC 9110 §7.6.1,
+ * with every header the client's `Connection` names), `Host` dropped so the origin gets
+ * its own, and optionally the conditional/range headers dropped so the origin sends the
+ * whole image. The client's host travels as `X-Forwarded-Host` (and `X-Forwarded-Proto`),
+ * which a Glance with `[oslo_middleware] enable_proxy_headers_parsing = true` uses for the
+ * links it returns, so they point back at this server; values set by a proxy in front of
+ * this server are kept. (No `Forwarded` header: oslo.middleware does not unquote its
+ * values, and a `host` with a port must be quoted there.)
  */
 export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { wholeImage?: boolean } = {}): OriginHeaders {
   const headers: OriginHeaders = {};
-  const connectionTokens = String(incoming.connection ?? '')
-    .split(',')
-    .map((token) => token.trim().toLowerCase());
+  const connectionTokens = new Set(
+    [incoming.connection ?? []]
+      .flat()
+      .flatMap((value) => value.split(','))
+      .map((token) => token.trim().toLowerCase()),
+  );
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
+    if (value === undefined || name === 'host' || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     if (options.wholeImage && (CONDITIONAL.includes(name) || NO_BODY.includes(name))) continue;
     headers[name] = value;
+  }
+  const host = incoming.host;
+  if (host && headers['x-forwarded-host'] === undefined) {
+    headers['x-forwarded-host'] = host;
+    headers['x-forwarded-proto'] ??= 'http';
   }
   // The exact bytes are hashed and cached, so they must not arrive content-encoded.
   if (options.wholeImage) headers['accept-encoding'] = 'identity';
   return headers;
+}
+
+/** True when a header value presents one of the tokens, alone or after an auth scheme. */
+function presentsToken(value: string | string[], tokens: ReadonlySet<string>): boolean {
+  for (const item of [value].flat()) {
+    const trimmed = item.trim();
+    if (tokens.has(trimmed)) return true;
+    const credentials = /^[A-Za-z][\w.+-]*\s+(.+)$/.exec(trimmed)?.[1]?.trim();
+    if (credentials !== undefined && tokens.has(credentials)) return true;
+  }
+  return false;
 }
 
 /** Just the credentials of a client request, for requests the server makes on its behalf. */

@@ -2,7 +2,6 @@ import type { ImageCache, Logger } from '@imgcache/core';
 import { isValidImageId } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authorizer } from './authorizer.js';
-import type { FillCoordinator } from './fill-coordinator.js';
 import { discard, forwardedHeaders, returnedHeaders, type Origin } from './origin.js';
 import { relayOriginResponse, sendInvalidId, streamResponse } from './respond.js';
 import { addCacheApiVersions } from './versions.js';
@@ -11,7 +10,6 @@ export interface ProxyContext {
   cache: ImageCache;
   origin: Origin;
   authorizer: Authorizer;
-  coordinator: FillCoordinator;
   logger: Logger;
 }
 
@@ -26,7 +24,7 @@ const MAX_VERSION_DOCUMENT = 1024 * 1024;
  * successful image delete also drops the cached copy, its queue entry and any running fill.
  */
 export function registerProxyRoute(app: FastifyInstance, context: ProxyContext): void {
-  const { cache, origin, authorizer, coordinator } = context;
+  const { cache, origin, authorizer } = context;
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = request.raw.url ?? '/';
@@ -45,7 +43,6 @@ export function registerProxyRoute(app: FastifyInstance, context: ProxyContext):
     });
     if (deletedImage !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
       const imageId = decodeURIComponent(deletedImage);
-      coordinator.invalidate(imageId);
       await cache.deleteCachedImage(imageId);
       await cache.deleteQueuedImage(imageId);
       authorizer.forget(imageId);

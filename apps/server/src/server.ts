@@ -5,15 +5,16 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
 import type { ServerConfig } from './config.js';
-import { FillCoordinator } from './fill-coordinator.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
 import { registerManagementRoutes } from './management-routes.js';
 import { ServerMetrics } from './metrics.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { Origin } from './origin.js';
+import { OriginFills } from './origin-fill.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
+import type { RetryPolicy } from './retry-schedule.js';
 import { sendError } from './respond.js';
 
 /** A running server and the parts tests and the CLI need to reach. */
@@ -35,6 +36,11 @@ export interface ImageServer {
 export interface CreateServerOptions {
   /** A logger for the framework (pino options or `false`); default: pino at the configured level. */
   logger?: boolean | { level: string };
+  /**
+   * Backoff of failing queued images (default: 5 attempts, waiting 1 minute after the first
+   * failure and doubling) and the clock it reads (milliseconds; default `Date.now`).
+   */
+  prefetchRetry?: { policy?: Partial<RetryPolicy>; now?: () => number };
 }
 
 /**
@@ -71,8 +77,12 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     importer: (specifier) => import(specifier),
     logger,
   });
-  const origin = new Origin(config.origin);
+  // The admin token is for this server alone: the origin never sees it, whatever the route.
+  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken] });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
+  if (config.adminToken && config.adminToken === config.originToken) {
+    logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');
+  }
   let admission!: Admission;
   const metrics = new ServerMetrics({
     cacheStats: () => cache.getStats(),
@@ -86,8 +96,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictedBytes.inc(bytes);
   });
   const authorizer = new Authorizer(origin, config.authTtl);
-  const coordinator = new FillCoordinator(cache, origin, admission, authorizer, metrics, logger);
-  const prefetcher = new Prefetcher(cache, coordinator, metrics, logger, config.prefetchConcurrency, originHeaders);
+  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
+  const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -99,9 +109,9 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, coordinator, adminToken: config.adminToken });
-  registerImageRoute(app, { cache, origin, coordinator, authorizer, metrics, logger, public: config.public });
-  registerProxyRoute(app, { cache, origin, authorizer, coordinator, logger });
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
+  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
+  registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -123,9 +133,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
-      const fills = coordinator.fills;
-      await Promise.race([Promise.allSettled(fills.map((fill) => fill.done)), delay(graceMs)]);
-      for (const fill of coordinator.fills) fill.abort.abort(new Error('server shutting down'));
+      await Promise.race([Promise.allSettled(cache.activeFills.map((fill) => fill.done)), delay(graceMs)]);
+      fills.abortAll(new Error('server shutting down'));
       await cache.close();
       // Connections still streaming after the grace period are cut rather than waited for.
       const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);

@@ -102,4 +102,93 @@ describe('authorisation of cache hits', () => {
       await glance.stop();
     }
   });
+
+  describe('images the origin no longer serves', () => {
+    const member = { 'x-auth-token': 'member' };
+    const admin = { 'x-auth-token': 'glance-admin' };
+
+    async function cachedThenChanged(imageId: string, imageStatus: string, authTtl = 0): Promise<Buffer> {
+      h = await startHarness({ authTtl });
+      h.origin.adminTokens.add('glance-admin');
+      const data = randomImage(30_000);
+      h.origin.add(imageId, { data });
+      const miss = await send(h.url(`/v2/images/${imageId}/file`), { headers: member });
+      expect(miss.headers['x-cache']).toBe('MISS');
+      expect(await h.server.cache.isCached(imageId)).toBe(true);
+      h.origin.images.get(imageId)!.imageStatus = imageStatus;
+      return data;
+    }
+
+    it('refuses a member a hit of an image deactivated after it was cached (403), and serves the admin', async () => {
+      const data = await cachedThenChanged('deact', 'deactivated');
+      // The metadata still answers 200 with "status": "deactivated".
+      expect((await send(`${h!.origin.url}/v2/images/deact`, { headers: member })).status).toBe(200);
+      const refused = await send(h!.url('/v2/images/deact/file'), { headers: member });
+      expect(refused.status).toBe(403);
+      expect(refused.headers['x-cache']).toBeUndefined();
+      expect(refused.body.includes(data.subarray(0, 64))).toBe(false);
+      expect(JSON.parse(refused.body.toString()).message).toMatch(/deactivated/);
+      const head = await send(h!.url('/v2/images/deact/file'), { method: 'HEAD', headers: member });
+      expect(head.status).toBe(403);
+      const served = await send(h!.url('/v2/images/deact/file'), { headers: admin });
+      expect(served.status).toBe(200);
+      expect(served.headers['x-cache']).toBe('HIT');
+      expect(served.body.equals(data)).toBe(true);
+    });
+
+    it.each([
+      ['deleted', 404],
+      ['pending_delete', 404],
+      ['killed', 204],
+      ['queued', 204],
+      ['saving', 204],
+      ['uploading', 204],
+      ['importing', 204],
+    ])('refuses a hit of an image whose status became %s with Glance\'s data status %i, even to an admin', async (imageStatus, expected) => {
+      const data = await cachedThenChanged(`st-${imageStatus}`, imageStatus);
+      for (const headers of [member, admin]) {
+        const refused = await send(h!.url(`/v2/images/st-${imageStatus}/file`), { headers });
+        expect(refused.status).toBe(expected);
+        expect(refused.headers['x-cache']).toBeUndefined();
+        expect(refused.body.includes(data.subarray(0, 64))).toBe(false);
+        if (expected === 204) expect(refused.body.length).toBe(0);
+      }
+      // Decided from the metadata alone: the data URL is not asked.
+      expect(h!.origin.count(h!.origin.dataRequests, `st-${imageStatus}`)).toBe(1);
+    });
+
+    it('does not remember metadata as an authorisation when the origin refused the data itself', async () => {
+      h = await startHarness({ authTtl: 60 });
+      h.origin.adminTokens.add('glance-admin');
+      const data = randomImage(20_000);
+      h.origin.add('deact-first', { data, imageStatus: 'deactivated' });
+      expect((await send(h.url('/v2/images/deact-first/file'), { headers: member })).status).toBe(403);
+      expect((await send(h.url('/v2/images/deact-first/file'), { headers: admin })).headers['x-cache']).toBe('MISS');
+      expect(await h.server.cache.isCached('deact-first')).toBe(true);
+      // Within --auth-ttl of the member's refused miss: still refused, never a hit.
+      const again = await send(h.url('/v2/images/deact-first/file'), { headers: member });
+      expect(again.status).toBe(403);
+      expect(again.body.includes(data.subarray(0, 64))).toBe(false);
+    });
+
+    it('asks a template origin that refuses HEAD with a GET instead, and passes its refusal on', async () => {
+      const glance = await startHarness();
+      await glance.server.close();
+      h = await startHarness({ origin: `${glance.origin.url}/v2/images/{id}/file`, authTtl: 0 }, glance.origin);
+      try {
+        h.origin.allowHead = false;
+        const data = randomImage(10_000);
+        h.origin.add('tpl-get', { data, allowedTokens: ['good'] });
+        expect((await send(h.url('/v2/images/tpl-get/file'), { headers: good })).headers['x-cache']).toBe('MISS');
+        const hit = await send(h.url('/v2/images/tpl-get/file'), { headers: good });
+        expect(hit.headers['x-cache']).toBe('HIT');
+        expect(hit.body.equals(data)).toBe(true);
+        expect((await send(h.url('/v2/images/tpl-get/file'), { headers: bad })).status).toBe(403);
+        h.origin.images.get('tpl-get')!.imageStatus = 'deactivated';
+        expect((await send(h.url('/v2/images/tpl-get/file'), { headers: good })).status).toBe(403);
+      } finally {
+        await glance.stop();
+      }
+    });
+  });
 });

@@ -81,13 +81,15 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     expect(stale.body.length).toBe(data.length);
   });
 
-  it('proxies a Range request on a miss without creating an entry', async () => {
+  it('answers a Range request on a miss from the fill it starts, and caches the whole image', async () => {
     const other = randomImage(64 * 1024);
     h.origin.add('img-range', { data: other });
     const partial = await send(h.url('/v2/images/img-range/file'), { headers: { ...token, range: 'bytes=10-19' } });
     expect(partial.status).toBe(206);
+    expect(partial.headers['content-range']).toBe(`bytes 10-19/${other.length}`);
     expect(partial.body.equals(other.subarray(10, 20))).toBe(true);
-    expect(await h.server.cache.isCached('img-range')).toBe(false);
+    expect(h.origin.count(h.origin.dataRequests, 'img-range')).toBe(1);
+    expect(await h.server.cache.isCached('img-range')).toBe(true);
   });
 
   it('proxies HEAD on a miss without fetching the data', async () => {
@@ -128,5 +130,22 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     } finally {
       await md5Harness.stop();
     }
+  });
+});
+
+describe('Range misses with --range-miss pass', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ rangeMiss: 'pass', public: true });
+  });
+  afterAll(() => h.stop());
+
+  it('proxies a Range request on a miss without creating an entry', async () => {
+    const other = randomImage(64 * 1024);
+    h.origin.add('img-range', { data: other });
+    const partial = await send(h.url('/v2/images/img-range/file'), { headers: { range: 'bytes=10-19' } });
+    expect(partial.status).toBe(206);
+    expect(partial.body.equals(other.subarray(10, 20))).toBe(true);
+    expect(await h.server.cache.isCached('img-range')).toBe(false);
   });
 });

@@ -42,13 +42,16 @@ describe('transparent proxy', () => {
     expect(recorded.headers['x-auth-token']).toBe('uploader');
   });
 
-  it('passes the Host header, query strings and credentials through', async () => {
+  it('passes query strings and credentials through; the origin gets its own Host and the client\'s as X-Forwarded-Host for its links', async () => {
     const response = await send(h.url('/v2/images?limit=5&sort_key=name'), { headers: { authorization: 'Bearer abc' } });
     expect(response.status).toBe(200);
     const seen = h.origin.seen.at(-1)!;
     expect(seen.url).toBe('/v2/images?limit=5&sort_key=name');
     expect(seen.headers.authorization).toBe('Bearer abc');
-    expect(seen.headers.host).toBe(new URL(h.server.url).host);
+    expect(seen.headers.host).toBe(new URL(h.origin.url).host);
+    expect(seen.headers['x-forwarded-host']).toBe(new URL(h.server.url).host);
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    // A Glance that parses proxy headers builds its links from X-Forwarded-Host: they point back here.
     expect(JSON.parse(response.body.toString()).first).toBe(`http://${new URL(h.server.url).host}/v2/images`);
   });
 
@@ -90,7 +93,8 @@ describe('transparent proxy', () => {
     await waitFor(() => h.server.cache.isFilling('deleted-mid-fill'));
     expect((await send(h.url('/v2/images/deleted-mid-fill'), { method: 'DELETE' })).status).toBe(204);
     release();
-    expect([502, 'aborted']).toContain(await client);
+    // The download already under way completes (the origin is sending it); nothing is cached.
+    expect(await client).toBe(200);
     expect(await h.server.cache.isCached('deleted-mid-fill')).toBe(false);
   });
 

@@ -68,7 +68,7 @@ export async function takeWriteClaim(layout: CacheLayout, imageId: string): Prom
   held.add(path);
   let handle: FileHandle;
   try {
-    handle = await open(path, 'wx');
+    handle = await open(path, 'wx+');
   } catch (error) {
     held.delete(path);
     throw error;

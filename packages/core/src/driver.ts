@@ -32,6 +32,15 @@ export interface NewCacheEntry {
   lastModified: number;
 }
 
+/** Hits of one image gathered since the last flush. */
+export interface HitBatch {
+  imageId: string;
+  /** Completed reads, 1 or more. */
+  hits: number;
+  /** Time of the latest of them, ms since the epoch. */
+  accessedAt: number;
+}
+
 /** One step of the least-recently-used scan. */
 export interface LruEntry {
   imageId: string;
@@ -109,6 +118,14 @@ export interface Driver {
    * @returns false when the image has no entry (the hit is dropped).
    */
   recordHit(imageId: string, accessedAt: number): Promise<boolean>;
+
+  /**
+   * Optional: records several hits at once (core batches hits and flushes them about once a
+   * second). Each item adds `hits` to the entry and sets `lastAccessed` to `accessedAt`
+   * (never moving it back); items of images without an entry are dropped. Without this
+   * method core calls {@link recordHit} once per hit.
+   */
+  recordHits?(batch: readonly HitBatch[]): Promise<void>;
 
   /** Removes the entries of these ids; unknown ids are ignored. @returns how many were removed. */
   remove(imageIds: readonly string[]): Promise<number>;

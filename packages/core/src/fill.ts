@@ -1,22 +1,41 @@
 import { rename, unlink, type FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
-import { abandonClaim, lockForCommit, releaseClaim, takeWriteClaim, type WriteClaim } from './claims.js';
+import { abandonClaim, lockForCommit, releaseClaim, takeWriteClaim, type Claim, type WriteClaim } from './claims.js';
 import { nextTimestamp } from './clock.js';
-import type { Driver } from './driver.js';
+import type { CacheEntry, Driver } from './driver.js';
 import { ChecksumMismatchError, FillAbortedError, SizeMismatchError } from './errors.js';
+import { readFill } from './fill-reader.js';
+import { ChunkWindow } from './fill-window.js';
+import { FileAppender } from './io/file-appender.js';
 import { fsyncDirectory } from './io/fsync.js';
 import { ignoreMissing } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
+import type { Logger } from './logger.js';
+
+/** Bytes of a fill that may wait for the disk before the origin is read further. */
+const MAX_UNWRITTEN = 8 * 1024 * 1024;
+/** Written bytes kept in memory for readers that are a little behind. */
+const RETAINED = 4 * 1024 * 1024;
+/** How far the slowest reader may lag while a fill relays without a disk (then the origin waits). */
+const RELAY_WINDOW = 32 * 1024 * 1024;
+
+/** Bytes to cache: any async or sync iterable of chunks (a Readable, a fetch body, a generator). */
+export type ImageSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** What a fill needs from the cache that runs it. */
 export interface FillContext {
   layout: CacheLayout;
   driver: Driver;
   algorithm: ChecksumAlgorithm;
+  logger: Logger;
+  /** Called once the entry is committed, before {@link Fill.done} resolves. */
+  onCommitted: (entry: CacheEntry) => void;
 }
 
+/** What the origin announced about the bytes. */
 export interface FillExpectations {
   checksum?: ParsedChecksum | undefined;
+  /** Bytes the source must deliver. */
   size?: number | undefined;
 }
 
@@ -28,196 +47,356 @@ export interface CommittedImage {
 }
 
 /**
- * One writer's temporary file under `incomplete/`, from claim to commit or quarantine.
+ * One image being written into the cache while any number of readers stream it.
  *
- * Crash protocol, in order: write to a unique temporary file (its name carries the
- * writer's pid, so a restart can tell a dead writer's leftovers from a live one, and it is
- * the writer's claim on the image, see claims.ts), hash while writing, fdatasync the file,
- * link it to a lock so the claim outlives the next step, rename it into `images/`, fsync
- * `images/`, commit metadata, and only then release the claim. A crash before the rename
- * leaves only claim files, which startup reconcile quarantines; a crash after it leaves a
- * complete, verified file without metadata, which reconcile adopts. No other process moves
- * the file meanwhile: maintenance honours the live claim.
+ * The fill pulls its source at the origin's pace: each chunk is hashed, kept in memory
+ * for readers that keep up, and queued for the disk with several writes in flight. A
+ * reader that falls behind the memory window reads the temporary file instead, so no
+ * reader slows the fill or another reader. The checksum and size are verified once, here,
+ * as the bytes pass; the last byte is released to readers only once they match, so no
+ * reader ever gets a complete-looking wrong body. Durability follows the release:
+ * fdatasync, a lock linked to the temporary file (the writer's claim, see claims.ts, must
+ * outlive the next step), rename into `images/`, directory fsync, the metadata commit, and
+ * only then the claim's release. A crash before the rename leaves only claim files, which
+ * startup reconcile quarantines; a crash after it leaves a complete, verified file without
+ * metadata, which reconcile adopts. No other process moves the file meanwhile:
+ * maintenance honours the live claim.
+ *
+ * If the disk fails (full, I/O error), the fill stops writing and keeps relaying the
+ * source to its readers, verified the same way; the origin then waits for the slowest of
+ * them. Nothing is cached, and nobody new may join.
  */
 export class Fill {
-  private bytes = 0;
+  /** Resolves with the committed image, or null when the bytes were not kept (cancelled,
+   * the disk failed); rejects when the source failed, mismatched or was aborted. */
+  readonly done: Promise<CommittedImage | null>;
+  /** Opaque data the starter attached (the server keeps origin headers here). */
+  readonly info: unknown;
+  private readonly window = new ChunkWindow();
   private readonly hasher: MultiHasher;
+  private readonly appender: FileAppender;
+  private readonly readers = new Set<{ position: number }>();
+  private received = 0;
+  /** `algorithm:hex` of the whole image in the cache's algorithm, once verified. */
+  private digest = '';
+  private verified = false;
+  private failure: unknown = null;
+  private relaying = false;
+  private kept = true;
   private settled = false;
-  private cancelled = false;
-  private committing: Promise<CommittedImage> | null = null;
-  /** Bytes a follower may read: written, minus the last chunk until the fill is verified,
-   * so a follower of a mismatching stream never receives a complete-looking body. */
-  private written = 0;
-  private lastChunk = 0;
-  private outcome: { committed: true } | { committed: false; error: unknown } | null = null;
-  private wake: (() => void)[] = [];
-
+  private users = 1;
+  private publishing: Promise<unknown> | null = null;
+  private publishFailure: unknown = null;
+  private wakers: (() => void)[] = [];
+  private resolveDone!: (image: CommittedImage | null) => void;
+  /** The temporary file: this writer's claim on the image until the commit. */
   readonly tempPath: string;
   private readonly handle: FileHandle;
+  private rejectDone!: (error: unknown) => void;
 
   private constructor(
     private readonly context: FillContext,
     readonly imageId: string,
     private readonly claimed: WriteClaim,
-    private readonly expectations: FillExpectations,
+    readonly expected: FillExpectations,
+    info: unknown,
   ) {
     this.tempPath = claimed.path;
     this.handle = claimed.handle;
-    const algorithms = [context.algorithm];
-    if (expectations.checksum) algorithms.push(expectations.checksum.algorithm);
-    this.hasher = new MultiHasher(algorithms);
+    this.info = info;
+    this.hasher = new MultiHasher(expected.checksum ? [context.algorithm, expected.checksum.algorithm] : [context.algorithm]);
+    this.appender = new FileAppender(claimed.handle.fd, () => this.onDiskProgress());
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // Callers that only stream never look at `done`; its rejection is theirs to see, not unhandled.
+    this.done.catch(() => undefined);
   }
 
   /**
-   * Creates this writer's temporary file, then backs off if another live process holds a
-   * claim on the same image: at most one writer per image across processes proceeds.
+   * Creates this writer's temporary file, then backs off if another live writer (in any
+   * process) holds a claim on the same image: at most one writer per image proceeds.
    * @returns null when another writer holds the image.
    */
-  static async claim(context: FillContext, imageId: string, expectations: FillExpectations): Promise<Fill | null> {
+  static async claim(context: FillContext, imageId: string, expected: FillExpectations, info?: unknown): Promise<Fill | null> {
     const claimed = await takeWriteClaim(context.layout, imageId);
-    return claimed && new Fill(context, imageId, claimed, expectations);
+    return claimed && new Fill(context, imageId, claimed, expected, info);
   }
 
-  get bytesWritten(): number {
-    return this.bytes;
+  /** Size announced by the origin, or the size once the source ended; undefined before. */
+  get size(): number | undefined {
+    return this.expected.size ?? (this.verified ? this.received : undefined);
   }
 
-  /** Appends a chunk. The hash runs while the write is in the thread pool. */
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.cancelled) throw new FillAbortedError(this.imageId);
-    const pending = writeAll(this.handle, chunk);
-    this.hasher.update(chunk);
-    this.bytes += chunk.byteLength;
-    await pending;
-    this.written += this.lastChunk;
-    this.lastChunk = chunk.byteLength;
-    this.notify();
+  /** Bytes received from the source so far. */
+  get bytesReceived(): number {
+    return this.received;
   }
 
-  /** Progress as followers see it: bytes readable from {@link tempPath}, and how the fill ended. */
-  get progress(): { written: number; outcome: { committed: true } | { committed: false; error: unknown } | null } {
-    return { written: this.written, outcome: this.outcome };
+  /** True while new readers may join (not failed, not relaying without a disk, not cancelled). */
+  get joinable(): boolean {
+    return this.readable && this.kept;
   }
 
-  /** Resolves at the next write, commit or failure. */
-  changed(): Promise<void> {
-    return new Promise((resolve) => this.wake.push(resolve));
+  /** True while a new reader could still get every byte (not failed, not relaying without a disk). */
+  get readable(): boolean {
+    return !this.failure && !this.relaying;
   }
 
-  private notify(): void {
-    const waiting = this.wake;
-    this.wake = [];
-    for (const resolve of waiting) resolve();
+  /** The disk's error when the bytes were relayed or verified but could not be cached; else null. */
+  get diskFailure(): unknown {
+    return this.publishFailure ?? (this.relaying ? this.appender.failure : null);
   }
 
-  private finish(outcome: { committed: true } | { committed: false; error: unknown }): void {
-    if (this.outcome) return;
-    this.outcome = outcome;
-    if (outcome.committed) this.written = this.bytes;
-    this.notify();
+  /** True once every byte arrived and matched. */
+  get isVerified(): boolean {
+    return this.verified;
   }
 
   /**
-   * Verifies size and checksum; if they match, makes the file durable, moves it into
-   * place and commits metadata. On a mismatch the file is quarantined and the error thrown.
-   * @throws {SizeMismatchError | ChecksumMismatchError}
+   * Pulls the source to its end. Never rejects: the outcome goes to {@link done} and to
+   * the readers.
    */
-  commit(): Promise<CommittedImage> {
-    if (this.cancelled) return Promise.reject(new FillAbortedError(this.imageId));
-    this.committing ??= this.verifyAndCommit().then(
-      (image) => {
-        this.finish({ committed: true });
-        return image;
-      },
-      (error: unknown) => {
-        this.finish({ committed: false, error });
-        throw error;
-      },
-    );
-    return this.committing;
+  async run(source: ImageSource, signal?: AbortSignal): Promise<void> {
+    try {
+      for await (const chunk of source) {
+        if (signal?.aborted) throw new FillAbortedError(this.imageId, { cause: signal.reason });
+        if (this.failure) throw this.failure;
+        if (!(chunk instanceof Uint8Array)) throw new TypeError(`Image sources must yield Uint8Array or Buffer chunks, got ${typeof chunk}`);
+        if (chunk.byteLength === 0) continue;
+        this.accept(chunk);
+        if (!this.relaying && this.appender.pending > MAX_UNWRITTEN) await this.appender.waitBelow(MAX_UNWRITTEN);
+        if (this.appender.failure && !this.relaying) this.startRelaying();
+        if (this.relaying) await this.waitForReaders();
+      }
+      if (signal?.aborted) throw new FillAbortedError(this.imageId, { cause: signal.reason });
+      if (this.failure) throw this.failure;
+      this.verify();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.verified = true;
+    this.wake();
+    this.publishing = this.publish();
+    await this.publishing;
   }
 
   /**
-   * Stops this fill: the temporary file is quarantined and later writes and the commit
-   * fail with FillAbortedError. A commit already past its checks still completes; wait for
-   * {@link settledCommit} before removing what it may have placed.
+   * Streams bytes `[start, end)` as they arrive: from memory when the reader keeps up,
+   * from the temporary file when it lags. Throws the fill's error (never a silently short
+   * stream) if the fill fails before the reader has everything.
+   */
+  read(options: { start?: number; end?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return readFill(this, options);
+  }
+
+  /** @internal for {@link readFill}: registers a reader; false when it may not join. */
+  attach(reader: { position: number }): boolean {
+    // Zero users: the fill is over and its file closed. Relaying: the bytes a new reader
+    // would start with may be gone from memory and were never written.
+    if ((this.settled && !this.verified) || this.users === 0 || this.relaying) return false;
+    this.readers.add(reader);
+    this.users++;
+    return true;
+  }
+
+  /** @internal */
+  detach(reader: { position: number }): void {
+    this.readers.delete(reader);
+    this.wake();
+    this.release();
+  }
+
+  /** @internal without a disk, the origin waits for the slowest reader: tell it when one moves. */
+  readerMoved(): void {
+    if (!this.relaying) return;
+    this.trim();
+    this.wake();
+  }
+
+  /** @internal the reader's view of the fill at this moment. */
+  snapshot(): { releasable: number; complete: boolean; failure: unknown; onDisk: number } {
+    const { size } = this.expected;
+    // The last byte waits for verification; without an announced size, the whole latest chunk does.
+    const releasable = this.verified ? this.received : size !== undefined ? Math.min(this.received, size - 1) : this.received - this.window.lastLength;
+    return { releasable, complete: this.verified, failure: this.verified ? null : this.failure, onDisk: this.appender.written };
+  }
+
+  /** @internal */
+  chunkAt(position: number): { offset: number; data: Uint8Array } | undefined {
+    return this.window.at(position);
+  }
+
+  /** @internal reads the temporary file (valid below `snapshot().onDisk`). */
+  async readFile(buffer: Uint8Array, position: number): Promise<number> {
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.byteLength, position);
+    return bytesRead;
+  }
+
+  /** @internal resolves at the next change; rejects when `signal` aborts. */
+  changed(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new FillAbortedError(this.imageId, { cause: signal.reason }));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(new FillAbortedError(this.imageId, { cause: signal!.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.wakers.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Keeps streaming to the readers but caches nothing (the image was deleted meanwhile).
+   * Resolves once the fill will not commit, or once a commit already under way finished:
+   * after that the caller may remove what it placed.
    */
   async cancel(): Promise<void> {
-    this.cancelled = true;
-    await this.abandon();
+    this.kept = false;
+    await this.publishing?.catch(() => undefined);
   }
 
-  /** Resolves once a started commit has finished, successfully or not. */
-  async settledCommit(): Promise<void> {
-    await this.committing?.catch(() => undefined);
+  /** Stops the fill now: readers get `error`, nothing is cached. Waits for a commit already under way. */
+  async abort(error?: unknown): Promise<void> {
+    error ??= new FillAbortedError(this.imageId);
+    if (!this.verified) this.fail(error);
+    this.kept = false;
+    await this.publishing?.catch(() => undefined);
+    if (this.settled) await this.done.catch(() => undefined);
   }
 
-  private async verifyAndCommit(): Promise<CommittedImage> {
-    const { size: expectedSize, checksum: expected } = this.expectations;
-    if (expectedSize !== undefined && expectedSize !== this.bytes) {
-      throw await this.failWith(new SizeMismatchError(this.imageId, expectedSize, this.bytes));
+  private accept(chunk: Uint8Array): void {
+    const { size } = this.expected;
+    if (size !== undefined && this.received + chunk.byteLength > size) {
+      throw new SizeMismatchError(this.imageId, size, this.received + chunk.byteLength);
     }
+    this.hasher.update(chunk);
+    this.window.push(this.received, chunk);
+    this.received += chunk.byteLength;
+    if (!this.relaying) this.appender.append(chunk);
+    this.trim();
+    this.wake();
+  }
+
+  private verify(): void {
+    const { size, checksum } = this.expected;
+    if (size !== undefined && size !== this.received) throw new SizeMismatchError(this.imageId, size, this.received);
     const digests = this.hasher.digest();
-    if (expected && digests.get(expected.algorithm) !== expected.hex) {
-      const actual = { algorithm: expected.algorithm, hex: digests.get(expected.algorithm)! };
-      throw await this.failWith(new ChecksumMismatchError(this.imageId, formatChecksum(expected), formatChecksum(actual)));
+    if (checksum && digests.get(checksum.algorithm) !== checksum.hex) {
+      const actual = { algorithm: checksum.algorithm, hex: digests.get(checksum.algorithm)! };
+      throw new ChecksumMismatchError(this.imageId, formatChecksum(checksum), formatChecksum(actual));
     }
-    const checksum = formatChecksum({ algorithm: this.context.algorithm, hex: digests.get(this.context.algorithm)! });
+    this.digest = formatChecksum({ algorithm: this.context.algorithm, hex: digests.get(this.context.algorithm)! });
+  }
+
+  /** Makes the verified file durable, moves it into place and commits its metadata. */
+  private async publish(): Promise<void> {
     const { layout, driver } = this.context;
+    let placed = false;
+    let lock: Claim | null = null;
     try {
+      if (this.relaying) throw this.appender.failure;
+      await this.appender.finish();
       await this.handle.datasync();
-      await this.handle.close();
-    } catch (error) {
-      throw await this.failWith(error);
-    }
-    // From here this method alone owns the work file: cancel() no longer moves it.
-    this.settled = true;
-    let lock;
-    try {
+      if (!this.kept) return this.settle(null);
+      // Fails with ENOENT when clean reaped the temporary file as stalled: nothing is placed.
       lock = await lockForCommit(layout, this.claimed);
-    } catch (error) {
-      await releaseClaim(this.claimed);
-      throw error;
-    }
-    try {
       await rename(this.tempPath, layout.imagePath(this.imageId));
+      placed = true;
       await fsyncDirectory(layout.imagesDir);
-      await driver.commit({ imageId: this.imageId, size: this.bytes, checksum, lastModified: nextTimestamp() });
+      const entry = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: nextTimestamp() };
+      await driver.commit(entry);
+      this.context.onCommitted({ ...entry, hits: 0, lastAccessed: entry.lastModified });
       await ignoreMissing(unlink(layout.queuePath(this.imageId)));
-    } finally {
-      // After the rename the work file's name is gone and this only forgets it; the lock
-      // goes last, once the metadata is committed (or the commit failed).
+      // The temporary file's name is gone since the rename; the lock goes once the metadata is in.
       await releaseClaim(this.claimed);
       await releaseClaim(lock);
+      this.settle({ imageId: this.imageId, size: this.received, checksum: this.digest });
+    } catch (error) {
+      // The readers have every byte already; only the cache entry is lost. A placed file
+      // without metadata must not stay where it would be adopted unverified by nobody.
+      if (placed) await ignoreMissing(unlink(layout.imagePath(this.imageId))).catch(() => undefined);
+      if (lock) await releaseClaim(lock).catch(() => undefined);
+      this.publishFailure = error;
+      this.context.logger.warn({ imageId: this.imageId, err: describe(error) }, 'the image was streamed but could not be cached');
+      this.settle(null, error);
     }
-    return { imageId: this.imageId, size: this.bytes, checksum };
   }
 
-  /** Closes the file and moves it to `invalid/` so it is never served; idempotent. */
-  async abandon(error: unknown = new FillAbortedError(this.imageId)): Promise<void> {
+  private startRelaying(): void {
+    this.relaying = true;
+    this.context.logger.warn({ imageId: this.imageId, err: describe(this.appender.failure) }, 'cache write failed; relaying the rest without caching');
+    if (this.readers.size === 0) throw this.appender.failure;
+  }
+
+  /** Without a disk the memory window is all the readers have: the origin waits for the slowest. */
+  private async waitForReaders(): Promise<void> {
+    if (this.readers.size === 0) throw this.appender.failure;
+    while (this.received - this.slowestReader() > RELAY_WINDOW) {
+      if (this.readers.size === 0) throw this.appender.failure;
+      await this.changed();
+    }
+  }
+
+  private slowestReader(): number {
+    let slowest = this.received;
+    for (const reader of this.readers) slowest = Math.min(slowest, reader.position);
+    return slowest;
+  }
+
+  private onDiskProgress(): void {
+    this.trim();
+    this.wake();
+  }
+
+  /** Drops chunks no reader can need from memory: written ones, past the retained tail. */
+  private trim(): void {
+    const keepFrom = this.relaying ? this.slowestReader() : Math.min(this.appender.written, this.received - RETAINED);
+    this.window.dropBefore(keepFrom);
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.failure ??= error;
+    this.settle(null, this.failure);
+  }
+
+  /** Ends the fill: readers learn at once; {@link done} settles once the file is in its final place. */
+  private settle(image: CommittedImage | null, error?: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.finish({ committed: false, error });
-    await this.handle.close().catch(() => undefined);
-    // Moving fails only when the file is gone or the disk is unusable; either way it is not served.
+    this.wake();
+    const finish = () => {
+      if (image) this.resolveDone(image);
+      else if (error !== undefined && !this.verified) this.rejectDone(error);
+      else this.resolveDone(null);
+      this.release();
+    };
+    if (image) finish();
+    else void this.quarantine().then(finish);
+  }
+
+  /** Moves the temporary file to `invalid/` so it is never served (removal is as good), ending the claim. */
+  private async quarantine(): Promise<void> {
     await abandonClaim(this.context.layout, this.claimed, 'failed').catch(() => undefined);
   }
 
-  private async failWith(error: unknown): Promise<unknown> {
-    await this.abandon(error);
-    return error;
+  /** Closes the file once the fill is over and no reader needs it. */
+  private release(): void {
+    // The fill holds one use until it settles, so zero users means settled.
+    if (--this.users === 0) void this.handle.close().catch(() => undefined);
+  }
+
+  private wake(): void {
+    const waiting = this.wakers;
+    this.wakers = [];
+    for (const resolve of waiting) resolve();
   }
 }
 
-/**
- * Writes every byte of a chunk. On a nearly full disk write(2) may store only part of a
- * chunk without an error; counting the whole chunk would commit a truncated file whose
- * counted size and checksum still match. The next write then reports the real error.
- */
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < chunk.byteLength; ) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    if (bytesWritten === 0) throw Object.assign(new Error('write stored no bytes'), { code: 'EIO' });
-    offset += bytesWritten;
-  }
+function describe(error: unknown): string {
+  return error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
 }
+

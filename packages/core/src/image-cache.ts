@@ -1,25 +1,27 @@
-import { createReadStream, open as openCallback } from 'node:fs';
-import { promisify } from 'node:util';
-import { mkdir, open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { assertChecksumAlgorithm, parseChecksum, type ChecksumAlgorithm } from './checksum.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
 import { CacheClosedError, FillAbortedError, InvalidOptionError, NotCachedError } from './errors.js';
 import { isClaimed, withLock } from './claims.js';
 import { cleanDirectories, type CleanResult } from './clean.js';
-import { Fill } from './fill.js';
-import { teeIntoFill, type ImageSource } from './fill-stream.js';
-import { followFill } from './follow-fill.js';
+import { Fill, type ImageSource } from './fill.js';
+import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
+import { HitRecorder } from './hit-recorder.js';
 import { assertValidImageId } from './image-id.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
 import { CacheLayout } from './layout.js';
+import { OpenFiles, type OpenFilesOptions, type OpenImage } from './open-files.js';
 import { loadDriver, type DriverSpec, type Importer } from './load-driver.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { evict, planPrune, type PruneResult } from './prune.js';
+import { moveAside } from './quarantine.js';
 import { PrefetchQueue } from './queue.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
+import { describeRepair, type Repair } from './repairs.js';
 import { verifyImages, type VerifyResult } from './verify.js';
 
 export type { CleanResult } from './clean.js';
@@ -47,6 +49,10 @@ export interface ImageCacheOptions {
   resolveFrom?: string | URL;
   /** This node's identity for drivers that share a store between machines. Default: the hostname. */
   nodeId?: string;
+  /** Limits of the cache of open descriptors and of small images kept in memory. */
+  openFiles?: OpenFilesOptions;
+  /** Milliseconds hits are gathered before they are written to the driver (the most a crash loses). Default 1000. */
+  hitFlushInterval?: number;
 }
 
 /** A cached image as listed by {@link ImageCache.getCachedImages}. */
@@ -77,15 +83,15 @@ export interface ReadOptions {
 const DEFAULT_MAX_SIZE = 10 * 1024 ** 3;
 const DEFAULT_STALL_TIME = 86_400;
 const READ_CHUNK = 1024 * 1024;
-const openFd = promisify(openCallback);
 
 /**
  * An LRU disk cache of image files. Open one with {@link ImageCache.open}.
  *
- * Single-flight: within a process at most one fill per image runs at a time; a second
- * `getCachingIter` for the same image gets its source passed through uncached, and a
- * second `cacheImageIter` resolves false. Across processes, a writer that finds another
- * live writer's claim on the image backs off the same way.
+ * Single-flight: within a process at most one fill per image runs at a time, and any
+ * number of readers stream it ({@link fill}); a second `getCachingIter` for the same image
+ * gets its source passed through uncached, and a second `cacheImageIter` resolves false.
+ * Across processes, a writer that finds another live writer's claim on the image backs off
+ * the same way.
  */
 export class ImageCache {
   readonly layout: CacheLayout;
@@ -96,8 +102,9 @@ export class ImageCache {
   readonly reconcileReport: ReconcileReport;
 
   private readonly queue: PrefetchQueue;
-  private readonly fills = new Map<string, FillSlot>();
-  private readonly readers = new Map<string, number>();
+  private readonly fills: FillRegistry;
+  private readonly openFiles: OpenFiles;
+  private readonly hits: HitRecorder;
   private closed = false;
   /** Serialises prunes so two of them never pick the same victims. */
   private pruning: Promise<unknown> = Promise.resolve();
@@ -105,7 +112,7 @@ export class ImageCache {
   private constructor(
     private readonly driver: Driver,
     layout: CacheLayout,
-    settings: { maxSize: number; stallTime: number; checksumAlgorithm: ChecksumAlgorithm },
+    settings: { maxSize: number; stallTime: number; checksumAlgorithm: ChecksumAlgorithm; openFiles?: OpenFilesOptions; hitFlushInterval?: number },
     private readonly logger: Logger,
     report: ReconcileReport,
   ) {
@@ -115,6 +122,12 @@ export class ImageCache {
     this.checksumAlgorithm = settings.checksumAlgorithm;
     this.queue = new PrefetchQueue(layout);
     this.reconcileReport = report;
+    this.openFiles = new OpenFiles(layout, settings.openFiles);
+    this.hits = new HitRecorder(driver, logger, settings.hitFlushInterval);
+    this.fills = new FillRegistry({
+      isCached: async (imageId) => (await this.driver.get(imageId)) !== null,
+      createFill: (imageId, source) => this.createFill(imageId, source),
+    });
   }
 
   /**
@@ -150,7 +163,8 @@ export class ImageCache {
     });
     try {
       const report = await reconcile(layout, driver, checksumAlgorithm, logger);
-      return new ImageCache(driver, layout, { maxSize, stallTime, checksumAlgorithm }, logger, report);
+      const settings = { maxSize, stallTime, checksumAlgorithm, openFiles: options.openFiles, hitFlushInterval: options.hitFlushInterval };
+      return new ImageCache(driver, layout, settings, logger, report);
     } catch (error) {
       await driver.close().catch(() => undefined);
       throw error;
@@ -162,7 +176,10 @@ export class ImageCache {
     return this.driver.name;
   }
 
+  /** True when the image is committed. A fill that is verified and being committed is waited for (milliseconds). */
   async isCached(imageId: string): Promise<boolean> {
+    const fill = this.fills.get(imageId);
+    if (fill?.isVerified) await fill.done.catch(() => null);
     return (await this.entry(imageId)) !== null;
   }
 
@@ -182,43 +199,62 @@ export class ImageCache {
     return this.fills.has(imageId) || isClaimed(this.layout, imageId);
   }
 
-  /** True while this process is caching the image (a follower can join it with {@link followFill}). */
+  /** True while this process starts or runs a fill of the image (see {@link fill}). */
   isFilling(imageId: string): boolean {
     this.assertUsable(imageId);
     return this.fills.has(imageId);
   }
 
+  /** The fill of the image running in this process that new readers may join, if any. */
+  getFill(imageId: string): Fill | undefined {
+    this.assertUsable(imageId);
+    return this.fills.get(imageId);
+  }
+
+  /** Every fill running in this process. */
+  get activeFills(): Fill[] {
+    return this.fills.fills;
+  }
+
   /**
    * Streams an image that this process is caching right now, from its first byte, as the
-   * bytes reach the disk: many readers share one origin download, each at its own pace.
-   * Ends once the fill has committed and all bytes were read; throws the fill's error if
-   * it fails (never a silently short stream). Returns null when no fill of it runs here.
+   * bytes arrive: many readers share one origin download, each at its own pace. Ends once
+   * the fill is verified and all bytes were read; throws the fill's error if it fails
+   * (never a silently short stream). Returns null when no fill of it runs here.
    */
   followFill(imageId: string, options: { signal?: AbortSignal } = {}): AsyncIterable<Uint8Array> | null {
     this.assertUsable(imageId);
-    const slot = this.fills.get(imageId);
-    if (!slot) return null;
-    const { layout } = this;
-    return (async function* () {
-      const fill = await slot.claimed;
-      if (!fill) throw new FillAbortedError(imageId);
-      yield* followFill(fill, layout, options.signal);
-    })();
+    return this.fills.follow(imageId, options);
+  }
+
+  /**
+   * The single-flight primitive: joins this process's fill of the image, or, when there is
+   * none and the image is not cached, calls `start` (only this caller's) and begins a fill
+   * with the source it returns. Every concurrent caller gets one plain outcome; see
+   * {@link FillOutcome}. A fill runs to its end whoever stops reading.
+   * @throws {InvalidImageIdError | CacheClosedError} before anything runs; what `start` throws.
+   */
+  async fill<D>(imageId: string, start: () => Promise<FillStartResult<D>>, options: { join?: boolean } = {}): Promise<FillOutcome<D>> {
+    this.assertUsable(imageId);
+    return this.fills.begin(imageId, start, options);
   }
 
   /** Total bytes of committed images. */
   async getCacheSize(): Promise<number> {
     this.assertOpen();
+    await this.settle();
     return (await this.driver.stats()).totalSize;
   }
 
   /** Count, bytes and hits of committed images. */
   async getStats(): Promise<{ count: number; totalSize: number; totalHits: number }> {
     this.assertOpen();
+    await this.settle();
     return this.driver.stats();
   }
 
   async getHitCount(imageId: string): Promise<number> {
+    await this.settle();
     return (await this.entry(imageId))?.hits ?? 0;
   }
 
@@ -230,11 +266,13 @@ export class ImageCache {
   /** Every cached image, ordered by id. */
   async getCachedImages(): Promise<CachedImage[]> {
     this.assertOpen();
+    await this.settle();
     return (await this.driver.list()).map(toCachedImage);
   }
 
   /** The cached image's metadata, or null. */
   async getCachedImage(imageId: string): Promise<CachedImage | null> {
+    await this.settle();
     const entry = await this.entry(imageId);
     return entry ? toCachedImage(entry) : null;
   }
@@ -270,7 +308,9 @@ export class ImageCache {
    */
   async deleteCachedImage(imageId: string): Promise<boolean> {
     this.assertUsable(imageId);
-    await this.cancelFill(imageId);
+    await this.fills.cancel(imageId);
+    this.hits.forget(imageId);
+    this.openFiles.retire(imageId);
     const outcome = await withLock(this.layout, imageId, async () => {
       const removedFile = await removeFile(this.layout.imagePath(imageId));
       const removedEntry = (await this.driver.remove([imageId])) > 0;
@@ -286,8 +326,11 @@ export class ImageCache {
    */
   async deleteAllCachedImages(): Promise<number> {
     this.assertOpen();
-    await Promise.all([...this.fills.keys()].map((imageId) => this.cancelFill(imageId)));
-    return (await evict(this.layout, this.driver, await this.driver.list())).files;
+    await this.fills.cancelAll();
+    const entries = await this.driver.list();
+    const result = await evict(this.layout, this.driver, entries);
+    for (const { imageId } of entries) this.openFiles.retire(imageId);
+    return result.files;
   }
 
   /**
@@ -297,8 +340,11 @@ export class ImageCache {
   async prune(maxSize: number = this.maxSize): Promise<PruneResult> {
     this.assertOpen();
     const run = this.pruning.then(async () => {
-      const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.readers.has(imageId) });
-      return evict(this.layout, this.driver, victims);
+      await this.hits.flush();
+      const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.openFiles.inUse(imageId) });
+      const result = await evict(this.layout, this.driver, victims);
+      for (const { imageId } of victims) this.openFiles.retire(imageId);
+      return result;
     });
     this.pruning = run.catch(() => undefined);
     return run;
@@ -307,7 +353,8 @@ export class ImageCache {
   /** The images prune() would evict now, without evicting them. */
   async planPrune(maxSize: number = this.maxSize): Promise<{ imageId: string; size: number }[]> {
     this.assertOpen();
-    const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.readers.has(imageId) });
+    await this.hits.flush();
+    const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.openFiles.inUse(imageId) });
     return victims.map(({ imageId, size }) => ({ imageId, size }));
   }
 
@@ -328,28 +375,46 @@ export class ImageCache {
    * Wraps a source so that consuming it also caches it (verified against `checksum`, a bare
    * md5 or `algorithm:hex`). When the image is not cacheable (cached, or being cached) the
    * source is passed through untouched. Source errors, aborts and mismatches reach the
-   * consumer; a local write failure only stops caching.
+   * consumer; a local write failure only stops caching. A consumer that stops early stops
+   * the fill.
    * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is read.
    */
   getCachingIter(imageId: string, checksum: string | null | undefined, source: ImageSource, options: FillOptions = {}): AsyncIterable<Uint8Array> {
     this.assertUsable(imageId);
-    const expected = checksum ? parseChecksum(checksum) : undefined;
-    return this.runFill(imageId, source, { expected, strict: false, ...options });
+    if (checksum) parseChecksum(checksum);
+    const cache = this;
+    return (async function* () {
+      const outcome = await cache.fill(imageId, async () => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } }), { join: false });
+      if (outcome.kind !== 'joined') return yield* source;
+      let finished = false;
+      try {
+        yield* outcome.fill.read({ signal: options.signal });
+        // The consumer has every byte; its iteration ends once the image is committed.
+        await outcome.fill.done;
+        finished = true;
+      } finally {
+        if (!finished) await outcome.fill.abort();
+      }
+    })();
   }
 
   /**
    * Caches an image from a source.
    * @returns true when the image is cached afterwards, false when it was not cacheable.
-   * @throws {ChecksumMismatchError | SizeMismatchError | FillAbortedError} or the source's error; nothing is cached then.
+   * @throws {ChecksumMismatchError | SizeMismatchError | FillAbortedError} or the source's
+   * error, or the disk's error; nothing is cached then.
    */
   async cacheImageIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
     this.assertUsable(imageId);
-    const expected = checksum ? parseChecksum(checksum) : undefined;
-    let cached = false;
-    for await (const _chunk of this.runFill(imageId, source, { expected, strict: true, ...options, onCommit: () => (cached = true) })) {
-      // Draining is the work: the fill writes as it yields.
-    }
-    return cached;
+    if (checksum) parseChecksum(checksum);
+    const outcome = await this.fill(imageId, async () => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } }), { join: false });
+    if (outcome.kind === 'pass' && outcome.reason === 'unavailable') throw outcome.error;
+    if (outcome.kind !== 'joined') return false;
+    const { fill } = outcome;
+    const committed = await fill.done;
+    if (committed) return true;
+    if (fill.diskFailure) throw fill.diskFailure;
+    return false;
   }
 
   /** Caches an image from a local file. @returns as {@link cacheImageIter}. */
@@ -366,39 +431,69 @@ export class ImageCache {
   }
 
   /**
+   * Opens a committed image for serving: from the cache of open descriptors when it is
+   * still valid, so a hit needs no metadata lookup. Release it with {@link releaseImage}.
+   * A file that vanished or changed size behind the cache's back is dropped (and logged).
+   * @returns null when the image is not cached.
+   */
+  async openImage(imageId: string): Promise<OpenImage | null> {
+    this.assertUsable(imageId);
+    const image = await this.openFiles.acquire(imageId, () => this.entry(imageId));
+    if (image === null || typeof image === 'object') return image;
+    await this.dropDamaged(imageId, image === 'missing' ? 'file is missing' : 'file size differs from its metadata');
+    return null;
+  }
+
+  /** Ends a use of an image from {@link openImage}. */
+  releaseImage(image: OpenImage): void {
+    this.openFiles.release(image);
+  }
+
+  /** Counts a completed read of the image (hits reach the driver in batches). */
+  recordHit(imageId: string): void {
+    if (!this.closed) this.hits.record(imageId);
+  }
+
+  /**
    * Opens a cached image for streaming. The file is opened before this resolves, so a
    * concurrent prune or delete cannot take the bytes away from this reader. Reading to the
-   * end records a hit and the access time.
+   * end records a hit and the access time. An image that is verified but still being
+   * committed is read from its fill.
    * @throws {NotCachedError} when the image is not cached.
    */
   async openForRead(imageId: string, options: ReadOptions = {}): Promise<Readable> {
-    const entry = await this.entry(imageId);
-    if (!entry) throw new NotCachedError(imageId);
-    let fd: number;
-    try {
-      fd = await openFd(this.layout.imagePath(imageId), 'r');
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
-      await this.driver.remove([imageId]);
-      throw new NotCachedError(imageId, { cause: error });
+    const fill = this.getFill(imageId);
+    if (fill?.isVerified) {
+      const end = options.end === undefined ? undefined : options.end + 1;
+      const stream = Readable.from(fill.read({ start: options.start ?? 0, end }), { objectMode: false });
+      stream.once('end', () => this.recordHit(imageId));
+      return stream;
     }
-    this.readers.set(imageId, (this.readers.get(imageId) ?? 0) + 1);
+    const image = await this.openImage(imageId);
+    if (!image) throw new NotCachedError(imageId);
+    const size = image.entry.size;
+    const start = options.start ?? 0;
+    const end = Math.min(options.end ?? size - 1, size - 1);
     // Small images get a buffer their size: a 1 MiB buffer per 4 KiB read costs more than the read.
-    const highWaterMark = Math.max(64 * 1024, Math.min(READ_CHUNK, entry.size));
-    // A numeric descriptor with fs.createReadStream is measurably faster per request than
-    // FileHandle.createReadStream; the stream closes the descriptor when it ends or is destroyed.
-    const stream = createReadStream('', { fd, highWaterMark, start: options.start, end: options.end, autoClose: true });
-    stream.once('end', () => {
-      if (this.closed) return;
-      this.driver.recordHit(imageId, nextTimestamp()).catch((error: unknown) => {
-        this.logger.warn({ imageId, err: String(error) }, 'could not record a cache hit');
-      });
-    });
-    stream.once('close', () => {
-      const count = (this.readers.get(imageId) ?? 1) - 1;
-      if (count > 0) this.readers.set(imageId, count);
-      else this.readers.delete(imageId);
-    });
+    const highWaterMark = Math.max(64 * 1024, Math.min(READ_CHUNK, size));
+    // The descriptor is shared: every read is positional (start is always set), and the
+    // stream must not close it.
+    const stream =
+      end < start
+        ? Readable.from([], { objectMode: false })
+        : image.bytes
+          ? Readable.from([image.bytes.subarray(start, end + 1)], { objectMode: false })
+          : createReadStream('', { fd: image.fd, highWaterMark, start, end, autoClose: false, emitClose: true });
+    stream.once('end', () => this.recordHit(imageId));
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.releaseImage(image);
+    };
+    stream.once('close', release);
+    stream.once('end', release);
+    stream.once('error', release);
     return stream;
   }
 
@@ -412,57 +507,71 @@ export class ImageCache {
   async verify(imageIds?: readonly string[]): Promise<VerifyResult> {
     this.assertOpen();
     imageIds?.forEach((imageId) => assertValidImageId(imageId));
-    const context = { layout: this.layout, driver: this.driver, logger: this.logger, isFilling: (imageId: string) => this.fills.has(imageId) };
+    const context = {
+      layout: this.layout,
+      driver: this.driver,
+      logger: this.logger,
+      isFilling: (imageId: string) => this.fills.has(imageId),
+      onDropped: (imageId: string) => this.forgetImage(imageId),
+    };
     return verifyImages(context, imageIds);
   }
 
   /** Aborts in-flight fills, waits for them to clean up, and closes the driver. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.all([...this.fills.keys()].map((imageId) => this.cancelFill(imageId)));
+    await this.fills.abortAll();
     this.closed = true;
+    await this.hits.flush();
+    this.openFiles.close();
     await this.driver.close();
   }
 
-  private async *runFill(
-    imageId: string,
-    source: ImageSource,
-    options: { expected: ReturnType<typeof parseChecksum> | undefined; strict: boolean; onCommit?: () => void } & FillOptions,
-  ): AsyncGenerator<Uint8Array, void, undefined> {
-    this.assertOpen();
-    // Reserved synchronously on the first pull, so a second caller in this process always sees it.
-    if (this.fills.has(imageId)) return yield* passThrough(source, options.strict);
-    let announce!: (fill: Fill | null) => void;
-    const slot: FillSlot = { cancelled: false, claimed: new Promise((resolve) => (announce = resolve)) };
-    this.fills.set(imageId, slot);
-    let fill: Fill | null = null;
-    try {
-      if (options.signal?.aborted) throw new FillAbortedError(imageId, { cause: options.signal.reason });
-      fill = (await this.entry(imageId))
-        ? null
-        : await Fill.claim({ layout: this.layout, driver: this.driver, algorithm: this.checksumAlgorithm }, imageId, {
-            checksum: options.expected,
-            size: options.expectedSize,
-          });
-      announce(fill);
-      if (!fill) return yield* passThrough(source, options.strict);
-      slot.fill = fill;
-      if (slot.cancelled) await fill.cancel();
-      const { strict, signal, onCommit } = options;
-      yield* teeIntoFill(fill, source, { strict, signal, logger: this.logger, onCommit });
-    } finally {
-      announce(fill);
-      if (this.fills.get(imageId) === slot) this.fills.delete(imageId);
-    }
+  /**
+   * Lets listings agree with {@link isCached}: waits for the commits of fills that are
+   * already verified (milliseconds: fsync and one metadata write), and writes pending hits.
+   */
+  private async settle(): Promise<void> {
+    await Promise.all(this.fills.fills.filter((fill) => fill.isVerified).map((fill) => fill.done.catch(() => null)));
+    await this.hits.flush();
   }
 
-  /** Stops this process's fill of an image and waits for a commit already under way. */
-  private async cancelFill(imageId: string): Promise<void> {
-    const slot = this.fills.get(imageId);
-    if (!slot) return;
-    slot.cancelled = true;
-    await slot.fill?.cancel();
-    await slot.fill?.settledCommit();
+  private async createFill(imageId: string, source: FillSource): Promise<Fill | null> {
+    const context = {
+      layout: this.layout,
+      driver: this.driver,
+      algorithm: this.checksumAlgorithm,
+      logger: this.logger,
+      onCommitted: () => this.openFiles.retire(imageId),
+    };
+    const expected = { checksum: source.checksum ? parseChecksum(source.checksum) : undefined, size: source.size };
+    return Fill.claim(context, imageId, expected, source.info);
+  }
+
+  /**
+   * Drops the metadata of an image whose file is gone or damaged, moving a damaged file
+   * aside. Done under the image's lock after a re-check: a writer in another process may be
+   * replacing the file right now, and its commit puts the metadata right.
+   */
+  private async dropDamaged(imageId: string, reason: string): Promise<void> {
+    this.forgetImage(imageId);
+    await withLock(this.layout, imageId, async () => {
+      const entry = await this.driver.get(imageId);
+      const info = await stat(this.layout.imagePath(imageId)).catch(() => null);
+      if (!entry || info?.size === entry.size) return;
+      const moved = info ? await moveAside(this.layout, this.layout.imagePath(imageId), imageId, 'resized') : null;
+      await this.driver.remove([imageId]);
+      const repair: Repair = info
+        ? { action: 'quarantined', imageId, cause: 'resized', reason, movedTo: moved?.movedTo ?? null }
+        : { action: 'dropped', imageId, cause: 'missing', reason };
+      this.logger.warn({ ...repair }, `read: ${describeRepair(repair)}`);
+    });
+  }
+
+  /** Closes this process's descriptors of an image and drops its pending hits: its file is going away. */
+  private forgetImage(imageId: string): void {
+    this.openFiles.retire(imageId);
+    this.hits.forget(imageId);
   }
 
   private async entry(imageId: string): Promise<CacheEntry | null> {
@@ -478,20 +587,6 @@ export class ImageCache {
   private assertOpen(): void {
     if (this.closed) throw new CacheClosedError();
   }
-}
-
-interface FillSlot {
-  fill?: Fill;
-  /** Resolves with the fill once claimed, or null when this process does not write the image. */
-  claimed: Promise<Fill | null>;
-  /** Set when the fill was cancelled before its claim finished. */
-  cancelled: boolean;
-}
-
-/** For a non-cacheable image: the consumer still gets the bytes (strict callers get nothing to do). */
-async function* passThrough(source: ImageSource, strict: boolean): AsyncGenerator<Uint8Array, void, undefined> {
-  if (strict) return;
-  yield* source;
 }
 
 function toCachedImage(entry: CacheEntry): CachedImage {

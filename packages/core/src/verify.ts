@@ -31,6 +31,8 @@ export interface VerifyContext {
   logger: Logger;
   /** True while this process is caching the image (its file in images/ may not have metadata yet). */
   isFilling: (imageId: string) => boolean;
+  /** Called before a cached image's file is moved aside or its entry dropped. */
+  onDropped?: (imageId: string) => void;
 }
 
 /**
@@ -72,6 +74,7 @@ async function verifyEntry(context: VerifyContext, log: RepairLog, entry: CacheE
   };
   const outcome = await withLockSoon(layout, imageId, unchanged, async () => {
     if (!(await unchanged())) return null;
+    context.onDropped?.(imageId);
     // File first, then metadata: a crash in between leaves an entry without a file (dropped
     // at the next start), never a bad file without metadata (which would be adopted).
     const moved = reason === 'file is missing' ? null : await moveAside(layout, layout.imagePath(imageId), imageId, 'corrupt');

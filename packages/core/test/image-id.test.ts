@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ImgcacheError, InvalidImageIdError, assertValidImageId, isValidImageId } from '../src/index.js';
 import { openCache, tempDir } from './helpers.js';
@@ -24,9 +24,10 @@ describe('image ids', () => {
   });
 
   it('is refused by every method before the filesystem is touched', async () => {
-    const dir = await tempDir();
+    // A parent of its own: the system temp directory changes under other tests running meanwhile.
+    const parent = await tempDir();
+    const dir = join(parent, 'cache');
     const cache = await openCache({ dir });
-    const parent = dirname(dir);
     const before = (await readdir(parent)).sort();
     const inside = (await readdir(dir)).sort();
     const calls: ((id: string) => Promise<unknown> | unknown)[] = [

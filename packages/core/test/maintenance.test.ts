@@ -69,11 +69,21 @@ describe('clean', () => {
     await utimes(stalled, long, long);
     const fresh = join(cache.layout.incompleteDir, 'fresh-foreign-file');
     await writeFile(fresh, 'y');
-    const iterator = cache.getCachingIter('live', null, [bytes(10), bytes(10, 2), bytes(10, 3)])[Symbol.asyncIterator]();
+    // The origin holds the rest back until the cleaning is done: the write stays live meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const source = (async function* () {
+      yield bytes(10);
+      yield bytes(10, 2);
+      await held;
+      yield bytes(10, 3);
+    })();
+    const iterator = cache.getCachingIter('live', null, source)[Symbol.asyncIterator]();
     await iterator.next();
     expect(await cache.clean()).toEqual({ incomplete: 1, invalid: 1 });
     expect((await listDir(cache.layout.incompleteDir)).filter((name) => name.startsWith('live~'))).toHaveLength(1);
     expect(await cache.clean(0)).toEqual({ incomplete: 1, invalid: 0 });
+    release();
     while (!(await iterator.next()).done);
     expect(await cache.isCached('live')).toBe(true);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);

@@ -7,6 +7,7 @@ import {
   type Driver,
   type DriverContext,
   type DriverStats,
+  type HitBatch,
   type LruEntry,
   type NewCacheEntry,
 } from '@imgcache/core';
@@ -63,6 +64,9 @@ export class SqliteDriver implements Driver {
       hit: db.prepare(
         'UPDATE entries SET hits = hits + 1, last_accessed = max(last_accessed, ?) WHERE node_id = ? AND image_id = ?',
       ),
+      hits: db.prepare(
+        'UPDATE entries SET hits = hits + ?, last_accessed = max(last_accessed, ?) WHERE node_id = ? AND image_id = ?',
+      ),
       remove: db.prepare('DELETE FROM entries WHERE node_id = ? AND image_id = ?'),
       removeAll: db.prepare('DELETE FROM entries WHERE node_id = ?'),
       lruFirst: db.prepare<[string, number], LruRow>(
@@ -80,7 +84,12 @@ export class SqliteDriver implements Driver {
       batch.map(({ imageId, accessedAt }) => this.statements.hit.run(accessedAt, this.nodeId, imageId).changes > 0),
     );
     this.hits = new HitBatcher((batch) => recordMany.immediate(batch));
+    this.recordBatch = db.transaction((batch: readonly HitBatch[]) => {
+      for (const { imageId, hits, accessedAt } of batch) this.statements.hits.run(hits, accessedAt, this.nodeId, imageId);
+    });
   }
+
+  private readonly recordBatch: Database.Transaction<(batch: readonly HitBatch[]) => void>;
 
   async get(imageId: string): Promise<CacheEntry | null> {
     const row = this.statements.get.get(this.nodeId, imageId);
@@ -102,6 +111,10 @@ export class SqliteDriver implements Driver {
 
   async recordHit(imageId: string, accessedAt: number): Promise<boolean> {
     return this.hits.record(imageId, accessedAt);
+  }
+
+  async recordHits(batch: readonly HitBatch[]): Promise<void> {
+    this.recordBatch.immediate(batch);
   }
 
   async remove(imageIds: readonly string[]): Promise<number> {

@@ -1,3 +1,4 @@
+import { RemoteRequestError } from '../errors.js';
 import type { ManagementClient } from './management-client.js';
 
 /** One id's outcome of `queue-image`, the same shape locally and on a server. */
@@ -10,9 +11,10 @@ export interface DeleteOutcome {
 }
 
 /**
- * Queues images on a server. The queue route answers 202 whatever the image's state, so
- * the listing taken first tells which ids are already cached or queued; those are
- * reported and left alone, as `queue-image` does locally.
+ * Queues images on a server. The queue route answers 202 for images already cached or
+ * queued too, so the listing taken first tells which ids are; those are reported and left
+ * alone, as `queue-image` does locally. As in Glance, the server refuses ids its origin
+ * does not know (404) and images that are not active (400).
  * @throws {RemoteRequestError} when a request fails (ids queued before it stay queued).
  */
 export async function queueOnServer(client: ManagementClient, ids: readonly string[]): Promise<QueueOutcome[]> {
@@ -25,7 +27,15 @@ export async function queueOnServer(client: ManagementClient, ids: readonly stri
       outcomes.push({ imageId, queued: false, reason: cached.has(imageId) ? 'already cached' : 'already queued' });
       continue;
     }
-    await client.queueImage(imageId);
+    try {
+      await client.queueImage(imageId);
+    } catch (error) {
+      // The listing above proves the management API is there, so this 404 is about the image.
+      if (error instanceof RemoteRequestError && error.status === 404) {
+        throw new RemoteRequestError(`cannot queue image ${imageId}: the server's origin does not know it`, 404, { cause: error });
+      }
+      throw error;
+    }
     queued.add(imageId);
     outcomes.push({ imageId, queued: true });
   }

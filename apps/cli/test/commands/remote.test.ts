@@ -24,9 +24,12 @@ let silentRequests = 0;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'imgcache-cli-remote-'));
   sandbox = await createSandbox();
-  // Ids starting "img-" exist; every other id is a 404, so queueing it keeps it queued.
+  // Ids starting "img-" exist. Ids starting "gone-" exist but their data cannot be fetched
+  // (the server checks with HEAD before queueing), so queueing one keeps it queued. Every
+  // other id is a 404, which the server refuses to queue.
   origin = await startHttpServer((request, response) => {
     const id = (request.url ?? '').slice(1);
+    if (id.startsWith('gone-')) return void response.writeHead(request.method === 'HEAD' ? 200 : 503).end();
     if (!id.startsWith('img-')) return void response.writeHead(404).end('not found');
     const bytes = imageBytes(id);
     response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length }).end(bytes);
@@ -102,6 +105,13 @@ describe('managing a running server with --url', () => {
     expect(human.stdout).toMatch(new RegExp(`^img-alpha +${formatSize(imageBytes('img-alpha').length)} +0 +just now +just now$`, 'm'));
 
     expect(await remote(['queue-image', 'img-b'])).toMatchObject({ code: 0, stdout: 'Did not queue image img-b: already cached.\n' });
+  });
+
+  it('queue-image of an id the origin does not know: exit 1 naming the image, nothing queued', async () => {
+    const result = await remote(['queue-image', 'no-such-image']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("cannot queue image no-such-image: the server's origin does not know it");
+    expect(await remoteJson(['list-queued'])).toEqual({ queuedImages: [] });
   });
 
   it('lists and deletes queue entries', async () => {

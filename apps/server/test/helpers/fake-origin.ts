@@ -22,6 +22,14 @@ export interface FakeImage {
   failAfterBytes?: number;
   /** Only these X-Auth-Token values may read the image (403 otherwise). */
   allowedTokens?: string[];
+  /**
+   * Glance `status` in the metadata (default `active`). The data route answers as Glance
+   * 25.1 does: `deactivated` 403 except for {@link FakeOrigin.adminTokens}; `queued`,
+   * `saving`, `uploading`, `importing`, `killed` 204 (no data); `deleted`,
+   * `pending_delete` 404 (the metadata still shows them, as to an admin of an origin that
+   * lists deleted images).
+   */
+  imageStatus?: string;
 }
 
 export interface RecordedUpload {
@@ -41,6 +49,12 @@ export class FakeOrigin {
   readonly finished: string[] = [];
   readonly uploads: RecordedUpload[] = [];
   readonly seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = [];
+  /** X-Auth-Token values Glance would treat as admin (they may download deactivated images). */
+  readonly adminTokens = new Set<string>();
+  /** When set, only requests with this `Host` are served (404 otherwise), as a name-based virtual host. */
+  virtualHost: string | undefined;
+  /** Answer `HEAD` on image data (Glance itself answers 405: its data route takes GET and PUT). */
+  allowHead = true;
   private readonly server: Server;
   url = '';
 
@@ -74,13 +88,18 @@ export class FakeOrigin {
     const url = new URL(request.url ?? '/', 'http://origin');
     const method = request.method ?? 'GET';
     this.seen.push({ method, url: request.url ?? '/', headers: request.headers });
+    if (this.virtualHost !== undefined && request.headers.host !== this.virtualHost) {
+      return json(response, 404, { message: `no virtual host ${String(request.headers.host)}` });
+    }
+    // Links are built as Glance builds them with enable_proxy_headers_parsing: from X-Forwarded-Host, else Host.
+    const linkHost = String(request.headers['x-forwarded-host'] ?? request.headers.host);
     const file = /^\/v2\/images\/([^/]+)\/file$/.exec(url.pathname);
     const meta = /^\/v2\/images\/([^/]+)$/.exec(url.pathname);
     if (url.pathname === '/versions' && method === 'GET') {
-      return json(response, 200, { versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: `http://${request.headers.host}/v2/`, rel: 'self' }] }] });
+      return json(response, 200, { versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: `http://${linkHost}/v2/`, rel: 'self' }] }] });
     }
     if (url.pathname === '/v2/images' && method === 'GET') {
-      return json(response, 200, { images: [...this.images.keys()].map((id) => ({ id })), first: `http://${request.headers.host}/v2/images` });
+      return json(response, 200, { images: [...this.images.keys()].map((id) => ({ id })), first: `http://${linkHost}/v2/images` });
     }
     if (file && method === 'PUT') return this.upload(decodeURIComponent(file[1]!), request, response);
     if (meta && method === 'DELETE') {
@@ -104,12 +123,25 @@ export class FakeOrigin {
       const data = image.wrongChecksum ? Buffer.concat([image.data, Buffer.from('x')]) : image.data;
       return json(response, 200, {
         id: imageId,
-        status: 'active',
+        status: image.imageStatus ?? 'active',
         size: image.data.length,
         checksum: createHash('md5').update(data).digest('hex'),
         os_hash_algo: 'sha512',
         os_hash_value: createHash('sha512').update(data).digest('hex'),
       });
+    }
+    if (file && (method === 'GET' || method === 'HEAD')) {
+      const refused = this.dataRefusal(image, request);
+      if (refused) {
+        if (method === 'GET') bump(this.dataRequests, imageId);
+        else bump(this.headRequests, imageId);
+        if (refused.status === 204) return void response.writeHead(204).end();
+        return json(response, refused.status, { message: refused.message });
+      }
+    }
+    if (file && method === 'HEAD' && !this.allowHead) {
+      bump(this.headRequests, imageId);
+      return void response.writeHead(405, { allow: 'GET, PUT' }).end();
     }
     if (file && method === 'HEAD') {
       bump(this.headRequests, imageId);
@@ -118,6 +150,17 @@ export class FakeOrigin {
     }
     if (file && method === 'GET') return this.sendData(imageId, image, request, response);
     response.writeHead(405).end();
+  }
+
+  /** Glance's answer to a data request for an image that is not `active`, or null. */
+  private dataRefusal(image: FakeImage, request: IncomingMessage): { status: number; message: string } | null {
+    const status = image.imageStatus ?? 'active';
+    if (status === 'deleted' || status === 'pending_delete') return { status: 404, message: 'No image found' };
+    if (status === 'deactivated' && !this.adminTokens.has(String(request.headers['x-auth-token']))) {
+      return { status: 403, message: 'image deactivated: only admins may download its data' };
+    }
+    if (['queued', 'saving', 'uploading', 'importing', 'killed'].includes(status)) return { status: 204, message: '' };
+    return null;
   }
 
   private async sendData(imageId: string, image: FakeImage, request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../src/config.js';
-import { startServer, type ImageServer } from '../../src/server.js';
+import { startServer, type CreateServerOptions, type ImageServer } from '../../src/server.js';
 import { FakeOrigin } from './fake-origin.js';
 
 export interface Harness {
@@ -15,7 +15,7 @@ export interface Harness {
 }
 
 /** A fake Glance origin and an imgcache server in front of it, on ephemeral ports. */
-export async function startHarness(overrides: Partial<ServerConfig> = {}, origin?: FakeOrigin): Promise<Harness> {
+export async function startHarness(overrides: Partial<ServerConfig> = {}, origin?: FakeOrigin, options: Omit<CreateServerOptions, 'logger'> = {}): Promise<Harness> {
   const fakeOrigin = origin ?? (await new FakeOrigin().start());
   const dir = await mkdtemp(join(tmpdir(), 'imgcache-server-'));
   const server = await startServer(
@@ -34,9 +34,10 @@ export async function startHarness(overrides: Partial<ServerConfig> = {}, origin
       prefetchConcurrency: 2,
       maintenanceInterval: 0,
       logLevel: 'silent',
+      rangeMiss: 'fill',
       ...overrides,
     },
-    { logger: false },
+    { logger: false, ...options },
   );
   return {
     origin: fakeOrigin,

@@ -1,0 +1,91 @@
+// Peak resident memory of imgcache-server while several clients stream one large image,
+// first as a miss (all join one fill), then as hits. The image must never be held in memory.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { printTable } from '../../../bench/lib.mjs';
+import { describe, mark, target } from '../../../bench/targets.mjs';
+import { startImgcache } from './children.mjs';
+import { complete, download, originRequests, waitForHit } from './downloads.mjs';
+import { MB, MiB, megabytes, millis } from './format.mjs';
+import { rssBytes, watchPeakRss } from './proc-stats.mjs';
+
+const flushDisk = () => spawnSync('sync', { timeout: 300_000 });
+
+/** Writes `size` bytes as copies of one 64 MiB random block: incompressible, quick to make. */
+async function writeLargeFile(path, size) {
+  const block = randomBytes(64 * MiB);
+  const handle = await open(path, 'w');
+  try {
+    for (let written = 0; written < size; written += block.length) await handle.write(block, 0, Math.min(block.length, size - written));
+  } finally {
+    await handle.close();
+  }
+  flushDisk();
+}
+
+async function phase(pid, url, clients, size, timeoutMs) {
+  const watch = watchPeakRss(pid);
+  const start = performance.now();
+  const results = await Promise.all(Array.from({ length: clients }, () => download(url, { timeoutMs })));
+  const ms = Math.max(...results.map((result) => result.endMs)) - start;
+  const { hwm, polled } = watch.stop();
+  // The kernel updates VmHWM from per-thread counters lazily, so a poll can see a little more.
+  const peak = hwm === null && polled === null ? null : Math.max(hwm ?? 0, polled ?? 0);
+  return {
+    ms,
+    bytesPerSecond: (clients * size) / (ms / 1000),
+    complete: results.filter((result) => complete(result, size)).length,
+    xCache: [...new Set(results.map((result) => result.xCache))].join(', '),
+    hwmBytes: hwm,
+    polledBytes: polled,
+    peakBytes: peak,
+    peakMB: peak === null ? null : peak / MB,
+  };
+}
+
+/**
+ * Starts a fresh imgcache-server and measures its peak RSS while `clients` stream a new
+ * `size`-byte image (a miss), then the same image again (hits). Prints the table.
+ * @param {object} options `work` (scratch dir), `filesDir` (the origin's directory),
+ *   `originUrl`, `size` in bytes, `clients`, `timeoutMs` per download
+ */
+export async function memoryBench({ work, filesDir, originUrl, size, clients = 8, timeoutMs = 600_000 }) {
+  const file = join(filesDir, 'big');
+  await writeLargeFile(file, size);
+  const dir = join(work, 'cache-memory');
+  const server = await startImgcache({ originUrl, dir });
+  try {
+    const idle = rssBytes(server.pid);
+    const id = `big-memory-${process.pid.toString(36)}`;
+    const url = `${server.url}/v2/images/${id}/file`;
+    const miss = await phase(server.pid, url, clients, size, timeoutMs);
+    miss.originRequests = await originRequests(originUrl, id);
+    const committed = await waitForHit(url, 60_000);
+    flushDisk();
+    const hit = await phase(server.pid, url, clients, size, timeoutMs);
+    const figures = { size, clients, idleMB: idle === null ? null : idle / MB, committed, miss, hit };
+    const row = (label, result, id) => [
+      label,
+      millis(result.ms),
+      (result.bytesPerSecond / MB).toFixed(0),
+      `${result.complete}/${clients}`,
+      result.xCache,
+      megabytes(result.peakBytes),
+      `${describe(target(id))} ${mark(id, result.peakMB)}`,
+    ];
+    printTable(
+      `Peak RSS of imgcache-server while ${clients} clients stream one ${size / MiB} MiB image (a fresh process, idle ${megabytes(idle)}; peak: VmHWM reset before each phase, and VmRSS polled)`,
+      ['phase', 'time', 'MB/s (all clients)', 'complete', 'X-Cache', 'peak RSS', 'target'],
+      [row(`miss: all join one fill (origin requests: ${miss.originRequests})`, miss, 'server.rss.miss'), row(committed ? 'hit' : 'hit (image not committed after 60 s)', hit, 'server.rss.hit')],
+    );
+    if (miss.hwmBytes === null) console.log('note: VmHWM could not be reset (clear_refs); peak RSS is the maximum of VmRSS polled every 50 ms.');
+    return figures;
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+    await rm(file, { force: true });
+  }
+}

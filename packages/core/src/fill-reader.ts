@@ -1,0 +1,54 @@
+import { FillAbortedError } from './errors.js';
+import type { Fill } from './fill.js';
+
+/** Most bytes one read of the temporary file returns. */
+const FILE_READ_BYTES = 1024 * 1024;
+
+/**
+ * Streams bytes `[start, end)` of a fill as they arrive. Chunks still in memory are yielded
+ * as they are (no copy); older bytes are read from the temporary file through the fill's
+ * own descriptor, which stays valid across the rename at commit. Throws the fill's error
+ * if it fails before this reader has its bytes, and FillAbortedError when `signal` aborts
+ * or the fill can no longer be joined.
+ */
+export async function* readFill(
+  fill: Fill,
+  { start = 0, end = Number.POSITIVE_INFINITY, signal }: { start?: number; end?: number; signal?: AbortSignal },
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const reader = { position: start };
+  if (!fill.attach(reader)) throw fill.snapshot().failure ?? new FillAbortedError(fill.imageId);
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new FillAbortedError(fill.imageId, { cause: signal.reason });
+      const { releasable, complete, failure, onDisk } = fill.snapshot();
+      const limit = Math.min(end, releasable);
+      if (reader.position < limit) {
+        const chunk = fill.chunkAt(reader.position);
+        if (chunk) {
+          const from = reader.position - chunk.offset;
+          const to = Math.min(chunk.data.byteLength, limit - chunk.offset);
+          reader.position += to - from;
+          fill.readerMoved();
+          yield from === 0 && to === chunk.data.byteLength ? chunk.data : chunk.data.subarray(from, to);
+          continue;
+        }
+        // Behind the memory window: those bytes are on disk.
+        const length = Math.min(limit, onDisk, reader.position + FILE_READ_BYTES) - reader.position;
+        if (length <= 0) throw new Error(`fill of ${fill.imageId} lost bytes at ${reader.position}; this is a bug`);
+        const buffer = Buffer.allocUnsafe(length);
+        const bytesRead = await fill.readFile(buffer, reader.position);
+        if (bytesRead === 0) throw new FillAbortedError(fill.imageId);
+        reader.position += bytesRead;
+        fill.readerMoved();
+        yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+        continue;
+      }
+      // A failed fill still hands over what it had released, then its error: never a short body that ends cleanly.
+      if (failure) throw failure;
+      if (reader.position >= end || (complete && reader.position >= releasable)) return;
+      await fill.changed(signal);
+    }
+  } finally {
+    fill.detach(reader);
+  }
+}
