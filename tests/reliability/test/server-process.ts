@@ -133,6 +133,7 @@ export function startQuietServer(settings: { origin: string; dir: string; adminT
       authTtl: 60,
       prefetchConcurrency: 1,
       maintenanceInterval: 0,
+      rangeMiss: 'fill',
       logLevel: 'silent',
     },
     { logger: false },
