@@ -89,10 +89,10 @@ export class Fill {
   private publishFailure: unknown = null;
   private wakers: (() => void)[] = [];
   private resolveDone!: (image: CommittedImage | null) => void;
+  private rejectDone!: (error: unknown) => void;
   /** The temporary file: this writer's claim on the image until the commit. */
   readonly tempPath: string;
   private readonly handle: FileHandle;
-  private rejectDone!: (error: unknown) => void;
 
   private constructor(
     private readonly context: FillContext,
@@ -310,9 +310,10 @@ export class Fill {
       await driver.commit(entry);
       this.context.onCommitted({ ...entry, hits: 0, lastAccessed: entry.lastModified });
       await ignoreMissing(unlink(layout.queuePath(this.imageId)));
-      // The temporary file's name is gone since the rename; the lock goes once the metadata is in.
-      await releaseClaim(this.claimed);
-      await releaseClaim(lock);
+      // The temporary file's name is gone since the rename; the lock goes once the metadata
+      // is in. A lock that cannot be removed is no longer held here: clean reaps it later.
+      await releaseClaim(this.claimed).catch(() => undefined);
+      await releaseClaim(lock).catch(() => undefined);
       this.settle({ imageId: this.imageId, size: this.received, checksum: this.digest });
     } catch (error) {
       // The readers have every byte already; only the cache entry is lost. A placed file
