@@ -8,7 +8,7 @@ import { buildProgram } from './program.js';
 const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
 
 /** Core errors that mean the configuration asked for something impossible. */
-const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM']);
+const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING']);
 
 /** The exit status for an error: 2 for usage errors, 1 for failed operations. */
 function exitStatusFor(error: unknown): number {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '@imgcache/core';
+import { CHECKSUM_ALGORITHMS, ImgcacheError, parseChoice, parseDriverName, readEnvSetting, type ChecksumAlgorithm } from '@imgcache/core';
 import { InvalidArgumentError } from 'commander';
 import { defaultCacheDir } from './default-dir.js';
 import { UsageError } from './errors.js';
@@ -127,8 +127,9 @@ export function parseServerUrl(raw: string): string {
 function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
   const values: Partial<Settings> = {};
   for (const key of KEYS) {
-    const raw = env[CONFIG_ENV[key]];
-    if (raw === undefined || raw === '') continue;
+    // An empty variable counts as unset, as in the server.
+    const raw = readEnvSetting(env, CONFIG_ENV[key]);
+    if (raw === undefined) continue;
     Object.assign(values, { [key]: convert(key, raw, `environment variable ${CONFIG_ENV[key]}`) });
   }
   return values;
@@ -170,9 +171,13 @@ function convert(key: keyof Settings, raw: unknown, where: string): Settings[key
         if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) return raw;
         if (typeof raw === 'string') return parseDuration(raw);
         break;
+      // Enumerations take any letter case, as on the command line (core's strict parsers).
       case 'checksumAlgorithm':
-        if (CHECKSUM_ALGORITHMS.includes(raw as ChecksumAlgorithm)) return raw as ChecksumAlgorithm;
+        if (typeof raw === 'string') return parseChoice(raw, CHECKSUM_ALGORITHMS, where);
         throw new InvalidArgumentError(`must be one of ${CHECKSUM_ALGORITHMS.join(', ')}.`);
+      case 'driver':
+        if (typeof raw === 'string') return parseDriverName(raw, where);
+        break;
       case 'url':
         if (typeof raw === 'string') return parseServerUrl(raw);
         break;
@@ -181,6 +186,7 @@ function convert(key: keyof Settings, raw: unknown, where: string): Settings[key
     }
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw new UsageError(`Invalid ${where}: ${error.message}`, { cause: error });
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')) throw new UsageError(error.message, { cause: error });
     throw error;
   }
   throw new UsageError(`Invalid ${where}: ${JSON.stringify(raw)} is not a usable ${key}.`);

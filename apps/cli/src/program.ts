@@ -19,6 +19,7 @@ import { registerStats } from './commands/stats.js';
 import { registerVerify } from './commands/verify.js';
 import { parseDuration } from './format/parse-duration.js';
 import { parseSize } from './format/parse-size.js';
+import { parseChecksumAlgorithmFlag, parseDriverFlag, parsePathFlag } from './option-parsers.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -59,12 +60,15 @@ export function buildProgram(): Command {
     .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
-    .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)'))
-    .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)'))
+    .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(parsePathFlag))
+    .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(parseDriverFlag))
     .addOption(new Option('--max-size <size>', 'cache budget that prune enforces, e.g. 10GiB, 500M (default: 10GiB)').argParser(parseSize))
     .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
-    .addOption(new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS))
-    .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)'))
+    // choices() lists the values in the help; the parser after it accepts any letter case.
+    .addOption(
+      new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS).argParser(parseChecksumAlgorithmFlag),
+    )
+    .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)').argParser(parsePathFlag))
     .addOption(new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(parseServerUrl))
     .addOption(new Option('--token <token>', "the server's admin token (prefer IMGCACHE_TOKEN: flags show in ps)"))
     .addOption(new Option('--timeout <duration>', 'how long a request to the server may take, e.g. 10, 2m (default: 30s)').argParser(parseTimeout))

@@ -1,36 +1,32 @@
 #!/usr/bin/env node
+import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
 import { ConfigError } from './errors.js';
 import { startServer } from './server.js';
+import { handleSignals } from './signals.js';
 
-/** Starts the server from the command line and shuts it down cleanly on SIGTERM/SIGINT. */
+/** Commander's "errors" that are really successful exits. */
+const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+
+/** Starts the server from the command line; see signals.ts for SIGTERM, SIGINT and SIGHUP. */
 async function main(): Promise<void> {
+  const signals = handleSignals();
   let config;
   try {
     config = parseArguments(process.argv.slice(2));
   } catch (error) {
+    if (error instanceof CommanderError) {
+      if (CLEAN_EXITS.has(error.code)) process.exit(0);
+      process.stderr.write(`imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`);
+      process.exit(2);
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`imgcache-server: ${error.message}\n`);
       process.exit(2);
     }
     throw error;
   }
-  const server = await startServer(config);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.app.log.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        server.app.log.error({ err: String(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  signals.attach(await startServer(config));
 }
 
 main().catch((error: unknown) => {

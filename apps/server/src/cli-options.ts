@@ -1,91 +1,167 @@
+import { ImgcacheError, parseBoolean, parseDriverName, readEnvSetting, type SettingSource } from '@imgcache/core';
 import { Command, Option } from 'commander';
-import { DEFAULTS, parseChecksumAlgorithm, parseRangeMiss, parseInteger, parseMinFree, parseOrigin, parseSize, type ServerConfig } from './config.js';
+import {
+  DEFAULTS,
+  parseChecksumAlgorithm,
+  parseDirectory,
+  parseHost,
+  parseInteger,
+  parseLogLevel,
+  parseMinFree,
+  parseOrigin,
+  parseRangeMiss,
+  parseSize,
+  parseToken,
+  type ServerConfig,
+  type SettingName,
+} from './config.js';
 import { ConfigError } from './errors.js';
 
-interface RawOptions {
-  origin?: string;
-  host: string;
-  port: string;
-  dir?: string;
-  driver: string;
-  maxSize: string;
-  minFree: string;
-  stallTime: string;
-  checksumAlgorithm: string;
-  adminToken?: string;
-  originToken?: string;
-  public: boolean;
-  authTtl: string;
-  prefetchConcurrency: string;
-  maintenanceInterval: string;
-  logLevel: string;
-  rangeMiss: string;
+interface Flag {
+  /** Commander's flag syntax, e.g. `--origin <url>`. */
+  flags: string;
+  env: string;
+  description: string;
+  fallback?: string | number | boolean;
 }
 
 /** Flag, env var, description and default of every setting (also the README's table). */
-const FLAGS: [flags: string, env: string, description: string, fallback?: string | number][] = [
-  ['--origin <url>', 'IMGCACHE_ORIGIN', 'Glance API base URL, or an image data URL template containing {id}'],
-  ['--host <host>', 'IMGCACHE_HOST', 'address to listen on', DEFAULTS.host],
-  ['--port <port>', 'IMGCACHE_PORT', 'port to listen on (0 picks a free one)', DEFAULTS.port],
-  ['--dir <path>', 'IMGCACHE_DIR', 'cache directory'],
-  ['--driver <name>', 'IMGCACHE_DRIVER', 'metadata driver: sqlite, xattr or a package name', DEFAULTS.driver],
-  ['--max-size <size>', 'IMGCACHE_MAX_SIZE', 'cache budget (bytes, or K/M/G/T)', DEFAULTS.maxSize],
-  ['--min-free <size|%>', 'IMGCACHE_MIN_FREE', 'free disk space to keep: bytes or a percentage of the filesystem', DEFAULTS.minFree],
-  ['--stall-time <seconds>', 'IMGCACHE_STALL_TIME', 'age after which an unfinished write is cleaned', DEFAULTS.stallTime],
-  ['--checksum-algorithm <name>', 'IMGCACHE_CHECKSUM_ALGORITHM', 'digest recorded for cached images: md5, sha256, sha512', DEFAULTS.checksumAlgorithm],
-  ['--admin-token <token>', 'IMGCACHE_ADMIN_TOKEN', 'token for the management API (disabled when unset)'],
-  ['--origin-token <token>', 'IMGCACHE_ORIGIN_TOKEN', 'X-Auth-Token the prefetcher and readiness probe send to the origin'],
-  ['--auth-ttl <seconds>', 'IMGCACHE_AUTH_TTL', 'how long an origin authorisation of a client is remembered', DEFAULTS.authTtl],
-  ['--prefetch-concurrency <n>', 'IMGCACHE_PREFETCH_CONCURRENCY', 'queued images fetched at once', DEFAULTS.prefetchConcurrency],
-  ['--maintenance-interval <seconds>', 'IMGCACHE_MAINTENANCE_INTERVAL', 'seconds between prune/clean/prefetch runs (0: off)', DEFAULTS.maintenanceInterval],
-  ['--range-miss <policy>', 'IMGCACHE_RANGE_MISS', 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)', DEFAULTS.rangeMiss],
-  ['--log-level <level>', 'IMGCACHE_LOG_LEVEL', 'fatal, error, warn, info, debug, trace or silent', DEFAULTS.logLevel],
-];
+const FLAGS: Readonly<Record<SettingName, Flag>> = {
+  origin: { flags: '--origin <url>', env: 'IMGCACHE_ORIGIN', description: 'Glance API base URL, or an image data URL template containing {id}' },
+  host: { flags: '--host <host>', env: 'IMGCACHE_HOST', description: 'address to listen on', fallback: DEFAULTS.host },
+  port: { flags: '--port <port>', env: 'IMGCACHE_PORT', description: 'port to listen on (0 picks a free one)', fallback: DEFAULTS.port },
+  dir: { flags: '--dir <path>', env: 'IMGCACHE_DIR', description: 'cache directory' },
+  driver: { flags: '--driver <name>', env: 'IMGCACHE_DRIVER', description: 'metadata driver: sqlite, xattr or a package name', fallback: DEFAULTS.driver },
+  maxSize: { flags: '--max-size <size>', env: 'IMGCACHE_MAX_SIZE', description: 'cache budget (bytes, or K/M/G/T)', fallback: DEFAULTS.maxSize },
+  minFree: { flags: '--min-free <size|%>', env: 'IMGCACHE_MIN_FREE', description: 'free disk space to keep: bytes or a percentage of the filesystem', fallback: DEFAULTS.minFree },
+  stallTime: { flags: '--stall-time <seconds>', env: 'IMGCACHE_STALL_TIME', description: 'age after which an unfinished write is cleaned', fallback: DEFAULTS.stallTime },
+  checksumAlgorithm: {
+    flags: '--checksum-algorithm <name>',
+    env: 'IMGCACHE_CHECKSUM_ALGORITHM',
+    description: 'digest recorded for cached images: md5, sha256, sha512',
+    fallback: DEFAULTS.checksumAlgorithm,
+  },
+  adminToken: { flags: '--admin-token <token>', env: 'IMGCACHE_ADMIN_TOKEN', description: 'token for the management API (disabled when unset)' },
+  originToken: { flags: '--origin-token <token>', env: 'IMGCACHE_ORIGIN_TOKEN', description: 'X-Auth-Token the prefetcher and readiness probe send to the origin' },
+  public: {
+    flags: '--public [bool]',
+    env: 'IMGCACHE_PUBLIC',
+    description: 'serve cached images without asking the origin to authorise each client (true|1|yes|on, false|0|no|off)',
+    fallback: false,
+  },
+  authTtl: { flags: '--auth-ttl <seconds>', env: 'IMGCACHE_AUTH_TTL', description: 'how long an origin authorisation of a client is remembered', fallback: DEFAULTS.authTtl },
+  prefetchConcurrency: { flags: '--prefetch-concurrency <n>', env: 'IMGCACHE_PREFETCH_CONCURRENCY', description: 'queued images fetched at once', fallback: DEFAULTS.prefetchConcurrency },
+  maintenanceInterval: {
+    flags: '--maintenance-interval <seconds>',
+    env: 'IMGCACHE_MAINTENANCE_INTERVAL',
+    description: 'seconds between prune/clean/prefetch runs (0: off)',
+    fallback: DEFAULTS.maintenanceInterval,
+  },
+  rangeMiss: {
+    flags: '--range-miss <policy>',
+    env: 'IMGCACHE_RANGE_MISS',
+    description: 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)',
+    fallback: DEFAULTS.rangeMiss,
+  },
+  logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
+};
 
-/** The command line definition of `imgcache-server`. */
+/** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
 export function createCommand(): Command {
-  const command = new Command('imgcache-server').description('Caching image proxy in front of a Glance API or any HTTP image origin.');
-  for (const [flags, env, description, fallback] of FLAGS) {
-    const option = new Option(flags, description).env(env);
-    command.addOption(fallback === undefined ? option : option.default(String(fallback)));
+  const command = new Command('imgcache-server')
+    .description('Caching image proxy in front of a Glance API or any HTTP image origin.')
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+  for (const { flags, env, description, fallback } of Object.values(FLAGS)) {
+    const shownDefault = fallback === undefined ? '' : `, default: ${String(fallback)}`;
+    const option = new Option(flags, `${description} (env: ${env}${shownDefault})`);
+    // A bare `--public` means on; `--public=false` and `--public off` are read strictly.
+    if (flags.endsWith('[bool]')) option.preset('true');
+    command.addOption(option);
   }
-  command.addOption(new Option('--public', 'serve cached images without asking the origin to authorise each client').env('IMGCACHE_PUBLIC').default(false));
   return command;
 }
 
 /**
- * Turns parsed flags into a checked configuration.
- * @throws {ConfigError} naming the first unusable setting.
+ * Parses argv and the IMGCACHE_* variables into a checked configuration. A flag wins over
+ * its variable, an empty variable counts as unset, and every value is checked before
+ * anything starts.
+ * @throws {ConfigError} naming the first unusable setting (the flag, or the variable it came from).
+ * @throws {CommanderError} for an unknown flag, a flag without its value, or `--help`.
  */
-export function toServerConfig(raw: RawOptions): ServerConfig {
-  if (!raw.dir) throw new ConfigError('dir', 'a cache directory is required (--dir or IMGCACHE_DIR)');
+export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const command = createCommand();
+  command.parse(argv as string[], { from: 'user' });
+  const read = new SettingReader(command, env);
   return {
-    origin: parseOrigin(raw.origin),
-    host: raw.host,
-    port: parseInteger('port', raw.port, 0, 65_535),
-    dir: raw.dir,
-    driver: raw.driver,
-    maxSize: parseSize('max-size', raw.maxSize),
-    minFree: parseMinFree(raw.minFree),
-    stallTime: parseInteger('stall-time', raw.stallTime, 0),
-    checksumAlgorithm: parseChecksumAlgorithm(raw.checksumAlgorithm),
-    adminToken: raw.adminToken || undefined,
-    originToken: raw.originToken || undefined,
-    public: raw.public === true || String(raw.public) === 'true' || String(raw.public) === '1',
-    authTtl: parseInteger('auth-ttl', raw.authTtl, 0),
-    prefetchConcurrency: parseInteger('prefetch-concurrency', raw.prefetchConcurrency, 1, 64),
-    maintenanceInterval: parseInteger('maintenance-interval', raw.maintenanceInterval, 0),
-    logLevel: raw.logLevel,
-    rangeMiss: parseRangeMiss(raw.rangeMiss),
+    origin: read.required('origin', parseOrigin, 'an origin URL'),
+    host: read.withDefault('host', parseHost),
+    port: read.withDefault('port', (value) => parseInteger('port', value, 0, 65_535)),
+    dir: read.required('dir', parseDirectory, 'a cache directory'),
+    driver: read.withDefault('driver', (value) => parseDriverName(value, '--driver')),
+    maxSize: read.withDefault('maxSize', (value) => parseSize('max-size', value)),
+    minFree: read.withDefault('minFree', parseMinFree),
+    stallTime: read.withDefault('stallTime', (value) => parseInteger('stall-time', value, 0)),
+    checksumAlgorithm: read.withDefault('checksumAlgorithm', parseChecksumAlgorithm),
+    adminToken: read.optional('adminToken', (value) => parseToken('admin-token', value)),
+    originToken: read.optional('originToken', (value) => parseToken('origin-token', value)),
+    public: read.withDefault('public', (value) => parseBoolean(value, '--public')),
+    authTtl: read.withDefault('authTtl', (value) => parseInteger('auth-ttl', value, 0)),
+    prefetchConcurrency: read.withDefault('prefetchConcurrency', (value) => parseInteger('prefetch-concurrency', value, 1, 64)),
+    maintenanceInterval: read.withDefault('maintenanceInterval', (value) => parseInteger('maintenance-interval', value, 0)),
+    logLevel: read.withDefault('logLevel', parseLogLevel),
+    rangeMiss: read.withDefault('rangeMiss', parseRangeMiss),
+    sources: read.sources,
   };
 }
 
-/**
- * Parses argv (and IMGCACHE_* variables) into a configuration.
- * @throws {ConfigError} for an unusable setting.
- */
-export function parseArguments(argv: readonly string[]): ServerConfig {
-  const command = createCommand();
-  command.parse(argv as string[], { from: 'user' });
-  return toServerConfig(command.opts<RawOptions>());
+/** Finds each setting's value (flag, else variable, else default), parses it and remembers where it came from. */
+class SettingReader {
+  readonly sources: Partial<Record<SettingName, SettingSource>> = {};
+  private readonly given: Record<string, unknown>;
+
+  constructor(
+    command: Command,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.given = command.opts();
+  }
+
+  /** A setting without a default: undefined while neither the flag nor the variable is set. */
+  optional<T>(key: SettingName, parse: (value: string) => T): T | undefined {
+    const { env, fallback } = FLAGS[key];
+    const flag = this.given[key];
+    if (typeof flag === 'string') return this.parse(key, 'flag', flag, parse);
+    const fromEnv = readEnvSetting(this.env, env);
+    if (fromEnv !== undefined) return this.parse(key, 'env', fromEnv, parse);
+    return fallback === undefined ? undefined : this.parse(key, 'default', String(fallback), parse);
+  }
+
+  withDefault<T>(key: SettingName, parse: (value: string) => T): T {
+    return this.optional(key, parse)!;
+  }
+
+  required<T>(key: SettingName, parse: (value: string) => T, what: string): T {
+    const value = this.optional(key, parse);
+    if (value !== undefined) return value;
+    const option = optionName(key);
+    throw new ConfigError(option, `${what} is required (--${option} or ${FLAGS[key].env})`);
+  }
+
+  private parse<T>(key: SettingName, source: SettingSource, value: string, parse: (value: string) => T): T {
+    this.sources[key] = source;
+    try {
+      return parse(value);
+    } catch (error) {
+      // Re-raised under the name the value was given by: the flag, or the variable.
+      const reason = error instanceof ConfigError || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as { reason: string }).reason : undefined;
+      if (reason === undefined) throw error;
+      throw new ConfigError(optionName(key), reason, source === 'env' ? FLAGS[key].env : undefined);
+    }
+  }
+}
+
+/** The flag of a setting without its dashes: `logLevel` gives `log-level`. */
+function optionName(key: SettingName): string {
+  return FLAGS[key].flags.split(' ')[0]!.slice(2);
 }

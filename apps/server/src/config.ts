@@ -1,5 +1,14 @@
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '@imgcache/core';
+import { isIP } from 'node:net';
+import { CHECKSUM_ALGORITHMS, parseChoice, type ChecksumAlgorithm, type SettingSource } from '@imgcache/core';
 import { ConfigError } from './errors.js';
+
+/** Pino's levels, quietest last; the accepted values of `--log-level`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The accepted values of `--range-miss`. */
+export const RANGE_MISS_POLICIES = ['fill', 'pass'] as const;
+export type RangeMiss = (typeof RANGE_MISS_POLICIES)[number];
 
 /** A free-disk floor: an absolute byte count or a share of the filesystem. */
 export type MinFree = { bytes: number } | { percent: number };
@@ -28,10 +37,15 @@ export interface ServerConfig {
   prefetchConcurrency: number;
   /** Seconds between maintenance runs (prune, clean, prefetch); 0 disables the timer. */
   maintenanceInterval: number;
-  logLevel: string;
+  logLevel: LogLevel;
   /** A Range request for an uncached image: `fill` starts the fill and answers from it, `pass` proxies it uncached. */
-  rangeMiss: 'fill' | 'pass';
+  rangeMiss: RangeMiss;
+  /** Where each setting came from, when the configuration was read from flags and the environment. */
+  sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
 }
+
+/** The name of every setting of {@link ServerConfig}. */
+export type SettingName = Exclude<keyof ServerConfig, 'sources'>;
 
 export const DEFAULTS = {
   host: '127.0.0.1',
@@ -71,8 +85,9 @@ export function parseSize(name: string, value: string | number): number {
  */
 export function parseMinFree(value: string | number): MinFree {
   if (typeof value === 'string' && value.trim().endsWith('%')) {
-    const percent = Number(value.trim().slice(0, -1));
-    if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new ConfigError('min-free', `${value} is not a percentage between 0% and 100%`);
+    const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
+    const percent = match ? Number(match[1]) : Number.NaN;
+    if (!(percent <= 100)) throw new ConfigError('min-free', `${JSON.stringify(value)} is not a percentage from 0% to 100%`);
     return { percent };
   }
   return { bytes: parseSize('min-free', value) };
@@ -83,7 +98,8 @@ export function parseMinFree(value: string | number): MinFree {
  * @throws {ConfigError} when it is not one.
  */
 export function parseInteger(name: string, value: string | number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const number = typeof value === 'number' ? value : Number(value);
+  // Digits only: Number() would also take '', ' ', '0x10' and '1e3'.
+  const number = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max) {
     throw new ConfigError(name, `${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
   }
@@ -107,23 +123,58 @@ export function parseOrigin(value: string | undefined): string {
 }
 
 /**
- * Checks the Range-miss policy.
- * @throws {ConfigError} for anything but `fill` or `pass`.
+ * Checks the Range-miss policy, in any letter case.
+ * @throws {InvalidSettingError} for anything but `fill` or `pass`.
  */
-export function parseRangeMiss(value: string): 'fill' | 'pass' {
-  if (value !== 'fill' && value !== 'pass') throw new ConfigError('range-miss', `${JSON.stringify(value)} is not one of fill, pass`);
+export function parseRangeMiss(value: string): RangeMiss {
+  return parseChoice(value, RANGE_MISS_POLICIES, '--range-miss');
+}
+
+/**
+ * Checks the cache directory path: not empty, no NUL byte (no path can hold one).
+ * @throws {ConfigError} for anything else.
+ */
+export function parseDirectory(value: string): string {
+  if (value.length === 0 || value.includes('\0')) throw new ConfigError('dir', `${JSON.stringify(value)} is not a directory path`);
   return value;
 }
 
 /**
- * Checks the checksum algorithm name.
- * @throws {ConfigError} for an unknown one.
+ * Checks the checksum algorithm name, in any letter case.
+ * @throws {InvalidSettingError} for an unknown one.
  */
 export function parseChecksumAlgorithm(value: string): ChecksumAlgorithm {
-  if (!CHECKSUM_ALGORITHMS.includes(value as ChecksumAlgorithm)) {
-    throw new ConfigError('checksum-algorithm', `${JSON.stringify(value)} is not one of ${CHECKSUM_ALGORITHMS.join(', ')}`);
-  }
-  return value as ChecksumAlgorithm;
+  return parseChoice(value, CHECKSUM_ALGORITHMS, '--checksum-algorithm');
+}
+
+/**
+ * Checks the log level: one of {@link LOG_LEVELS}, in any letter case.
+ * @throws {InvalidSettingError} for anything else.
+ */
+export function parseLogLevel(value: string): LogLevel {
+  return parseChoice(value, LOG_LEVELS, '--log-level');
+}
+
+/**
+ * Checks the listen address: an IPv4 or IPv6 address (without brackets) or a host name.
+ * @throws {ConfigError} for anything else.
+ */
+export function parseHost(value: string): string {
+  // RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+  const hostname = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+  if (isIP(value) !== 0 || hostname.test(value)) return value;
+  const hint = value.startsWith('[') ? '; write an IPv6 address without brackets, e.g. ::1' : '';
+  throw new ConfigError('host', `${JSON.stringify(value)} is not an IP address or host name${hint}`);
+}
+
+/**
+ * Checks a token that travels in an HTTP header: printable ASCII, no leading or trailing
+ * space (HTTP strips those, so such a token could never match).
+ * @throws {ConfigError} for anything else.
+ */
+export function parseToken(name: string, value: string): string {
+  if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return value;
+  throw new ConfigError(name, 'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header');
 }
 
 function checkBytes(name: string, bytes: number): number {

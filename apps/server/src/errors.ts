@@ -1,12 +1,19 @@
-/** A server setting that cannot work; the message names the flag and how to fix it. */
+/**
+ * A server setting that cannot work. The message names the flag, or the environment
+ * variable when the value came from there, and says what is accepted.
+ */
 export class ConfigError extends Error {
   readonly code = 'ERR_IMGCACHE_SERVER_CONFIG';
 
   constructor(
+    /** The flag without its dashes, e.g. `log-level`. */
     readonly option: string,
-    reason: string,
+    /** Why the value is refused, without the setting's name. */
+    readonly reason: string,
+    /** The environment variable the value came from, when it did. */
+    readonly env?: string,
   ) {
-    super(`Invalid --${option}: ${reason}.`);
+    super(env ? `Invalid ${env} (the environment variable for --${option}): ${reason}.` : `Invalid --${option}: ${reason}.`);
     this.name = 'ConfigError';
   }
 }

@@ -15,6 +15,7 @@ import { OriginFills } from './origin-fill.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
 import type { RetryPolicy } from './retry-schedule.js';
+import { describeSecurityModes } from './security-modes.js';
 import { sendError } from './respond.js';
 
 /** A running server and the parts tests and the CLI need to reach. */
@@ -64,6 +65,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     },
   });
   const logger: Logger = app.log;
+  const security = describeSecurityModes(config);
+  logger.info({ security: security.modes }, security.message);
   // Bodies are never parsed: uploads and every proxied body stream to the origin untouched.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -133,7 +136,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
-      await Promise.race([Promise.allSettled(cache.activeFills.map((fill) => fill.done)), delay(graceMs)]);
+      // Fills still waiting for the origin's headers count too: their clients are waiting.
+      await Promise.race([cache.fillsIdle(), delay(graceMs)]);
       fills.abortAll(new Error('server shutting down'));
       await cache.close();
       // Connections still streaming after the grace period are cut rather than waited for.

@@ -1,3 +1,4 @@
+import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseArguments } from '../src/cli-options.js';
 import { parseMinFree, parseSize } from '../src/config.js';
@@ -36,6 +37,108 @@ describe('configuration', () => {
     expect(() => parseArguments(['--dir', '/tmp/c'])).toThrow(/--origin/);
     expect(() => parseArguments(['--origin', 'ftp://x', '--dir', '/tmp/c'])).toThrow(/http/);
     expect(() => parseArguments(['--origin', 'http://x', '--dir', '/tmp/c', '--checksum-algorithm', 'crc'])).toThrow(/checksum-algorithm/);
+  });
+});
+
+/** Runs `work` with IMGCACHE_* variables set in process.env (where the server reads them), then restores it. */
+function withEnv<T>(values: Record<string, string>, work: () => T): T {
+  const saved = { ...process.env };
+  Object.assign(process.env, values);
+  try {
+    return work();
+  } finally {
+    for (const key of Object.keys(values)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
+
+const BASE = ['--origin', 'http://glance:9292', '--dir', '/tmp/c'];
+
+function configError(work: () => unknown): ConfigError {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('no ConfigError was thrown');
+}
+
+describe('strict booleans and enumerations', () => {
+  it.each(['false', '0', '', 'off', 'no', 'FALSE', 'Off'])('IMGCACHE_PUBLIC=%j leaves public mode off', (value) => {
+    expect(withEnv({ IMGCACHE_PUBLIC: value }, () => parseArguments(BASE)).public).toBe(false);
+  });
+
+  it.each(['true', '1', 'yes', 'on', 'TRUE', 'Yes'])('IMGCACHE_PUBLIC=%j turns public mode on', (value) => {
+    expect(withEnv({ IMGCACHE_PUBLIC: value }, () => parseArguments(BASE)).public).toBe(true);
+  });
+
+  it('reads --public bare as on and --public=<word> strictly; the flag wins over the variable', () => {
+    expect(parseArguments(BASE).public).toBe(false);
+    expect(parseArguments([...BASE, '--public']).public).toBe(true);
+    expect(parseArguments([...BASE, '--public=off']).public).toBe(false);
+    expect(parseArguments([...BASE, '--public', 'no', '--port', '0'])).toMatchObject({ public: false, port: 0 });
+    expect(withEnv({ IMGCACHE_PUBLIC: 'true' }, () => parseArguments([...BASE, '--public=false'])).public).toBe(false);
+  });
+
+  it('refuses any other boolean word, naming the flag or the variable and the accepted words', () => {
+    expect(configError(() => parseArguments([...BASE, '--public=maybe'])).message).toBe(
+      'Invalid --public: "maybe" is not a boolean; use true, 1, yes, on or false, 0, no, off.',
+    );
+    const fromEnv = configError(() => withEnv({ IMGCACHE_PUBLIC: 'enabled' }, () => parseArguments(BASE)));
+    expect(fromEnv).toMatchObject({ option: 'public', env: 'IMGCACHE_PUBLIC' });
+    expect(fromEnv.message).toBe('Invalid IMGCACHE_PUBLIC (the environment variable for --public): "enabled" is not a boolean; use true, 1, yes, on or false, 0, no, off.');
+  });
+
+  it('reads enumerated values in any letter case and refuses others with the accepted values', () => {
+    expect(parseArguments([...BASE, '--log-level', 'DEBUG', '--checksum-algorithm', 'SHA512', '--driver', 'SQLite'])).toMatchObject({
+      logLevel: 'debug',
+      checksumAlgorithm: 'sha512',
+      driver: 'sqlite',
+    });
+    expect(configError(() => parseArguments([...BASE, '--log-level', 'loud'])).message).toBe(
+      'Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
+    );
+    expect(configError(() => withEnv({ IMGCACHE_LOG_LEVEL: 'loud' }, () => parseArguments(BASE))).message).toMatch(/^Invalid IMGCACHE_LOG_LEVEL .*"loud" must be one of fatal/);
+    expect(configError(() => withEnv({ IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_CHECKSUM_ALGORITHM');
+    expect(configError(() => parseArguments([...BASE, '--driver', '../evil'])).message).toMatch(/^Invalid --driver: "\.\.\/evil" is neither sqlite, xattr nor an npm package name/);
+  });
+
+  it('treats an empty variable as unset and reads numbers as digits only', () => {
+    expect(withEnv({ IMGCACHE_PORT: '', IMGCACHE_ADMIN_TOKEN: '', IMGCACHE_LOG_LEVEL: '' }, () => parseArguments(BASE))).toMatchObject({
+      port: 9393,
+      adminToken: undefined,
+      logLevel: 'info',
+    });
+    for (const port of ['', ' ', '0x10', '1e3', '-1', '80.5']) {
+      expect(configError(() => parseArguments([...BASE, `--port=${port}`])).option).toBe('port');
+    }
+    expect(configError(() => withEnv({ IMGCACHE_AUTH_TTL: '1e3' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_AUTH_TTL');
+    expect(configError(() => parseArguments([...BASE, '--min-free', '%'])).option).toBe('min-free');
+  });
+
+  it('checks the listen address, the tokens and the directory before anything starts', () => {
+    expect(parseArguments([...BASE, '--host', '::1']).host).toBe('::1');
+    expect(parseArguments([...BASE, '--host', 'cache-1.internal']).host).toBe('cache-1.internal');
+    expect(configError(() => parseArguments([...BASE, '--host', '[::1]'])).message).toMatch(/without brackets/);
+    expect(configError(() => parseArguments([...BASE, '--host', 'a host'])).option).toBe('host');
+    expect(configError(() => parseArguments([...BASE, '--admin-token', 'line\nbreak'])).option).toBe('admin-token');
+    expect(configError(() => withEnv({ IMGCACHE_ORIGIN_TOKEN: ' padded' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_ORIGIN_TOKEN');
+    expect(configError(() => parseArguments(['--origin', 'http://x', '--dir='])).option).toBe('dir');
+  });
+
+  it('throws on an unknown flag or a flag without its value instead of exiting', () => {
+    expect(() => parseArguments([...BASE, '--bogus'])).toThrow(CommanderError);
+    expect(() => parseArguments([...BASE, '--bogus'])).toThrow("unknown option '--bogus'");
+    expect(() => parseArguments([...BASE, '--port'])).toThrow("option '--port <port>' argument missing");
+  });
+
+  it('records where each setting came from', () => {
+    const fromFlag = parseArguments([...BASE, '--admin-token', 'secret']);
+    expect(fromFlag.sources).toMatchObject({ adminToken: 'flag', origin: 'flag', port: 'default' });
+    const fromEnv = withEnv({ IMGCACHE_ADMIN_TOKEN: 'secret' }, () => parseArguments(BASE));
+    expect(fromEnv.sources).toMatchObject({ adminToken: 'env' });
+    expect(parseArguments(BASE).sources?.adminToken).toBeUndefined();
   });
 });
 

@@ -5,6 +5,8 @@ export type ImgcacheErrorCode =
   | 'ERR_IMGCACHE_INVALID_IMAGE_ID'
   | 'ERR_IMGCACHE_INVALID_CHECKSUM'
   | 'ERR_IMGCACHE_INVALID_OPTION'
+  | 'ERR_IMGCACHE_INVALID_SETTING'
+  | 'ERR_IMGCACHE_CACHE_DIR'
   | 'ERR_IMGCACHE_CHECKSUM_MISMATCH'
   | 'ERR_IMGCACHE_SIZE_MISMATCH'
   | 'ERR_IMGCACHE_NOT_CACHED'
@@ -61,6 +63,36 @@ export class InvalidChecksumError extends ImgcacheError {
 export class InvalidOptionError extends ImgcacheError {
   constructor(option: string, reason: string) {
     super('ERR_IMGCACHE_INVALID_OPTION', `Invalid option ${option}: ${reason}.`);
+  }
+}
+
+/**
+ * A flag, environment variable or config-file value outside its accepted values. `setting`
+ * is the name the user wrote (`--public`, `IMGCACHE_PUBLIC`), so the message points at it.
+ */
+export class InvalidSettingError extends ImgcacheError {
+  constructor(
+    readonly setting: string,
+    readonly value: string,
+    /** Why the value is refused, naming the accepted values; no setting name, no final period. */
+    readonly reason: string,
+  ) {
+    super('ERR_IMGCACHE_INVALID_SETTING', `Invalid ${setting}: ${reason}.`);
+  }
+}
+
+/**
+ * The cache directory, or one of its parts, cannot be created or written. `path` is the
+ * directory that failed and `errno` the system's reason (`EROFS`, `EACCES`, `ENOSPC`…).
+ */
+export class CacheDirectoryError extends ImgcacheError {
+  constructor(
+    readonly path: string,
+    readonly errno: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_IMGCACHE_CACHE_DIR', `Cannot use cache directory ${path}: ${errno}: ${detail}`, options);
   }
 }
 

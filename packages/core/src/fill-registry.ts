@@ -88,6 +88,16 @@ export class FillRegistry {
     return this.slots.has(imageId);
   }
 
+  /** Resolves once no fill starts or runs in this process (new ones started meanwhile included). */
+  async idle(): Promise<void> {
+    for (let slots = [...this.slots.values()]; slots.length > 0; slots = [...this.slots.values()]) {
+      await Promise.all(slots.map(async (slot) => {
+        await slot.started;
+        await slot.fill?.done.catch(() => null);
+      }));
+    }
+  }
+
   /** Every fill running in this process. */
   get fills(): Fill[] {
     return [...this.slots.values()].flatMap((slot) => (slot.fill ? [slot.fill] : []));

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { assertChecksumAlgorithm, parseChecksum, type ChecksumAlgorithm } from './checksum.js';
@@ -12,10 +12,11 @@ import { Fill, type ImageSource } from './fill.js';
 import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
 import { HitRecorder } from './hit-recorder.js';
 import { assertValidImageId } from './image-id.js';
+import { ensureWritableDirectory } from './io/ensure-directory.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
 import { CacheLayout } from './layout.js';
 import { OpenFiles, type OpenFilesOptions, type OpenImage } from './open-files.js';
-import { loadDriver, type DriverSpec, type Importer } from './load-driver.js';
+import { driverPackageName, loadDriver, type DriverSpec, type Importer } from './load-driver.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { evict, planPrune, type PruneResult } from './prune.js';
 import { moveAside } from './quarantine.js';
@@ -133,6 +134,7 @@ export class ImageCache {
   /**
    * Creates the directory layout, loads the driver and reconciles disk with metadata.
    * @throws {InvalidOptionError} for unusable options.
+   * @throws {CacheDirectoryError} when a directory of the layout cannot be created or written (EROFS, EACCES…).
    * @throws {DriverNotFoundError | DriverConfigError} when the driver is unusable and fallback is off.
    * @throws {DriverLoadError | DriverContractError} when the driver is installed but broken.
    */
@@ -145,8 +147,10 @@ export class ImageCache {
     if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
     assertChecksumAlgorithm(checksumAlgorithm);
     const logger = options.logger ?? stderrLogger;
+    // A malformed driver name is refused before the directory is created.
+    if (typeof options.driver === 'string') driverPackageName(options.driver);
     const layout = new CacheLayout(options.dir);
-    for (const directory of layout.directories) await mkdir(directory, { recursive: true });
+    for (const directory of layout.directories) await ensureWritableDirectory(directory);
     const { driver } = await loadDriver({
       spec: options.driver ?? 'sqlite',
       fallback: options.fallback ?? true,
@@ -214,6 +218,11 @@ export class ImageCache {
   /** Every fill running in this process. */
   get activeFills(): Fill[] {
     return this.fills.fills;
+  }
+
+  /** Resolves once no fill starts or runs in this process (for a graceful shutdown). */
+  fillsIdle(): Promise<void> {
+    return this.fills.idle();
   }
 
   /**

@@ -21,10 +21,13 @@ export type { OpenFilesOptions, OpenImage } from './open-files.js';
 export { HIT_FLUSH_INTERVAL_MS } from './hit-recorder.js';
 export type { PruneResult } from './prune.js';
 export type { ReconcileReport } from './reconcile.js';
+export { FALSE_WORDS, TRUE_WORDS, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
+export type { SettingSource } from './settings.js';
 export { silentLogger, stderrLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export {
   CacheClosedError,
+  CacheDirectoryError,
   ChecksumMismatchError,
   DriverConfigError,
   DriverContractError,
@@ -35,6 +38,7 @@ export {
   InvalidChecksumError,
   InvalidImageIdError,
   InvalidOptionError,
+  InvalidSettingError,
   NotCachedError,
   SizeMismatchError,
 } from './errors.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   DRIVER_CONTRACT_VERSION,
   DriverConfigError,
+  InvalidOptionError,
   type CacheEntry,
   type Driver,
   type DriverContext,
@@ -32,6 +33,7 @@ interface Row {
 
 const LRU_PAGE = 2000;
 const DEFAULT_BUSY_TIMEOUT = 15_000;
+const MAX_BUSY_TIMEOUT = 2 ** 31 - 1;
 
 /**
  * Metadata in one SQLite database in WAL mode, so readers never block the writer and a CLI
@@ -169,12 +171,20 @@ function toEntry(row: Row): CacheEntry {
 
 /**
  * Opens (and creates or migrates) the metadata database of a cache directory.
+ * Retries only while another process holds the lock, and never past `busyTimeout`.
  * @throws {DriverConfigError} when the database cannot be opened or is not ours.
+ * @throws {InvalidOptionError} for a `busyTimeout` that is not 0 to 2^31-1 milliseconds.
  */
 export async function createSqliteDriver(context: DriverContext): Promise<SqliteDriver> {
   const options = context.options as SqliteDriverOptions;
   const filename = join(context.root, options.filename ?? 'cache.sqlite');
   const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+  // The open below retries until this deadline, so it must be a finite wait; SQLite's own
+  // limit is a signed 32-bit millisecond count.
+  if (!Number.isSafeInteger(busyTimeout) || busyTimeout < 0 || busyTimeout > MAX_BUSY_TIMEOUT) {
+    const shown = typeof busyTimeout === 'string' ? JSON.stringify(busyTimeout) : String(busyTimeout);
+    throw new InvalidOptionError('driverOptions.busyTimeout', `${shown} must be a whole number of milliseconds from 0 to ${MAX_BUSY_TIMEOUT}`);
+  }
   const deadline = Date.now() + busyTimeout;
   for (let attempt = 1; ; attempt++) {
     let db: Database.Database | undefined;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriverConfigError, ImageCache, silentLogger, type DriverContext } from '@imgcache/core';
+import { DriverConfigError, ImageCache, InvalidOptionError, silentLogger, type DriverContext } from '@imgcache/core';
 import { entry } from '@imgcache/driver-test-suite';
 import { createSqliteDriver } from '../src/index.js';
 
@@ -45,6 +45,13 @@ describe('sqlite driver', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('refuses a busy timeout that would make the open retry without end', async () => {
+    for (const busyTimeout of [Infinity, -1, 1.5, 2 ** 31, '100']) {
+      await expect(createSqliteDriver(context({ busyTimeout }))).rejects.toThrow(InvalidOptionError);
+    }
+    await expect(createSqliteDriver(context({ busyTimeout: Infinity }))).rejects.toThrow(/busyTimeout: Infinity must be a whole number of milliseconds/);
   });
 
   it('keeps nodes apart in one database', async () => {

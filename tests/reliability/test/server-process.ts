@@ -133,8 +133,8 @@ export function startQuietServer(settings: { origin: string; dir: string; adminT
       authTtl: 60,
       prefetchConcurrency: 1,
       maintenanceInterval: 0,
-      rangeMiss: 'fill',
       logLevel: 'silent',
+      rangeMiss: 'fill',
     },
     { logger: false },
   );

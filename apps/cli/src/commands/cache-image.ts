@@ -1,9 +1,10 @@
-import { assertValidImageId, parseChecksum } from '@imgcache/core';
+import { assertValidImageId } from '@imgcache/core';
 import type { Command } from 'commander';
 import { contextFor, withCache } from '../context.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import { parseChecksumFlag } from '../option-parsers.js';
 
 /** `cache-image ID FILE|-`: caches a file or stdin; exit 1 when nothing was cached (already cached, mismatch). */
 export function registerCacheImage(program: Command): void {
@@ -12,10 +13,9 @@ export function registerCacheImage(program: Command): void {
     .description('cache an image from a file, or from stdin with "-" (hashed and written crash-safely)')
     .argument('<id>', 'image id')
     .argument('<file>', 'file to read, or - for stdin')
-    .option('--checksum <checksum>', 'expected checksum: 32 hex digits (md5) or md5:/sha256:/sha512:<hex>; a mismatch caches nothing')
+    .option('--checksum <checksum>', 'expected checksum: 32 hex digits (md5) or md5:/sha256:/sha512:<hex>; a mismatch caches nothing', parseChecksumFlag)
     .action(async (imageId: string, file: string, options: { checksum?: string }, self: Command) => {
       assertValidImageId(imageId);
-      if (options.checksum) parseChecksum(options.checksum);
       const fromStdin = file === '-';
       if (fromStdin && process.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
       const context = await contextFor(self);

@@ -7,6 +7,7 @@ import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { readGlanceCache, type GlanceCache } from '../glance/read-glance-cache.js';
 import { examples } from '../help.js';
+import { parsePathFlag } from '../option-parsers.js';
 
 interface ImportSummary {
   source: string;
@@ -25,7 +26,7 @@ export function registerImportGlance(program: Command): void {
     .command('import-glance')
     .description("adopt a Glance image cache directory (files + cache.db rows + queue) without changing it")
     .argument('<glance-cache-dir>', "Glance's image_cache_dir")
-    .option('--db <file>', "Glance's database (default: <glance-cache-dir>/cache.db)")
+    .option('--db <file>', "Glance's database (default: <glance-cache-dir>/cache.db)", parsePathFlag)
     .action(async (glanceDirArg: string, options: { db?: string }, self: Command) => {
       const glanceDir = resolve(glanceDirArg);
       const info = await stat(glanceDir).catch(() => null);

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import type { ServerConfig } from '../src/config.js';
+import { describeSecurityModes } from '../src/security-modes.js';
+
+const config: ServerConfig = {
+  origin: 'http://glance:9292',
+  host: '0.0.0.0',
+  port: 9393,
+  dir: '/tmp/c',
+  driver: 'sqlite',
+  maxSize: 1024,
+  minFree: { bytes: 0 },
+  stallTime: 60,
+  checksumAlgorithm: 'sha256',
+  public: false,
+  authTtl: 60,
+  prefetchConcurrency: 1,
+  maintenanceInterval: 0,
+  logLevel: 'info',
+  rangeMiss: 'fill',
+};
+
+describe('security modes', () => {
+  it('names a token passed to startServer directly as coming from its options, and never includes it', () => {
+    const { modes, message } = describeSecurityModes({ ...config, adminToken: 'admin-secret', originToken: 'origin-secret' });
+    expect(modes).toEqual({ hits: 'authorised', authTtl: 60, managementApi: 'on', adminToken: 'options', originToken: 'options', host: '0.0.0.0' });
+    expect(message).toBe(
+      'security: hits authorised by the origin per client (remembered 60 s); management API on (admin token from the startServer options); ' +
+        'origin token from the startServer options; listening on 0.0.0.0',
+    );
+    expect(JSON.stringify(modes) + message).not.toMatch(/secret/);
+  });
+
+  it('says plainly when hits are public and the management API is off', () => {
+    const { modes, message } = describeSecurityModes({ ...config, public: true, sources: { public: 'env' } });
+    expect(modes).toMatchObject({ hits: 'public', managementApi: 'off', adminToken: 'unset', originToken: 'unset' });
+    expect(message).toBe(
+      'security: hits public (no origin authorisation: anyone who reaches this server gets cached images); management API off (no admin token); no origin token; listening on 0.0.0.0',
+    );
+  });
+});
