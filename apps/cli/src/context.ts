@@ -110,11 +110,8 @@ export async function withCache<T>(context: CommandContext, work: (cache: ImageC
     logger,
   });
   try {
+    // Core's startup reconcile has already warned of each repair, naming the image and the cause.
     logger.debug({ dir: cache.layout.root, driver: cache.driverName }, 'opened cache');
-    const report = cache.reconcileReport;
-    if (report.abandonedWrites + report.droppedEntries + report.adoptedFiles + report.quarantinedFiles > 0) {
-      logger.info(report, 'startup reconcile repaired the cache directory');
-    }
     return await work(cache);
   } finally {
     await cache.close();

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rename, unlink, type FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
+import { abandonClaim, lockForCommit, releaseClaim, takeWriteClaim, type Claim, type WriteClaim } from './claims.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
 import { ChecksumMismatchError, FillAbortedError, SizeMismatchError } from './errors.js';
@@ -9,8 +8,8 @@ import { readFill } from './fill-reader.js';
 import { ChunkWindow } from './fill-window.js';
 import { FileAppender } from './io/file-appender.js';
 import { fsyncDirectory } from './io/fsync.js';
-import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
-import { parseWorkFileName, workFileName, type CacheLayout } from './layout.js';
+import { ignoreMissing } from './io/fs-errors.js';
+import type { CacheLayout } from './layout.js';
 import type { Logger } from './logger.js';
 
 /** Bytes of a fill that may wait for the disk before the origin is read further. */
@@ -56,9 +55,12 @@ export interface CommittedImage {
  * reader slows the fill or another reader. The checksum and size are verified once, here,
  * as the bytes pass; the last byte is released to readers only once they match, so no
  * reader ever gets a complete-looking wrong body. Durability follows the release:
- * fdatasync, rename into `images/`, directory fsync, then the metadata commit. A crash
- * before the rename leaves only a temporary file, which startup reconcile quarantines; a
- * crash after it leaves a complete, verified file without metadata, which reconcile adopts.
+ * fdatasync, a lock linked to the temporary file (the writer's claim, see claims.ts, must
+ * outlive the next step), rename into `images/`, directory fsync, the metadata commit, and
+ * only then the claim's release. A crash before the rename leaves only claim files, which
+ * startup reconcile quarantines; a crash after it leaves a complete, verified file without
+ * metadata, which reconcile adopts. No other process moves the file meanwhile:
+ * maintenance honours the live claim.
  *
  * If the disk fails (full, I/O error), the fill stops writing and keeps relaying the
  * source to its readers, verified the same way; the origin then waits for the slowest of
@@ -88,18 +90,22 @@ export class Fill {
   private wakers: (() => void)[] = [];
   private resolveDone!: (image: CommittedImage | null) => void;
   private rejectDone!: (error: unknown) => void;
+  /** The temporary file: this writer's claim on the image until the commit. */
+  readonly tempPath: string;
+  private readonly handle: FileHandle;
 
   private constructor(
     private readonly context: FillContext,
     readonly imageId: string,
-    readonly tempPath: string,
-    private readonly handle: FileHandle,
+    private readonly claimed: WriteClaim,
     readonly expected: FillExpectations,
     info: unknown,
   ) {
+    this.tempPath = claimed.path;
+    this.handle = claimed.handle;
     this.info = info;
     this.hasher = new MultiHasher(expected.checksum ? [context.algorithm, expected.checksum.algorithm] : [context.algorithm]);
-    this.appender = new FileAppender(handle.fd, () => this.onDiskProgress());
+    this.appender = new FileAppender(claimed.handle.fd, () => this.onDiskProgress());
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -114,15 +120,8 @@ export class Fill {
    * @returns null when another writer holds the image.
    */
   static async claim(context: FillContext, imageId: string, expected: FillExpectations, info?: unknown): Promise<Fill | null> {
-    const name = workFileName(imageId, process.pid, randomBytes(6).toString('hex'));
-    const tempPath = join(context.layout.incompleteDir, name);
-    const handle = await open(tempPath, 'wx+');
-    if (await hasOtherLiveClaim(context.layout, imageId, name)) {
-      await handle.close();
-      await ignoreMissing(unlink(tempPath));
-      return null;
-    }
-    return new Fill(context, imageId, tempPath, handle, expected, info);
+    const claimed = await takeWriteClaim(context.layout, imageId);
+    return claimed && new Fill(context, imageId, claimed, expected, info);
   }
 
   /** Size announced by the origin, or the size once the source ended; undefined before. */
@@ -296,11 +295,14 @@ export class Fill {
   private async publish(): Promise<void> {
     const { layout, driver } = this.context;
     let placed = false;
+    let lock: Claim | null = null;
     try {
       if (this.relaying) throw this.appender.failure;
       await this.appender.finish();
       await this.handle.datasync();
       if (!this.kept) return this.settle(null);
+      // Fails with ENOENT when clean reaped the temporary file as stalled: nothing is placed.
+      lock = await lockForCommit(layout, this.claimed);
       await rename(this.tempPath, layout.imagePath(this.imageId));
       placed = true;
       await fsyncDirectory(layout.imagesDir);
@@ -308,11 +310,16 @@ export class Fill {
       await driver.commit(entry);
       this.context.onCommitted({ ...entry, hits: 0, lastAccessed: entry.lastModified });
       await ignoreMissing(unlink(layout.queuePath(this.imageId)));
+      // The temporary file's name is gone since the rename; the lock goes once the metadata
+      // is in. A lock that cannot be removed is no longer held here: clean reaps it later.
+      await releaseClaim(this.claimed).catch(() => undefined);
+      await releaseClaim(lock).catch(() => undefined);
       this.settle({ imageId: this.imageId, size: this.received, checksum: this.digest });
     } catch (error) {
       // The readers have every byte already; only the cache entry is lost. A placed file
       // without metadata must not stay where it would be adopted unverified by nobody.
       if (placed) await ignoreMissing(unlink(layout.imagePath(this.imageId))).catch(() => undefined);
+      if (lock) await releaseClaim(lock).catch(() => undefined);
       this.publishFailure = error;
       this.context.logger.warn({ imageId: this.imageId, err: describe(error) }, 'the image was streamed but could not be cached');
       this.settle(null, error);
@@ -372,15 +379,9 @@ export class Fill {
     else void this.quarantine().then(finish);
   }
 
-  /** Moves the temporary file to `invalid/` so it is never served; removal is as good. */
+  /** Moves the temporary file to `invalid/` so it is never served (removal is as good), ending the claim. */
   private async quarantine(): Promise<void> {
-    const { incompleteDir, invalidDir } = this.context.layout;
-    const name = this.tempPath.slice(incompleteDir.length + 1);
-    try {
-      await rename(this.tempPath, join(invalidDir, name));
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') await ignoreMissing(unlink(this.tempPath)).catch(() => undefined);
-    }
+    await abandonClaim(this.context.layout, this.claimed, 'failed').catch(() => undefined);
   }
 
   /** Closes the file once the fill is over and no reader needs it. */
@@ -394,20 +395,6 @@ export class Fill {
     this.wakers = [];
     for (const resolve of waiting) resolve();
   }
-}
-
-async function hasOtherLiveClaim(layout: CacheLayout, imageId: string, ownName: string): Promise<boolean> {
-  for (const name of await readdir(layout.incompleteDir)) {
-    if (name === ownName) continue;
-    const parsed = parseWorkFileName(name);
-    if (parsed?.imageId === imageId && isProcessAlive(parsed.pid)) return true;
-  }
-  return false;
-}
-
-/** True when some live writer, in any process, holds a claim on the image. */
-export async function isClaimedOnDisk(layout: CacheLayout, imageId: string): Promise<boolean> {
-  return hasOtherLiveClaim(layout, imageId, '');
 }
 
 function describe(error: unknown): string {

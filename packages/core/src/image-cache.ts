@@ -1,26 +1,32 @@
 import { createReadStream } from 'node:fs';
-import { open, readdir, rename, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { assertChecksumAlgorithm, parseChecksum, type ChecksumAlgorithm } from './checksum.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
 import { CacheClosedError, FillAbortedError, InvalidOptionError, NotCachedError } from './errors.js';
-import { Fill, isClaimedOnDisk, type ImageSource } from './fill.js';
+import { isClaimed, withLock } from './claims.js';
+import { cleanDirectories, type CleanResult } from './clean.js';
+import { Fill, type ImageSource } from './fill.js';
 import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
 import { HitRecorder } from './hit-recorder.js';
 import { assertValidImageId } from './image-id.js';
 import { ensureWritableDirectory } from './io/ensure-directory.js';
-import { errnoCode, isProcessAlive, removeFile } from './io/fs-errors.js';
-import { hashFile } from './io/hash-file.js';
-import { CacheLayout, parseWorkFileName } from './layout.js';
+import { errnoCode, removeFile } from './io/fs-errors.js';
+import { CacheLayout } from './layout.js';
 import { OpenFiles, type OpenFilesOptions, type OpenImage } from './open-files.js';
 import { driverPackageName, loadDriver, type DriverSpec, type Importer } from './load-driver.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { evict, planPrune, type PruneResult } from './prune.js';
+import { moveAside } from './quarantine.js';
 import { PrefetchQueue } from './queue.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
+import { describeRepair, type Repair } from './repairs.js';
+import { verifyImages, type VerifyResult } from './verify.js';
+
+export type { CleanResult } from './clean.js';
+export type { VerifyFailure, VerifyResult } from './verify.js';
 
 export interface ImageCacheOptions {
   /** Cache root directory; created if missing. */
@@ -73,16 +79,6 @@ export interface ReadOptions {
   start?: number;
   /** Last byte to read (inclusive). */
   end?: number;
-}
-
-export interface CleanResult {
-  incomplete: number;
-  invalid: number;
-}
-
-export interface VerifyResult {
-  checked: number;
-  failed: { imageId: string; reason: string }[];
 }
 
 const DEFAULT_MAX_SIZE = 10 * 1024 ** 3;
@@ -204,7 +200,7 @@ export class ImageCache {
   /** True while a write of this image is in progress in this or another live process. */
   async isBeingCached(imageId: string): Promise<boolean> {
     this.assertUsable(imageId);
-    return this.fills.has(imageId) || isClaimedOnDisk(this.layout, imageId);
+    return this.fills.has(imageId) || isClaimed(this.layout, imageId);
   }
 
   /** True while this process starts or runs a fill of the image (see {@link fill}). */
@@ -314,7 +310,9 @@ export class ImageCache {
 
   /**
    * Removes a cached image and cancels an in-flight fill of it in this process, so a
-   * deleted image is not re-cached by a download that was already running.
+   * deleted image is not re-cached by a download that was already running. An image that
+   * another process is writing at this moment is left to it (its commit would otherwise
+   * record a file that is gone).
    * @returns true when an image was removed.
    */
   async deleteCachedImage(imageId: string): Promise<boolean> {
@@ -322,20 +320,26 @@ export class ImageCache {
     await this.fills.cancel(imageId);
     this.hits.forget(imageId);
     this.openFiles.retire(imageId);
-    const removedFile = await removeFile(this.layout.imagePath(imageId));
-    const removedEntry = (await this.driver.remove([imageId])) > 0;
-    return removedFile || removedEntry;
+    const outcome = await withLock(this.layout, imageId, async () => {
+      const removedFile = await removeFile(this.layout.imagePath(imageId));
+      const removedEntry = (await this.driver.remove([imageId])) > 0;
+      return removedFile || removedEntry;
+    });
+    return outcome?.value ?? false;
   }
 
-  /** Removes every cached image and cancels in-flight fills. @returns how many images were removed. */
+  /**
+   * Removes every image cached when it starts and cancels in-flight fills. Images that
+   * other processes commit meanwhile, or are writing at that moment, stay.
+   * @returns how many images were removed.
+   */
   async deleteAllCachedImages(): Promise<number> {
     this.assertOpen();
     await this.fills.cancelAll();
     const entries = await this.driver.list();
-    await evict(this.layout, this.driver, entries);
+    const result = await evict(this.layout, this.driver, entries);
     for (const { imageId } of entries) this.openFiles.retire(imageId);
-    await this.driver.removeAll();
-    return entries.length;
+    return result.files;
   }
 
   /**
@@ -364,30 +368,16 @@ export class ImageCache {
   }
 
   /**
-   * Deletes everything in `invalid/`, and writes in `incomplete/` that have not changed for
-   * `stallTime` seconds. Writes running in this process are never touched, whatever the
-   * stall time; those of other live processes only once they have stalled.
+   * Deletes everything in `invalid/`, leftovers of processes that are gone, and writes of
+   * other live processes that have not changed for `stallTime` seconds. Writes and locks of
+   * this process, and locks of any live process (a commit or a maintenance step in
+   * progress), are never touched, whatever the stall time.
+   * @throws {InvalidOptionError} for a negative or non-finite stall time.
    */
   async clean(stallTime: number = this.stallTime): Promise<CleanResult> {
     this.assertOpen();
     if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
-    let invalid = 0;
-    for (const name of await readdir(this.layout.invalidDir)) {
-      if (await removeFile(join(this.layout.invalidDir, name)).catch(() => false)) invalid++;
-    }
-    const ownWrites = new Set(this.fills.fills.map((fill) => fill.tempPath));
-    const cutoff = Date.now() - stallTime * 1000;
-    let incomplete = 0;
-    for (const name of await readdir(this.layout.incompleteDir)) {
-      const path = join(this.layout.incompleteDir, name);
-      if (ownWrites.has(path)) continue;
-      const owner = parseWorkFileName(name);
-      const info = await stat(path).catch(() => null);
-      if (!info) continue;
-      const deadWriter = owner !== null && !isProcessAlive(owner.pid);
-      if ((deadWriter || info.mtimeMs <= cutoff) && (await removeFile(path).catch(() => false))) incomplete++;
-    }
-    return { incomplete, invalid };
+    return cleanDirectories(this.layout, stallTime);
   }
 
   /**
@@ -518,33 +508,22 @@ export class ImageCache {
 
   /**
    * Re-hashes cached files against their recorded checksum and size. A file that is
-   * missing, resized or corrupt is moved to `invalid/` and its entry dropped.
+   * missing, resized or corrupt is moved to `invalid/` and its entry dropped; a full run
+   * also moves aside files without metadata. Images another process is committing are
+   * never touched (see verify.ts).
+   * @throws {InvalidImageIdError} for an invalid id, before anything is checked.
    */
   async verify(imageIds?: readonly string[]): Promise<VerifyResult> {
     this.assertOpen();
     imageIds?.forEach((imageId) => assertValidImageId(imageId));
-    const entries = imageIds ? await Promise.all(imageIds.map((imageId) => this.driver.get(imageId))) : await this.driver.list();
-    const result: VerifyResult = { checked: 0, failed: [] };
-    for (const [index, entry] of entries.entries()) {
-      if (!entry) {
-        result.failed.push({ imageId: imageIds![index]!, reason: 'not cached' });
-        continue;
-      }
-      result.checked++;
-      const reason = await this.verifyEntry(entry);
-      if (reason) result.failed.push({ imageId: entry.imageId, reason });
-    }
-    if (!imageIds) await this.quarantineOrphans(new Set(entries.map((entry) => entry!.imageId)), result);
-    return result;
-  }
-
-  /** A file without metadata cannot be checked against anything: it is not served, so move it aside. */
-  private async quarantineOrphans(known: Set<string>, result: VerifyResult): Promise<void> {
-    for (const name of await readdir(this.layout.imagesDir)) {
-      if (known.has(name) || this.fills.has(name) || (await this.driver.get(name))) continue;
-      await rename(join(this.layout.imagesDir, name), join(this.layout.invalidDir, `${name}~0-orphan`)).catch(() => undefined);
-      result.failed.push({ imageId: name, reason: 'file has no metadata' });
-    }
+    const context = {
+      layout: this.layout,
+      driver: this.driver,
+      logger: this.logger,
+      isFilling: (imageId: string) => this.fills.has(imageId),
+      onDropped: (imageId: string) => this.forgetImage(imageId),
+    };
+    return verifyImages(context, imageIds);
   }
 
   /** Aborts in-flight fills, waits for them to clean up, and closes the driver. */
@@ -555,26 +534,6 @@ export class ImageCache {
     await this.hits.flush();
     this.openFiles.close();
     await this.driver.close();
-  }
-
-  private async verifyEntry(entry: CacheEntry): Promise<string | null> {
-    const path = this.layout.imagePath(entry.imageId);
-    const algorithm = entry.checksum.slice(0, entry.checksum.indexOf(':')) as ChecksumAlgorithm;
-    let reason: string | null = null;
-    try {
-      const { hex, size } = await hashFile(path, algorithm);
-      if (size !== entry.size) reason = `size is ${size} bytes, expected ${entry.size}`;
-      else if (`${algorithm}:${hex}` !== entry.checksum) reason = `checksum is ${algorithm}:${hex}, expected ${entry.checksum}`;
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
-      reason = 'file is missing';
-    }
-    if (reason) {
-      await this.driver.remove([entry.imageId]);
-      await rename(path, join(this.layout.invalidDir, `${entry.imageId}~0-corrupt`)).catch(() => undefined);
-      this.logger.warn({ imageId: entry.imageId, reason }, 'quarantined a cached image that failed verification');
-    }
-    return reason;
   }
 
   /**
@@ -598,15 +557,30 @@ export class ImageCache {
     return Fill.claim(context, imageId, expected, source.info);
   }
 
-  /** Drops the metadata of an image whose file is gone or damaged, moving a damaged file aside. */
+  /**
+   * Drops the metadata of an image whose file is gone or damaged, moving a damaged file
+   * aside. Done under the image's lock after a re-check: a writer in another process may be
+   * replacing the file right now, and its commit puts the metadata right.
+   */
   private async dropDamaged(imageId: string, reason: string): Promise<void> {
+    this.forgetImage(imageId);
+    await withLock(this.layout, imageId, async () => {
+      const entry = await this.driver.get(imageId);
+      const info = await stat(this.layout.imagePath(imageId)).catch(() => null);
+      if (!entry || info?.size === entry.size) return;
+      const moved = info ? await moveAside(this.layout, this.layout.imagePath(imageId), imageId, 'resized') : null;
+      await this.driver.remove([imageId]);
+      const repair: Repair = info
+        ? { action: 'quarantined', imageId, cause: 'resized', reason, movedTo: moved?.movedTo ?? null }
+        : { action: 'dropped', imageId, cause: 'missing', reason };
+      this.logger.warn({ ...repair }, `read: ${describeRepair(repair)}`);
+    });
+  }
+
+  /** Closes this process's descriptors of an image and drops its pending hits: its file is going away. */
+  private forgetImage(imageId: string): void {
     this.openFiles.retire(imageId);
     this.hits.forget(imageId);
-    if (reason !== 'file is missing') {
-      await rename(this.layout.imagePath(imageId), join(this.layout.invalidDir, `${imageId}~0-corrupt`)).catch(() => undefined);
-    }
-    await this.driver.remove([imageId]);
-    this.logger.warn({ imageId, reason }, 'dropped a cached image that is no longer intact on disk');
   }
 
   private async entry(imageId: string): Promise<CacheEntry | null> {

@@ -1,10 +1,16 @@
 export { ImageCache } from './image-cache.js';
-export type { CachedImage, CleanResult, FillOptions, ImageCacheOptions, ReadOptions, VerifyResult } from './image-cache.js';
+export type { CachedImage, CleanResult, FillOptions, ImageCacheOptions, ReadOptions, VerifyFailure, VerifyResult } from './image-cache.js';
 export { DRIVER_CONTRACT_VERSION, driverContractProblems } from './driver.js';
 export type { CacheEntry, Driver, DriverContext, DriverFactory, DriverStats, HitBatch, LruEntry, NewCacheEntry } from './driver.js';
 export { DEFAULT_DRIVER_PACKAGE, FIRST_PARTY_DRIVERS, driverPackageName, loadDriver } from './load-driver.js';
 export type { DriverSpec, Importer, LoadDriverOptions, LoadedDriver } from './load-driver.js';
-export { CacheLayout, parseWorkFileName } from './layout.js';
+export { CacheLayout } from './layout.js';
+export { MAX_KEY_LENGTH, MAX_NAME_BYTES, nameKey, parseQuarantineName, parseWorkFileName, quarantineName, workFileName } from './names.js';
+export type { ClaimName, QuarantineCause } from './names.js';
+export { listQuarantined } from './quarantine.js';
+export type { QuarantinedFile } from './quarantine.js';
+export { describeRepair } from './repairs.js';
+export type { Repair } from './repairs.js';
 export { assertValidImageId, isValidImageId, MAX_IMAGE_ID_LENGTH } from './image-id.js';
 export { CHECKSUM_ALGORITHMS, MultiHasher, formatChecksum, parseChecksum } from './checksum.js';
 export type { ChecksumAlgorithm, ParsedChecksum } from './checksum.js';

@@ -6,12 +6,16 @@ import { assertValidImageId } from './image-id.js';
  * no valid image id can name a driver's database or one of the work directories.
  *
  * ```
- * <root>/images/<id>                    committed, verified images
- * <root>/incomplete/<id>~<pid>-<rand>   one temporary file per writer (also its claim)
- * <root>/invalid/<id>~<pid>-<rand>      failed or abandoned writes, removed by clean()
- * <root>/queue/<id>                     empty marker: prefetch this image; FIFO by mtime
- * <root>/<driver files>                 e.g. the SQLite database
+ * <root>/images/<id>                        committed, verified images
+ * <root>/incomplete/<key>~<pid>-<rand>       one work file per writer (also its claim)
+ * <root>/incomplete/<key>~<pid>-<rand>.lock  a claim without data (see claims.ts)
+ * <root>/invalid/<key>~<cause>-<rand>        files moved aside (see quarantine.ts), removed by clean()
+ * <root>/queue/<id>                          empty marker: prefetch this image; FIFO by mtime
+ * <root>/<driver files>                      e.g. the SQLite database
  * ```
+ *
+ * `<key>` is the image id, shortened to a prefix and a hash when it is too long to leave
+ * room for a suffix within the 255-byte name limit (names.ts).
  */
 export class CacheLayout {
   readonly root: string;
@@ -44,21 +48,4 @@ export class CacheLayout {
     assertValidImageId(imageId);
     return join(this.queueDir, imageId);
   }
-}
-
-/** Separates the image id from the writer's unique suffix; `~` never occurs in an id. */
-const WORK_FILE_SEPARATOR = '~';
-
-/** Name of a writer's temporary file: `<id>~<pid>-<random>`. */
-export function workFileName(imageId: string, pid: number, random: string): string {
-  return `${imageId}${WORK_FILE_SEPARATOR}${pid}-${random}`;
-}
-
-/** The parts of a work file name, or null for a foreign file. */
-export function parseWorkFileName(name: string): { imageId: string; pid: number } | null {
-  const at = name.lastIndexOf(WORK_FILE_SEPARATOR);
-  if (at <= 0) return null;
-  const match = /^(\d+)-[0-9a-z]+$/.exec(name.slice(at + 1));
-  if (!match) return null;
-  return { imageId: name.slice(0, at), pid: Number(match[1]) };
 }

@@ -1,5 +1,6 @@
+import { releaseClaim, takeLocks, unclaimed, type Claim } from './claims.js';
 import type { Driver, LruEntry } from './driver.js';
-import { removeFile } from './io/fs-errors.js';
+import { errnoCode, removeFile } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
 
 /** What a prune removed. */
@@ -48,20 +49,43 @@ const UNLINK_CONCURRENCY = 16;
  * Removes the victims' files, then their metadata, in batches. File first: a crash in
  * between leaves metadata without a file, which reconcile drops, never a file that is
  * served without metadata. A reader that already opened a victim keeps its bytes: the
- * kernel frees them when it closes.
+ * kernel frees them when it closes. Each batch is locked first (claims.ts): a victim that
+ * another process is writing right now (re-caching it after a delete) is skipped, so its
+ * fresh file is never removed under its commit.
+ * @returns what was removed; skipped victims are not counted.
  */
 export async function evict(layout: CacheLayout, driver: Driver, victims: readonly LruEntry[]): Promise<PruneResult> {
   const result: PruneResult = { files: 0, bytes: 0 };
   for (let start = 0; start < victims.length; start += EVICT_BATCH) {
     const batch = victims.slice(start, start + EVICT_BATCH);
-    await forEachLimited(batch, UNLINK_CONCURRENCY, (entry) => removeFile(layout.imagePath(entry.imageId)));
-    await driver.remove(batch.map((entry) => entry.imageId));
-    for (const entry of batch) {
-      result.files++;
-      result.bytes += entry.size;
+    const { locks, free } = await lockVictims(layout, batch.map((entry) => entry.imageId));
+    try {
+      const taken = batch.filter((entry) => free.has(entry.imageId));
+      await forEachLimited(taken, UNLINK_CONCURRENCY, (entry) => removeFile(layout.imagePath(entry.imageId)));
+      await driver.remove(taken.map((entry) => entry.imageId));
+      for (const entry of taken) {
+        result.files++;
+        result.bytes += entry.size;
+      }
+    } finally {
+      await forEachLimited(locks, UNLINK_CONCURRENCY, releaseClaim);
     }
   }
   return result;
+}
+
+/** Locks what it can of a batch; the ids in `free` may be removed. */
+async function lockVictims(layout: CacheLayout, imageIds: string[]): Promise<{ locks: Claim[]; free: Set<string> }> {
+  try {
+    const locks = await takeLocks(layout, imageIds);
+    return { locks, free: new Set(locks.map((lock) => lock.imageId)) };
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
+    // A full disk can refuse even an empty lock file, and evicting is what frees space: go
+    // on with the weaker check of skipping images claimed at this moment.
+    return { locks: [], free: new Set(await unclaimed(layout, imageIds)) };
+  }
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {

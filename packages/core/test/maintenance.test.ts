@@ -107,7 +107,10 @@ describe('verify', () => {
     await expect(cache.openForRead('flipped')).rejects.toMatchObject({ code: 'ERR_IMGCACHE_NOT_CACHED' });
     expect(await cache.verify(['good', 'nothing'])).toEqual({ checked: 1, failed: [{ imageId: 'nothing', reason: 'not cached' }] });
     await writeFile(cache.layout.imagePath('stray'), 'no metadata');
-    expect(await cache.verify()).toEqual({ checked: 1, failed: [{ imageId: 'stray', reason: 'file has no metadata' }] });
+    expect(await cache.verify()).toEqual({
+      checked: 1,
+      failed: [{ imageId: 'stray', reason: 'file has no metadata', movedTo: expect.stringMatching(/^invalid\/stray~orphan-[0-9a-f]{12}$/) }],
+    });
     expect(await listDir(cache.layout.imagesDir)).toEqual(['good']);
   });
 });

@@ -70,7 +70,7 @@ describe('across processes (real SQLite)', () => {
     expect(stats.every((s) => s.cached > 0 && s.read > 0)).toBe(true);
     const cache = await ImageCache.open({ dir, logger: silentLogger });
     try {
-      expect(cache.reconcileReport).toEqual({ abandonedWrites: 0, droppedEntries: 0, adoptedFiles: 0, quarantinedFiles: 0 });
+      expect(cache.reconcileReport).toEqual({ abandonedWrites: 0, droppedEntries: 0, adoptedFiles: 0, quarantinedFiles: 0, repairs: [] });
       expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));
       expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
       expect((await cache.verify()).failed).toEqual([]);

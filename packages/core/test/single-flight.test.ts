@@ -112,7 +112,9 @@ describe('followFill', () => {
     const data = bytes(300_000, 4);
     const filling = cache.cacheImageIter('img', chunked(data, 50_000, 1), digest('sha256', data));
     await atCommit;
-    expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
+    // The file is in place; the writer's claim lives on as a lock until the metadata is committed.
+    expect(await listDir(cache.layout.imagesDir)).toEqual(['img']);
+    expect(await listDir(cache.layout.incompleteDir)).toEqual([expect.stringMatching(new RegExp(`^img~${process.pid}-[0-9a-f]{12}\\.lock$`))]);
     const follower = collect(cache.followFill('img')!);
     setTimeout(releaseCommit, 20);
     expect(digest('sha256', await follower)).toBe(digest('sha256', data));

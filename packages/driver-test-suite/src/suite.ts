@@ -213,7 +213,18 @@ export function runDriverComplianceSuite(options: ComplianceSuiteOptions): void 
 
       cache = await open();
       try {
-        expect(cache.reconcileReport).toEqual({ abandonedWrites: 1, droppedEntries: 1, adoptedFiles: 1, quarantinedFiles: 1 });
+        const { repairs, ...counts } = cache.reconcileReport;
+        expect(counts).toEqual({ abandonedWrites: 1, droppedEntries: 1, adoptedFiles: 1, quarantinedFiles: 1 });
+        // Each repair names the image and the cause.
+        expect(repairs).toHaveLength(4);
+        expect(repairs).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ action: 'quarantined', imageId: 'partial', cause: 'abandoned', movedTo: expect.stringMatching(/^invalid\/partial~abandoned-/) }),
+            expect.objectContaining({ action: 'adopted', imageId: 'orphan', cause: 'unrecorded' }),
+            expect.objectContaining({ action: 'dropped', imageId: 'vanished', cause: 'missing' }),
+            expect.objectContaining({ action: 'quarantined', imageId: 'resized', cause: 'resized', reason: 'file is 10 bytes, its metadata says 4096' }),
+          ]),
+        );
         expect(await readdir(layout.incompleteDir)).toEqual([]);
         const listed = await cache.getCachedImages();
         expect(listed.map((item) => item.imageId)).toEqual(['kept', 'orphan']);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -11,6 +10,7 @@ import {
   type DriverStats,
   type LruEntry,
   type NewCacheEntry,
+  workFileName,
 } from '@imgcache/core';
 import { errorCode, readAccess, readEntry, stripAttributes, writeAccess, writeEntry } from './attributes.js';
 import { compareIds, readCacheEntry, scanEntries } from './entry-scan.js';
@@ -104,7 +104,9 @@ export class XattrDriver implements Driver {
       const stored = { size: entry.size, checksum: entry.checksum, lastModified: entry.lastModified };
       await writeEntry(imageFile, stored);
       await writeAccess(imageFile, stored, { hits: 0, lastAccessed: entry.lastModified });
-      const temporary = join(this.indexDir, `${imageId}~${process.pid}-${randomBytes(6).toString('hex')}`);
+      // Named like core's work files: the pid lets a later open sweep a dead process's link,
+      // and the id is shortened when it would not fit the 255-byte name limit.
+      const temporary = join(this.indexDir, workFileName(imageId, process.pid));
       await link(imageFile, temporary);
       try {
         await rename(temporary, linkPath);

@@ -43,3 +43,19 @@ export function seededRandom(seed: number): () => number {
   let state = seed;
   return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
+
+/** Runs a fixture that is expected to kill itself with SIGKILL; resolves once it has. */
+export function runUntilKilled(script: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fixture(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const guard = setTimeout(() => child.kill('SIGTERM'), 30_000);
+    child.stdout.on('data', (data) => (output += data));
+    child.stderr.on('data', (data) => (output += data));
+    child.on('exit', (code, signal) => {
+      clearTimeout(guard);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`${script} ${args.join(' ')} was not killed (code ${code}, signal ${signal}): ${output}`));
+    });
+  });
+}

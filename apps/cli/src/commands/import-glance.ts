@@ -93,7 +93,7 @@ async function adopt(cache: ImageCache, glanceDir: string, glance: GlanceCache, 
       const { stream, size } = await openGlanceFile(join(glanceDir, entry.imageId));
       const cached = await cache.cacheImageIter(entry.imageId, stream, checksum, { expectedSize: size }).finally(() => stream.destroy());
       if (!cached) {
-        skip('being cached by another process');
+        skip('another process holds it right now (caching or checking it); run the import again');
         continue;
       }
       const image = await cache.getCachedImage(entry.imageId);

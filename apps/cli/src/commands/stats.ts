@@ -1,11 +1,17 @@
+import { listQuarantined } from '@imgcache/core';
 import type { Command } from 'commander';
 import { contextFor, withCache } from '../context.js';
 import { dirUsage, type DirUsage } from '../dir-usage.js';
 import { formatDuration } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
+import { printQuarantined, printRepairsAtOpen } from '../format/repairs.js';
 import { examples } from '../help.js';
 
-/** `stats`: size against budget, counts, hits, queue length and the bytes left in `incomplete/` and `invalid/`. */
+/**
+ * `stats`: size against budget, counts, hits, queue length, the bytes left in `incomplete/`
+ * and `invalid/`, what is quarantined in `invalid/` (image and cause), and what the startup
+ * reconcile of this run repaired.
+ */
 export function registerStats(program: Command): void {
   const command = program
     .command('stats')
@@ -27,6 +33,8 @@ export function registerStats(program: Command): void {
           invalid: await dirUsage(cache.layout.invalidDir),
           checksumAlgorithm: config.checksumAlgorithm,
           stallTime: config.stallTime,
+          quarantined: await listQuarantined(cache.layout),
+          repairedAtOpen: cache.reconcileReport.repairs,
         };
       });
       context.out.data(stats);
@@ -44,6 +52,8 @@ export function registerStats(program: Command): void {
         ['Checksum', stats.checksumAlgorithm],
         ['Stall time', formatDuration(stats.stallTime)],
       ]);
+      printQuarantined(context.out, stats.quarantined, 'Quarantined in invalid/ (clean deletes them):');
+      printRepairsAtOpen(context.out, stats.repairedAtOpen);
     });
   examples(command, ['imgcache stats', 'imgcache --json stats']);
 }

@@ -28,6 +28,19 @@ describe('cache-image', () => {
     expect(json).toEqual({ imageId: 'img-2', cached: true, size: bytes.length, checksum: `sha512:${digest('sha512', bytes)}` });
   });
 
+  it.each([240, 255])('caches, reads, verifies and deletes an image whose id is %i characters long', async (length) => {
+    const id = 'a'.repeat(length);
+    const bytes = randomBytes(100_000);
+    const file = join(sandbox.root, 'image.raw');
+    await writeFile(file, bytes);
+    const cached = await sandbox.run(['cache-image', id, file]);
+    expect(cached.code, cached.stderr).toBe(0);
+    expect((await sandbox.run(['get', id])).stdoutBytes.equals(bytes)).toBe(true);
+    expect(await sandbox.json(['verify', id])).toMatchObject({ checked: 1, failed: [] });
+    expect((await sandbox.run(['delete-cached-image', id])).code).toBe(0);
+    expect(await readdir(join(sandbox.dir, 'images'))).toEqual([]);
+  });
+
   it('caches from stdin with "-" and verifies a bare md5 --checksum', async () => {
     const bytes = randomBytes(200_000);
     const json = await sandbox.json(['cache-image', 'from-stdin', '-', '--checksum', digest('md5', bytes)], { input: bytes });

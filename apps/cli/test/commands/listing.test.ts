@@ -126,6 +126,8 @@ describe('stats', () => {
       invalid: { files: 1, bytes: 100 },
       checksumAlgorithm: 'sha256',
       stallTime: 86_400,
+      quarantined: [{ name: 'junk~1-abc', imageId: 'junk~1-abc', cause: 'unknown', size: 100 }],
+      repairedAtOpen: [],
     });
     const human = await sandbox.run(['stats', '--max-size', '1KiB']);
     expect(human.stdout).toContain('Size        5 B of 1 KiB (0.5%)\n');

@@ -1,4 +1,4 @@
-import { open, readdir, utimes, writeFile } from 'node:fs/promises';
+import { open, readdir, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../helpers/run-cli.js';
@@ -112,9 +112,56 @@ describe('verify', () => {
 
   it('verifies only the named ids, and reports ids that are not cached (exit 1, JSON shape)', async () => {
     await cacheSized('good', 100);
-    expect(await sandbox.json(['verify', 'good'])).toEqual({ checked: 1, failed: [] });
+    expect(await sandbox.json(['verify', 'good'])).toEqual({ checked: 1, failed: [], repairedAtOpen: [], invalid: [] });
     const result = await sandbox.run(['--json', 'verify', 'good', 'ghost']);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ checked: 1, failed: [{ imageId: 'ghost', reason: 'not cached' }] });
+    expect(JSON.parse(result.stdout)).toEqual({ checked: 1, failed: [{ imageId: 'ghost', reason: 'not cached' }], repairedAtOpen: [], invalid: [] });
+  });
+});
+
+describe('a cached file resized behind the cache', () => {
+  const resized = async () => {
+    await cacheSized('good', 4 * KiB);
+    await cacheSized('victim', 4 * KiB);
+    await truncate(join(sandbox.dir, 'images', 'victim'), 100);
+  };
+
+  it('any command names the image and the cause; a later verify and stats list it as quarantined', async () => {
+    await resized();
+    const listed = await sandbox.run(['list-cached']);
+    expect(listed.code).toBe(0);
+    expect(listed.stderr).toMatch(/^imgcache: warning: startup reconcile: quarantined image victim \(file is 100 bytes, its metadata says 4096\): moved to invalid\/victim~resized-[0-9a-f]{12}\n$/);
+    expect(listed.stderr).not.toContain('unclean shutdown');
+
+    const verified = await sandbox.run(['verify']);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(
+      /^Verified 1 image: all intact\.\n1 file quarantined earlier is in invalid\/ \(clean deletes them\):\n\s+ID\s+CAUSE\s+SIZE\s+FILE\n\s+victim\s+resized\s+100 B\s+invalid\/victim~resized-[0-9a-f]{12}\n$/,
+    );
+    const stats = await sandbox.json(['stats']);
+    expect(stats.quarantined).toEqual([{ name: expect.stringMatching(/^victim~resized-/), imageId: 'victim', cause: 'resized', size: 100 }]);
+    expect(stats.repairedAtOpen).toEqual([]);
+    expect((await sandbox.run(['stats'])).stdout).toMatch(/Quarantined in invalid\/ \(clean deletes them\):\n\s+ID\s+CAUSE\s+SIZE\s+FILE\n\s+victim\s+resized\s+100 B\s+invalid\/victim~resized-[0-9a-f]{12}\n/);
+  });
+
+  it('verify reports what the startup reconcile of the same run quarantined, and exits 1', async () => {
+    await resized();
+    const result = await sandbox.run(['verify']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /^Opening the cache repaired 1 file:\n\s+ID\s+ACTION\s+PROBLEM\s+MOVED TO\n\s+victim\s+quarantined\s+file is 100 bytes, its metadata says 4096\s+invalid\/victim~resized-[0-9a-f]{12}\nVerified 1 image: all intact\.\n$/,
+    );
+    expect(result.stderr).toContain('imgcache: error: 1 file was moved aside or dropped when the cache was opened.');
+    const json = await sandbox.run(['--json', 'verify']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ checked: 1, failed: [], repairedAtOpen: [], invalid: [{ imageId: 'victim', cause: 'resized', size: 100 }] });
+  });
+
+  it('stats reports what the startup reconcile of the same run quarantined', async () => {
+    await resized();
+    const stats = await sandbox.json(['stats']);
+    expect(stats.repairedAtOpen).toEqual([
+      { action: 'quarantined', imageId: 'victim', cause: 'resized', reason: 'file is 100 bytes, its metadata says 4096', movedTo: expect.stringMatching(/^invalid\/victim~resized-[0-9a-f]{12}$/) },
+    ]);
+    expect(stats.count).toBe(1);
   });
 });
