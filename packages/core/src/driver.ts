@@ -19,7 +19,7 @@ export interface CacheEntry {
   hits: number;
   /** Last completed read, or the commit time if never read. Millisecond precision. */
   lastAccessed: number;
-  /** Commit time. */
+  /** When the image's fill began (core announces it as the image's Last-Modified); set once per commit. */
   lastModified: number;
 }
 
@@ -28,7 +28,7 @@ export interface NewCacheEntry {
   imageId: string;
   size: number;
   checksum: string;
-  /** Commit time in ms; the driver also uses it as the first `lastAccessed`. */
+  /** When the fill began, in ms (the adoption time for files reconcile adopts); the driver also uses it as the first `lastAccessed`. */
   lastModified: number;
 }
 

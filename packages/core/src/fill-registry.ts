@@ -1,3 +1,4 @@
+import type { ChecksumAlgorithm } from './checksum.js';
 import { FillAbortedError } from './errors.js';
 import type { Fill, ImageSource } from './fill.js';
 
@@ -7,8 +8,17 @@ export interface FillSource {
   body: ImageSource;
   /** Bytes the body must deliver (Content-Length or image metadata); a different count fails the fill. */
   size?: number | undefined;
-  /** Checksum the body must match: a bare md5 (Glance's `checksum`) or `algorithm:hex`. */
-  checksum?: string | null | undefined;
+  /**
+   * Checksum the body must match: a bare md5 (Glance's `checksum`) or `algorithm:hex`; or
+   * several (an origin's md5 beside its sha512), every one of which must match.
+   */
+  checksum?: string | readonly string[] | null | undefined;
+  /**
+   * Algorithm of the digest recorded for the image, instead of the cache's own: the
+   * algorithm of a checksum announced to clients at the start (as an ETag, or Glance's md5
+   * as Content-MD5), so that hits can announce the same. Computed in the same pass.
+   */
+  recordAlgorithm?: ChecksumAlgorithm | undefined;
   /** Anything the caller wants to find again on {@link Fill.info} (origin headers, say). */
   info?: unknown;
   /** Aborting it stops the fill (for example at shutdown); readers then get FillAbortedError. */

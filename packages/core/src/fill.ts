@@ -34,7 +34,8 @@ export interface FillContext {
 
 /** What the origin announced about the bytes. */
 export interface FillExpectations {
-  checksum?: ParsedChecksum | undefined;
+  /** Checksums the bytes must match, each in its own algorithm (all are verified). */
+  checksums?: readonly ParsedChecksum[] | undefined;
   /** Bytes the source must deliver. */
   size?: number | undefined;
 }
@@ -72,6 +73,11 @@ export class Fill {
   readonly done: Promise<CommittedImage | null>;
   /** Opaque data the starter attached (the server keeps origin headers here). */
   readonly info: unknown;
+  /**
+   * The committed entry's `lastModified` (ms), taken when the fill began, so that clients
+   * of the fill can be told the Last-Modified that hits of the image will carry.
+   */
+  readonly lastModified: number;
   private readonly window = new ChunkWindow();
   private readonly hasher: MultiHasher;
   private readonly appender: FileAppender;
@@ -104,7 +110,8 @@ export class Fill {
     this.tempPath = claimed.path;
     this.handle = claimed.handle;
     this.info = info;
-    this.hasher = new MultiHasher(expected.checksum ? [context.algorithm, expected.checksum.algorithm] : [context.algorithm]);
+    this.lastModified = nextTimestamp();
+    this.hasher = new MultiHasher([context.algorithm, ...(expected.checksums ?? []).map((checksum) => checksum.algorithm)]);
     this.appender = new FileAppender(claimed.handle.fd, () => this.onDiskProgress());
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -281,10 +288,11 @@ export class Fill {
   }
 
   private verify(): void {
-    const { size, checksum } = this.expected;
+    const { size, checksums = [] } = this.expected;
     if (size !== undefined && size !== this.received) throw new SizeMismatchError(this.imageId, size, this.received);
     const digests = this.hasher.digest();
-    if (checksum && digests.get(checksum.algorithm) !== checksum.hex) {
+    for (const checksum of checksums) {
+      if (digests.get(checksum.algorithm) === checksum.hex) continue;
       const actual = { algorithm: checksum.algorithm, hex: digests.get(checksum.algorithm)! };
       throw new ChecksumMismatchError(this.imageId, formatChecksum(checksum), formatChecksum(actual));
     }
@@ -306,7 +314,7 @@ export class Fill {
       await rename(this.tempPath, layout.imagePath(this.imageId));
       placed = true;
       await fsyncDirectory(layout.imagesDir);
-      const entry = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: nextTimestamp() };
+      const entry = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: this.lastModified };
       await driver.commit(entry);
       this.context.onCommitted({ ...entry, hits: 0, lastAccessed: entry.lastModified });
       await ignoreMissing(unlink(layout.queuePath(this.imageId)));

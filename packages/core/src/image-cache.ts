@@ -546,14 +546,16 @@ export class ImageCache {
   }
 
   private async createFill(imageId: string, source: FillSource): Promise<Fill | null> {
+    if (source.recordAlgorithm !== undefined) assertChecksumAlgorithm(source.recordAlgorithm);
     const context = {
       layout: this.layout,
       driver: this.driver,
-      algorithm: this.checksumAlgorithm,
+      algorithm: source.recordAlgorithm ?? this.checksumAlgorithm,
       logger: this.logger,
       onCommitted: () => this.openFiles.retire(imageId),
     };
-    const expected = { checksum: source.checksum ? parseChecksum(source.checksum) : undefined, size: source.size };
+    const checksums = [source.checksum ?? []].flat().map((checksum) => parseChecksum(checksum));
+    const expected = { checksums, size: source.size };
     return Fill.claim(context, imageId, expected, source.info);
   }
 

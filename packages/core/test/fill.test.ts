@@ -133,4 +133,29 @@ describe('the fill primitive', () => {
     expect(await reading).toMatchObject({ code: 'ERR_IMGCACHE_ABORTED' });
     expect(await outcome.fill.done).toMatchObject({ size: data.length });
   });
+
+  it('verifies every checksum it is given: one that does not match fails the fill', async () => {
+    const cache = await openCache();
+    const data = bytes(200_000, 11);
+    const wrongMd5 = digest('md5', bytes(10));
+    const outcome = await cache.fill('img', async () => ({ source: { body: chunked(data), size: data.length, checksum: [digest('sha512', data), wrongMd5] } }));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    await expect(collect(outcome.fill.read())).rejects.toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
+    expect(await cache.isCached('img')).toBe(false);
+  });
+
+  it("records the digest in the requested algorithm, and the Last-Modified taken when the fill began", async () => {
+    const cache = await openCache({ checksumAlgorithm: 'sha256' });
+    const data = bytes(300_000, 12);
+    const checksum = [digest('sha512', data), digest('md5', data)];
+    const outcome = await cache.fill('img', async () => ({ source: { body: chunked(data, 30_000, 2), size: data.length, checksum, recordAlgorithm: 'md5' as const } }));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    const announced = outcome.fill.lastModified;
+    expect(await outcome.fill.done).toMatchObject({ checksum: digest('md5', data) });
+    const entry = (await cache.getCachedImage('img'))!;
+    expect(entry.checksum).toBe(digest('md5', data));
+    expect(entry.lastModified.getTime()).toBe(announced);
+    // The recorded digest is what `verify` checks the file against.
+    expect(await cache.verify(['img'])).toEqual({ checked: 1, failed: [] });
+  });
 });
