@@ -64,6 +64,24 @@ const FLAGS: Readonly<Record<SettingName, Flag>> = {
     fallback: DEFAULTS.rangeMiss,
   },
   logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
+  originConnectTimeout: {
+    flags: '--origin-connect-timeout <seconds>',
+    env: 'IMGCACHE_ORIGIN_CONNECT_TIMEOUT',
+    description: 'seconds to connect to the origin (0: no limit)',
+    fallback: DEFAULTS.originConnectTimeout,
+  },
+  originHeaderTimeout: {
+    flags: '--origin-header-timeout <seconds>',
+    env: 'IMGCACHE_ORIGIN_HEADER_TIMEOUT',
+    description: "seconds to wait for the origin's response headers (0: no limit)",
+    fallback: DEFAULTS.originHeaderTimeout,
+  },
+  originIdleTimeout: {
+    flags: '--origin-idle-timeout <seconds>',
+    env: 'IMGCACHE_ORIGIN_IDLE_TIMEOUT',
+    description: 'seconds the origin may pause inside a body (0: no limit)',
+    fallback: DEFAULTS.originIdleTimeout,
+  },
 };
 
 /** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
@@ -111,6 +129,9 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     maintenanceInterval: read.withDefault('maintenanceInterval', (value) => parseInteger('maintenance-interval', value, 0)),
     logLevel: read.withDefault('logLevel', parseLogLevel),
     rangeMiss: read.withDefault('rangeMiss', parseRangeMiss),
+    originConnectTimeout: read.withDefault('originConnectTimeout', (value) => parseInteger('origin-connect-timeout', value, 0)),
+    originHeaderTimeout: read.withDefault('originHeaderTimeout', (value) => parseInteger('origin-header-timeout', value, 0)),
+    originIdleTimeout: read.withDefault('originIdleTimeout', (value) => parseInteger('origin-idle-timeout', value, 0)),
     sources: read.sources,
   };
 }

@@ -42,6 +42,12 @@ export interface ServerConfig {
   rangeMiss: RangeMiss;
   /** Where each setting came from, when the configuration was read from flags and the environment. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
+  /** Seconds to open a connection to the origin (0: no limit). Default {@link DEFAULTS}.originConnectTimeout. */
+  originConnectTimeout?: number | undefined;
+  /** Seconds to wait for the origin's response headers (0: no limit). Default {@link DEFAULTS}.originHeaderTimeout. */
+  originHeaderTimeout?: number | undefined;
+  /** Seconds the origin may leave between two parts of a body (0: no limit). Default {@link DEFAULTS}.originIdleTimeout. */
+  originIdleTimeout?: number | undefined;
 }
 
 /** The name of every setting of {@link ServerConfig}. */
@@ -60,6 +66,9 @@ export const DEFAULTS = {
   maintenanceInterval: 60,
   logLevel: 'info',
   rangeMiss: 'fill',
+  originConnectTimeout: 10,
+  originHeaderTimeout: 30,
+  originIdleTimeout: 30,
 } as const;
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };

@@ -27,3 +27,13 @@ export class OriginError extends Error {
     this.name = 'OriginError';
   }
 }
+
+/** The origin did not connect, answer or send its next bytes in time; answered with 504. */
+export class OriginTimeoutError extends Error {
+  readonly code = 'ERR_IMGCACHE_ORIGIN_TIMEOUT';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OriginTimeoutError';
+  }
+}

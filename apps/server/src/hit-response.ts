@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OpenImage } from '@imgcache/core';
 import { endWith, sendFileRange, type BodyResult } from './body-writer.js';
-import { contentMd5Header } from './origin-checksum.js';
-import { ifRangeAllows, matchesIfNoneMatch, parseRange } from './range.js';
+import { ifRangeAllows, parseRange } from './range.js';
+import { evaluatePreconditions, preconditionAnswer, representationHeaders } from './validators.js';
 
 const OCTET_STREAM = 'application/octet-stream';
 
@@ -13,31 +13,26 @@ export interface HitResult extends BodyResult {
 }
 
 /**
- * Answers a GET or HEAD from a committed image: validators (ETag from the checksum,
- * Last-Modified from the commit time), If-None-Match → 304, a single Range → 206 or 416
- * (GET only: RFC 9110 §14.2 defines Range for GET), If-Range, and Content-MD5 when the
- * cache records md5. The body comes from memory for small images, else from the open
- * descriptor.
+ * Answers a GET or HEAD from a committed image: validators (ETag from the recorded
+ * checksum, Last-Modified from the entry, see {@link representationHeaders}), the
+ * preconditions of RFC 9110 §13.2.2 (304, 412), a single Range → 206 or 416 (GET only:
+ * RFC 9110 §14.2 defines Range for GET, so a HEAD answers as its GET without Range would),
+ * If-Range, and Content-MD5 when the image is recorded under its md5. The body comes from
+ * memory for small images, else from the open descriptor.
  */
 export function sendHit(method: string, requestHeaders: IncomingHttpHeaders, response: ServerResponse, image: OpenImage): Promise<HitResult> {
   const { entry } = image;
-  const etag = `"${entry.checksum}"`;
-  const lastModified = new Date(entry.lastModified).toUTCString();
-  if (matchesIfNoneMatch(first(requestHeaders['if-none-match']), etag)) {
-    response.writeHead(304, { etag, 'last-modified': lastModified, 'x-cache': 'HIT' });
+  const representation = { checksum: entry.checksum, lastModified: entry.lastModified };
+  const described = representationHeaders(representation);
+  const precondition = evaluatePreconditions(requestHeaders, representation);
+  if (precondition !== 'proceed') {
+    const answer = preconditionAnswer(precondition, described, 'HIT');
+    response.writeHead(answer.status, answer.headers);
     return withoutBody(endWith(response, null));
   }
-  const headers: OutgoingHttpHeaders = {
-    'content-type': OCTET_STREAM,
-    'accept-ranges': 'bytes',
-    etag,
-    'last-modified': lastModified,
-    'x-cache': 'HIT',
-  };
-  const md5 = contentMd5Header(entry.checksum);
-  if (md5) headers['content-md5'] = md5;
+  const headers: OutgoingHttpHeaders = { 'content-type': OCTET_STREAM, ...described, 'x-cache': 'HIT' };
   const range =
-    method === 'GET' && ifRangeAllows(first(requestHeaders['if-range']), etag, lastModified)
+    method === 'GET' && ifRangeAllows(first(requestHeaders['if-range']), String(described.etag), String(described['last-modified']))
       ? parseRange(first(requestHeaders.range), entry.size)
       : ({ kind: 'none' } as const);
   if (range.kind === 'unsatisfiable') {

@@ -8,6 +8,7 @@ import type { RequestResult, ServerMetrics } from './metrics.js';
 import type { OriginFillInfo, OriginFills } from './origin-fill.js';
 import { forwardedHeaders, type Origin } from './origin.js';
 import { relayOriginResponse, sendInvalidId, streamResponse } from './respond.js';
+import { verifiedBody } from './verified-body.js';
 
 export interface ImageRouteContext {
   cache: ImageCache;
@@ -90,7 +91,7 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
   async function proxy(request: Request, reply: FastifyReply, xCache: string): Promise<void> {
     const response = await context.origin.request(context.origin.dataUrl(request.params.id), {
       method: request.method,
-      headers: forwardedHeaders(request.headers),
+      headers: forwardedHeaders(request.headers, { head: request.method === 'HEAD' }),
     });
     count(response.statusCode >= 400 ? 'error' : 'bypass');
     const sent = await relayOriginResponse(reply, response, { 'x-cache': xCache });
@@ -106,7 +107,7 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
     // Verified and being committed: answer as the hit it is about to be (same validators).
     if (running?.isVerified && (await running.done.catch(() => null))) return handle(request, reply);
     if (running) return serveFill(request, reply, running, false);
-    // A HEAD asks for no bytes: it never starts a download.
+    // A HEAD asks for no bytes: it never starts a download, and is passed on without Range.
     if (request.method === 'HEAD') return proxy(request, reply, 'MISS');
     if (request.headers.range !== undefined && context.rangeMiss === 'pass') return proxy(request, reply, 'MISS');
     const outcome = await fills.begin(imageId, request.headers, 'download');
@@ -125,9 +126,12 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
         return;
       }
       case 'pass': {
-        const info = outcome.source.info as OriginFillInfo;
+        const { source } = outcome;
+        const info = source.info as OriginFillInfo;
         count('bypass');
-        const sent = await streamResponse(reply, info.statusCode, { ...info.headers, 'x-cache': 'BYPASS' }, outcome.source.body as AsyncIterable<Uint8Array>);
+        // Uncached, but checked as the fill would have checked it.
+        const body = verifiedBody(source.body as AsyncIterable<Uint8Array>, { imageId, size: source.size, checksum: source.checksum });
+        const sent = await streamResponse(reply, info.statusCode, { ...info.headers, 'x-cache': 'BYPASS' }, body);
         metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
         return;
       }

@@ -1,4 +1,4 @@
-import { parseChecksum, formatChecksum } from '@imgcache/core';
+import { parseChecksum, formatChecksum, type ChecksumAlgorithm } from '@imgcache/core';
 
 /** Fields of Glance image metadata that describe the image data. */
 export interface GlanceImageMetadata {
@@ -9,23 +9,46 @@ export interface GlanceImageMetadata {
   status?: string;
 }
 
+/** What the origin announced about an image's bytes before sending them. */
+export interface AnnouncedChecksums {
+  /** Every checksum announced, as `algorithm:hex`; the download must match all of them. */
+  checksums: string[];
+  /** The image's md5 as lower-case hex (Glance's `checksum`, or the response's Content-MD5). */
+  md5: string | undefined;
+  /**
+   * The checksum the image is recorded under, and so its ETag on hits and misses alike:
+   * the md5 when one was announced (a hit must be able to send Glance's Content-MD5),
+   * else the multihash; undefined when nothing was announced.
+   */
+  recorded: string | undefined;
+}
+
 /**
- * The checksum to verify a download against, as `algorithm:hex`: Glance's multihash
- * (`os_hash_algo`/`os_hash_value`, sha256 or sha512) when present, else its md5
- * `checksum`, else the response's `Content-MD5` (hex as Glance sends it, or base64 as
- * RFC 1864 has it). Values that do not parse are ignored rather than failing the download.
+ * Reads what an origin announced: Glance's multihash (`os_hash_algo`/`os_hash_value`,
+ * sha256 or sha512), its md5 `checksum`, and the response's `Content-MD5` (hex as Glance
+ * sends it, or base64 as RFC 1864 has it). Values that do not parse are ignored rather
+ * than failing the download; two announcements that disagree are both kept, so the
+ * download fails verification.
  */
-export function chooseChecksum(metadata: GlanceImageMetadata | null, contentMd5: string | undefined): string | undefined {
+export function announcedChecksums(metadata: GlanceImageMetadata | null, contentMd5: string | undefined): AnnouncedChecksums {
+  const checksums: string[] = [];
+  const add = (value: string | undefined) => {
+    if (value !== undefined && !checksums.includes(value)) checksums.push(value);
+  };
   const algorithm = metadata?.os_hash_algo?.toLowerCase();
-  if ((algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value) {
-    const parsed = tryParse(`${algorithm}:${metadata.os_hash_value}`);
-    if (parsed) return parsed;
-  }
-  if (metadata?.checksum) {
-    const parsed = tryParse(`md5:${metadata.checksum}`);
-    if (parsed) return parsed;
-  }
-  return contentMd5 ? md5FromHeader(contentMd5) : undefined;
+  const multihash = (algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value ? tryParse(`${algorithm}:${metadata.os_hash_value}`) : undefined;
+  const metadataMd5 = metadata?.checksum ? tryParse(`md5:${metadata.checksum}`) : undefined;
+  const headerMd5 = contentMd5 ? md5FromHeader(contentMd5) : undefined;
+  add(multihash);
+  add(metadataMd5);
+  add(headerMd5);
+  const md5 = metadataMd5 ?? headerMd5;
+  return { checksums, md5: md5?.slice(4), recorded: md5 ?? multihash };
+}
+
+/** The algorithm of an `algorithm:hex` checksum. */
+export function algorithmOf(checksum: string): ChecksumAlgorithm {
+  return parseChecksum(checksum).algorithm;
 }
 
 /** `md5:hex` from a Content-MD5 header in hex or base64 form, or undefined. */
@@ -36,9 +59,13 @@ export function md5FromHeader(value: string): string | undefined {
   return undefined;
 }
 
-/** The base64 Content-MD5 header value for a stored `md5:hex` checksum, else undefined. */
+/**
+ * The Content-MD5 value for a recorded `md5:hex` checksum, else undefined. Hex, as Glance
+ * sends its `checksum` field: python-glanceclient compares the body's md5 hexdigest with
+ * this header as a string, so the RFC 1864 base64 form would fail every download.
+ */
 export function contentMd5Header(checksum: string): string | undefined {
-  return checksum.startsWith('md5:') ? Buffer.from(checksum.slice(4), 'hex').toString('base64') : undefined;
+  return checksum.startsWith('md5:') ? checksum.slice(4) : undefined;
 }
 
 function tryParse(value: string): string | undefined {

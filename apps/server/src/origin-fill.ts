@@ -4,19 +4,25 @@ import type { Admission, RefusalReason } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBounded } from './image-lookup.js';
-import { chooseChecksum, type GlanceImageMetadata } from './origin-checksum.js';
+import { OriginError } from './errors.js';
+import { algorithmOf, announcedChecksums, type AnnouncedChecksums, type GlanceImageMetadata } from './origin-checksum.js';
 import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
+import { verifiedBody } from './verified-body.js';
 
 /** Largest Glance image document read; theirs are a few KiB. */
 const MAX_METADATA = 1024 * 1024;
 
-/** Why a download was proxied without caching. */
-export type BypassReason = RefusalReason | 'busy' | 'metadata' | 'local_failure';
+/**
+ * Why a download was proxied without caching: admission refused it, the origin refused
+ * the metadata, the cache could not hold it, or the origin sent it content-encoded (a
+ * body the cache could not serve as the same representation later).
+ */
+export type BypassReason = RefusalReason | 'busy' | 'metadata' | 'local_failure' | 'encoded';
 
-/** What the server keeps on a fill: the origin's headers that clients of the miss also get. */
+/** What the server keeps on a fill: what clients of the miss are told before the first byte. */
 export interface OriginFillInfo {
-  /** The origin's Content-MD5 (hex, as Glance sends it). */
-  contentMd5: string | undefined;
+  /** The checksum the image will be recorded under (its ETag, and Content-MD5 when md5), if announced. */
+  recorded: string | undefined;
   /** The origin's response headers, hop-by-hop ones removed (for uncached relays). */
   headers: OriginHeaders;
   statusCode: number;
@@ -24,6 +30,7 @@ export interface OriginFillInfo {
 
 /** A `start` that did not give the cache a source: relay this origin response uncached. */
 export interface Declined {
+  /** Its body is checked against what the origin announced (see {@link verifiedBody}). */
   response: OriginResponse;
   /** Null for an origin error (relayed as it is), else why it is not cached. */
   bypass: BypassReason | null;
@@ -74,27 +81,27 @@ export class OriginFills {
     const metadata = await this.fetchMetadata(imageId, headers);
     this.metrics.originFetches.inc({ purpose });
     const download = new AbortController();
-    const response = await this.origin.request(this.origin.dataUrl(imageId), { method: 'GET', headers, signal: download.signal });
+    const response = await this.origin.download(this.origin.dataUrl(imageId), { headers, signal: download.signal });
     if (response.statusCode !== 200) return { decline: { response, bypass: null } };
-    if (!metadata.ok) return this.decline(response, 'metadata');
+    // Bytes the cache could not later serve as the same representation are relayed as they came.
+    if (contentCoded(response.headers)) return this.decline(response, 'encoded');
+    const announced = announce(imageId, response, metadata.value);
+    if (!metadata.ok) return this.decline(response, 'metadata', announced);
     // Only now has the origin served these credentials the data (metadata alone is not enough:
     // a deactivated image still has metadata).
     this.authorizer.remember(imageId, incoming);
-    const lengthHeader = headerValue(response.headers, 'content-length');
-    const announced = lengthHeader !== undefined ? Number(lengthHeader) : (metadata.value?.size ?? undefined);
-    const size = Number.isSafeInteger(announced) ? announced : undefined;
-    const admission = await this.admission.admit(size);
-    if (!admission.admitted) return this.decline(response, admission.reason);
-    const contentMd5 = headerValue(response.headers, 'content-md5');
+    const admission = await this.admission.admit(announced.size);
+    if (!admission.admitted) return this.decline(response, admission.reason, announced);
     // The fill reads the body; an abort it causes must not surface as an uncaught stream error.
     response.body.on('error', () => undefined);
     this.downloads.add(download);
-    const info: OriginFillInfo = { contentMd5, headers: returnedHeaders(response.headers), statusCode: response.statusCode };
+    const info: OriginFillInfo = { recorded: announced.recorded, headers: returnedHeaders(response.headers), statusCode: response.statusCode };
     return {
       source: {
         body: response.body,
-        size,
-        checksum: chooseChecksum(metadata.value, contentMd5),
+        size: announced.size,
+        checksum: announced.checksums,
+        recordAlgorithm: announced.recorded ? algorithmOf(announced.recorded) : undefined,
         info,
         signal: download.signal,
         onSettled: () => {
@@ -105,9 +112,11 @@ export class OriginFills {
     };
   }
 
-  private decline(response: OriginResponse, reason: BypassReason): FillStartResult<Declined> {
+  /** Relays the response uncached, its body checked against what was announced. */
+  private decline(response: OriginResponse, reason: BypassReason, announced?: Announcement): FillStartResult<Declined> {
     this.metrics.bypassed.inc({ reason });
-    return { decline: { response, bypass: reason } };
+    const body = announced ? verifiedBody(response.body, { imageId: announced.imageId, size: announced.size, checksum: announced.checksums }) : response.body;
+    return { decline: { response: { ...response, body: body as OriginResponse['body'] }, bypass: reason } };
   }
 
   private watch(fill: Fill): void {
@@ -140,4 +149,47 @@ export class OriginFills {
       return { ok: true, value: null };
     }
   }
+}
+
+/** What the origin announced about a 200's body: its size and checksums. */
+interface Announcement extends AnnouncedChecksums {
+  imageId: string;
+  /** Content-Length, else Glance's `size`. */
+  size: number | undefined;
+}
+
+/**
+ * Reads the size and checksums a response and its metadata announce.
+ * @throws {OriginError} (the client gets 502 before any byte, nothing is cached) when
+ * they contradict each other: Content-Length and Glance's `size` differ, or the body
+ * carries a transfer coding other than chunked (undici would hand over coded bytes).
+ */
+function announce(imageId: string, response: OriginResponse, metadata: GlanceImageMetadata | null): Announcement {
+  const fail = (reason: string) => {
+    discard(response.body);
+    return new OriginError(`the origin's answer for image ${imageId} cannot be trusted: ${reason}`);
+  };
+  const codings = tokens(response.headers['transfer-encoding']).filter((coding) => coding !== 'chunked');
+  if (codings.length > 0) throw fail(`it is sent with Transfer-Encoding ${codings.join(', ')}`);
+  const lengthHeader = headerValue(response.headers, 'content-length');
+  const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader.trim()) ? Number(lengthHeader) : undefined;
+  const metadataSize = typeof metadata?.size === 'number' && Number.isSafeInteger(metadata.size) ? metadata.size : undefined;
+  if (length !== undefined && metadataSize !== undefined && length !== metadataSize) {
+    throw fail(`Content-Length is ${length} bytes, its metadata says ${metadataSize}`);
+  }
+  const size = length ?? metadataSize;
+  return { imageId, size: size !== undefined && Number.isSafeInteger(size) ? size : undefined, ...announcedChecksums(metadata, headerValue(response.headers, 'content-md5')) };
+}
+
+/** True when the body carries a content coding (RFC 9110 §8.4) other than identity. */
+function contentCoded(headers: OriginResponse['headers']): boolean {
+  return tokens(headers['content-encoding']).some((coding) => coding !== 'identity');
+}
+
+function tokens(value: string | string[] | undefined): string[] {
+  return [value ?? []]
+    .flat()
+    .flatMap((item) => item.split(','))
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item.length > 0);
 }

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { OriginError } from './errors.js';
+import { OriginError, OriginTimeoutError } from './errors.js';
+import { downloadImage, type OriginTimeouts } from './origin-download.js';
 
 /** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -20,6 +21,15 @@ const HOP_BY_HOP = new Set([
 
 /** Request headers that would turn an image fetch into a partial or conditional one. */
 const CONDITIONAL = ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since'];
+
+/** Request headers that ask for part of a body: meaningless on a HEAD (RFC 9110 §14.2 defines Range for GET). */
+const PARTIAL = ['range', 'if-range'];
+
+/** Defaults of {@link OriginOptions.timeouts}, in milliseconds: those of the server's flags. */
+const DEFAULT_TIMEOUTS: OriginTimeouts = { connect: 10_000, headers: 30_000, idle: 30_000 };
+
+/** undici's codes for a connection, its headers or its body taking too long. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const UPLOAD_HEADERS_TIMEOUT_MS = 30 * 60 * 1000;
 
@@ -48,6 +58,12 @@ export interface OriginOptions {
    * whole value is `<t>`) is dropped from every request, whoever built it.
    */
   withheldTokens?: readonly (string | undefined)[];
+  /**
+   * Limits, in milliseconds (0: none), on connecting, on the response headers, and on the
+   * pause between two parts of a body (uploads get 30 minutes for their answer). Default
+   * 10 s, 30 s, 30 s.
+   */
+  timeouts?: Partial<OriginTimeouts>;
 }
 
 /**
@@ -63,6 +79,7 @@ export class Origin {
   private readonly base: URL;
   private readonly dispatcher: Dispatcher;
   private readonly withheld: ReadonlySet<string>;
+  private readonly timeouts: OriginTimeouts;
 
   constructor(
     private readonly url: string,
@@ -70,7 +87,9 @@ export class Origin {
   ) {
     this.kind = url.includes('{id}') ? 'template' : 'glance';
     this.base = new URL(this.kind === 'template' ? new URL(url.replace('{id}', 'x')).origin : url);
-    this.dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 300_000 });
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const { connect, headers, idle } = this.timeouts;
+    this.dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, connectTimeout: connect, headersTimeout: headers, bodyTimeout: idle });
     this.withheld = new Set((options.withheldTokens ?? []).filter((token): token is string => typeof token === 'string' && token.length > 0));
   }
 
@@ -107,7 +126,22 @@ export class Origin {
       });
       return response as unknown as OriginResponse;
     } catch (error) {
-      throw new OriginError(`origin request ${options.method} ${url} failed: ${(error as Error).message}`, { cause: error });
+      throw originFailure(options.method, url, error);
+    }
+  }
+
+  /**
+   * GETs image data on a connection of its own, so that a body longer than its framing
+   * announced fails instead of ending (see {@link downloadImage}). The response body must
+   * be consumed or destroyed.
+   * @throws {OriginTimeoutError} when the origin does not connect or answer in time.
+   * @throws {OriginError} when the origin cannot be reached.
+   */
+  async download(url: string, options: { headers: OriginHeaders; signal?: AbortSignal | undefined }): Promise<OriginResponse> {
+    try {
+      return await downloadImage(url, { headers: this.outgoingHeaders(options.headers), signal: options.signal, timeouts: this.timeouts });
+    } catch (error) {
+      throw originFailure('GET', url, error);
     }
   }
 
@@ -136,13 +170,14 @@ export class Origin {
  * The client's headers as they go upstream: hop-by-hop headers dropped (RFC 9110 §7.6.1,
  * with every header the client's `Connection` names), `Host` dropped so the origin gets
  * its own, and optionally the conditional/range headers dropped so the origin sends the
- * whole image. The client's host travels as `X-Forwarded-Host` (and `X-Forwarded-Proto`),
- * which a Glance with `[oslo_middleware] enable_proxy_headers_parsing = true` uses for the
+ * whole image (or, with `head`, the Range headers a HEAD must not pass on, so that no
+ * origin answers a HEAD with 206 or 416). The client's host travels as
+ * `X-Forwarded-Host` (and `X-Forwarded-Proto`), which a Glance with `[oslo_middleware] enable_proxy_headers_parsing = true` uses for the
  * links it returns, so they point back at this server; values set by a proxy in front of
  * this server are kept. (No `Forwarded` header: oslo.middleware does not unquote its
  * values, and a `host` with a port must be quoted there.)
  */
-export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { wholeImage?: boolean } = {}): OriginHeaders {
+export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { wholeImage?: boolean; head?: boolean } = {}): OriginHeaders {
   const headers: OriginHeaders = {};
   const connectionTokens = new Set(
     [incoming.connection ?? []]
@@ -153,6 +188,7 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { whole
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || name === 'host' || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     if (options.wholeImage && (CONDITIONAL.includes(name) || NO_BODY.includes(name))) continue;
+    if (options.head && PARTIAL.includes(name)) continue;
     headers[name] = value;
   }
   const host = incoming.host;
@@ -163,6 +199,13 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { whole
   // The exact bytes are hashed and cached, so they must not arrive content-encoded.
   if (options.wholeImage) headers['accept-encoding'] = 'identity';
   return headers;
+}
+
+/** The error for a request that failed before its response: a timeout (504) or an unreachable origin (502). */
+function originFailure(method: string, url: string, error: unknown): Error {
+  const message = `origin request ${method} ${url} failed: ${(error as Error).message}`;
+  const code = (error as { code?: string }).code;
+  return code !== undefined && TIMEOUT_CODES.has(code) ? new OriginTimeoutError(message, { cause: error }) : new OriginError(message, { cause: error });
 }
 
 /** True when a header value presents one of the tokens, alone or after an auth scheme. */

@@ -35,12 +35,13 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 
 /**
  * True when a Range request may be honoured under its If-Range header: no If-Range, or
- * one naming the current strong entity tag or exact Last-Modified date.
+ * one naming the current strong entity tag or exact Last-Modified date. Without a known
+ * entity tag, no tag matches.
  */
-export function ifRangeAllows(header: string | undefined, etag: string, lastModified: string): boolean {
+export function ifRangeAllows(header: string | undefined, etag: string | undefined, lastModified: string): boolean {
   if (header === undefined) return true;
   const value = header.trim();
-  if (value.startsWith('"')) return value === etag;
+  if (value.startsWith('"')) return etag !== undefined && value === etag;
   if (value.startsWith('W/')) return false;
   return value === lastModified;
 }

@@ -4,7 +4,7 @@ import { ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
-import type { ServerConfig } from './config.js';
+import { DEFAULTS, type ServerConfig } from './config.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
 import { registerManagementRoutes } from './management-routes.js';
@@ -81,7 +81,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     logger,
   });
   // The admin token is for this server alone: the origin never sees it, whatever the route.
-  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken] });
+  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config) });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
   if (config.adminToken && config.adminToken === config.originToken) {
     logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');
@@ -104,11 +104,11 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.code === 'ERR_IMGCACHE_ORIGIN' ? 502 : error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500);
+    const status = error.code === 'ERR_IMGCACHE_ORIGIN' ? 502 : error.code === 'ERR_IMGCACHE_ORIGIN_TIMEOUT' ? 504 : error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500);
     request.log.warn({ err: error.message, url: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
     if (request.routeOptions.url === IMAGE_ROUTE) metrics.requests.inc({ result: 'error' });
-    sendError(reply, status, status === 502 ? `The origin could not be reached: ${error.message}` : error.message);
+    sendError(reply, status, status === 502 ? `The origin could not be reached: ${error.message}` : status === 504 ? `The origin did not answer in time: ${error.message}` : error.message);
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
@@ -149,6 +149,16 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     return closing;
   };
   return { app, cache, metrics, maintenance, prefetcher, url, close };
+}
+
+/** The origin limits of the configuration, in milliseconds. */
+function originTimeouts(config: ServerConfig): { connect: number; headers: number; idle: number } {
+  const seconds = (value: number | undefined, fallback: number) => (value ?? fallback) * 1000;
+  return {
+    connect: seconds(config.originConnectTimeout, DEFAULTS.originConnectTimeout),
+    headers: seconds(config.originHeaderTimeout, DEFAULTS.originHeaderTimeout),
+    idle: seconds(config.originIdleTimeout, DEFAULTS.originIdleTimeout),
+  };
 }
 
 function delay(ms: number): Promise<void> {

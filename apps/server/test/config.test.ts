@@ -4,7 +4,7 @@ import { parseArguments } from '../src/cli-options.js';
 import { parseMinFree, parseSize } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { addCacheApiVersions } from '../src/versions.js';
-import { chooseChecksum, md5FromHeader } from '../src/origin-checksum.js';
+import { announcedChecksums, md5FromHeader } from '../src/origin-checksum.js';
 
 describe('configuration', () => {
   it('parses sizes with binary and decimal units', () => {
@@ -155,13 +155,23 @@ describe('version document', () => {
 
 describe('origin checksums', () => {
   const md5 = '0123456789abcdef0123456789abcdef';
-  it('prefers the multihash, then the md5 checksum, then Content-MD5', () => {
-    const sha512 = 'a'.repeat(128);
-    expect(chooseChecksum({ os_hash_algo: 'sha512', os_hash_value: sha512, checksum: md5 }, undefined)).toBe(`sha512:${sha512}`);
-    expect(chooseChecksum({ os_hash_algo: 'sha3_512', os_hash_value: 'zz', checksum: md5 }, undefined)).toBe(`md5:${md5}`);
-    expect(chooseChecksum(null, md5.toUpperCase())).toBe(`md5:${md5}`);
-    expect(chooseChecksum(null, Buffer.from(md5, 'hex').toString('base64'))).toBe(`md5:${md5}`);
-    expect(chooseChecksum(null, undefined)).toBeUndefined();
+  const sha512 = 'a'.repeat(128);
+  it('verifies every announced checksum and records the md5 when there is one, else the multihash', () => {
+    expect(announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: sha512, checksum: md5 }, undefined)).toEqual({
+      checksums: [`sha512:${sha512}`, `md5:${md5}`],
+      md5,
+      recorded: `md5:${md5}`,
+    });
+    expect(announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: sha512 }, undefined)).toEqual({ checksums: [`sha512:${sha512}`], md5: undefined, recorded: `sha512:${sha512}` });
+    expect(announcedChecksums({ os_hash_algo: 'sha3_512', os_hash_value: 'zz', checksum: md5 }, undefined).checksums).toEqual([`md5:${md5}`]);
+    expect(announcedChecksums(null, md5.toUpperCase())).toEqual({ checksums: [`md5:${md5}`], md5, recorded: `md5:${md5}` });
+    expect(announcedChecksums(null, Buffer.from(md5, 'hex').toString('base64')).md5).toBe(md5);
+    expect(announcedChecksums(null, undefined)).toEqual({ checksums: [], md5: undefined, recorded: undefined });
     expect(md5FromHeader('garbage')).toBeUndefined();
+  });
+
+  it('keeps both md5 values when the metadata and Content-MD5 disagree, so the download fails verification', () => {
+    const other = 'f'.repeat(32);
+    expect(announcedChecksums({ checksum: md5 }, other).checksums).toEqual([`md5:${md5}`, `md5:${other}`]);
   });
 });

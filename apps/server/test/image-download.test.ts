@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { send, sha256 } from './helpers/http-client.js';
 
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
 describe('GET/HEAD /v2/images/{id}/file', () => {
   let h: Harness;
   const data = randomImage(300 * 1024);
@@ -29,8 +31,10 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.headers['content-type']).toBe('application/octet-stream');
     expect(hit.headers['accept-ranges']).toBe('bytes');
-    expect(hit.headers.etag).toBe(`"sha256:${sha256(data)}"`);
-    expect(hit.headers['content-md5']).toBeUndefined();
+    // Recorded under the md5 the origin announced: a hit can send Glance's Content-MD5.
+    expect(hit.headers.etag).toBe(`"md5:${md5(data)}"`);
+    expect(hit.headers['content-md5']).toBe(md5(data));
+    for (const name of ['etag', 'last-modified', 'accept-ranges', 'content-md5']) expect(miss.headers[name]).toBe(hit.headers[name]);
     expect(Number(hit.headers['content-length'])).toBe(data.length);
     expect(hit.body.equals(data)).toBe(true);
     expect(h.origin.count(h.origin.dataRequests, 'img-1')).toBe(1);
@@ -64,7 +68,7 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
   });
 
   it('honours If-None-Match with 304 and If-Range by entity tag', async () => {
-    const etag = `"sha256:${sha256(data)}"`;
+    const etag = `"md5:${md5(data)}"`;
     const notModified = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, 'if-none-match': etag } });
     expect(notModified.status).toBe(304);
     expect(notModified.body.length).toBe(0);
@@ -118,7 +122,7 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     expect(h.origin.seen.length).toBe(before);
   });
 
-  it('sends Content-MD5 on hits when the cache records md5', async () => {
+  it('sends Content-MD5 (hex) on hits when the cache records md5', async () => {
     const md5Harness = await startHarness({ checksumAlgorithm: 'md5' });
     try {
       const image = randomImage(10_000);
@@ -126,7 +130,8 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
       await send(md5Harness.url('/v2/images/img-md5/file'));
       const hit = await send(md5Harness.url('/v2/images/img-md5/file'));
       expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.headers['content-md5']).toBe(createHash('md5').update(image).digest('base64'));
+      // Hex, as Glance sends it (python-glanceclient compares the body's hexdigest with it).
+      expect(hit.headers['content-md5']).toBe(md5(image));
     } finally {
       await md5Harness.stop();
     }
