@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 /** How the fake Glance API serves one image. */
 export interface FakeImage {
@@ -30,6 +31,8 @@ export interface FakeImage {
    * lists deleted images).
    */
   imageStatus?: string;
+  /** Send the data gzip-encoded with `Content-Encoding: gzip`, whatever Accept-Encoding asked for. */
+  gzip?: boolean;
 }
 
 export interface RecordedUpload {
@@ -145,7 +148,17 @@ export class FakeOrigin {
     }
     if (file && method === 'HEAD') {
       bump(this.headRequests, imageId);
-      response.writeHead(image.status ?? 200, { 'content-length': image.data.length, 'content-type': 'application/octet-stream' }).end();
+      // Like nginx and most stores, a Range on a HEAD is answered as it would be on a GET.
+      const range = /^bytes=(\d+)-(\d*)$/.exec(String(request.headers.range ?? ''));
+      const size = image.data.length;
+      if (range && Number(range[1]) >= size) return void response.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+      if (range) {
+        const start = Number(range[1]);
+        const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+        const headers = { 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'content-type': 'application/octet-stream' };
+        return void response.writeHead(206, headers).end();
+      }
+      response.writeHead(image.status ?? 200, { 'content-length': size, 'content-type': 'application/octet-stream' }).end();
       return;
     }
     if (file && method === 'GET') return this.sendData(imageId, image, request, response);
@@ -179,6 +192,10 @@ export class FakeOrigin {
     } else if (image.contentMd5 !== false) {
       const data = image.wrongChecksum ? Buffer.concat([image.data, Buffer.from('x')]) : image.data;
       headers['content-md5'] = createHash('md5').update(data).digest('hex');
+    }
+    if (image.gzip) {
+      body = gzipSync(body);
+      headers['content-encoding'] = 'gzip';
     }
     headers['content-length'] = body.length;
     response.writeHead(status, headers);
