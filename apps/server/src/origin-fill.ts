@@ -58,7 +58,8 @@ export class OriginFills {
   /**
    * Joins the fill of an image, or fetches it from the origin with `incoming`'s credentials
    * and starts one.
-   * @throws {OriginError} when the origin cannot be reached.
+   * @throws {OriginTimeoutError} when the origin does not connect or answer in time.
+   * @throws {OriginError} when the origin cannot be reached, or its announcements contradict each other.
    */
   async begin(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillOutcome<Declined>> {
     const outcome = await this.cache.fill(imageId, () => this.fetch(imageId, incoming, purpose));

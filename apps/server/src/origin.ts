@@ -110,7 +110,9 @@ export class Origin {
   }
 
   /**
-   * Sends one request upstream. The response body must be consumed or destroyed.
+   * Sends one request upstream. The response body must be consumed or destroyed; a pause
+   * inside it longer than the idle timeout fails it with undici's BodyTimeoutError.
+   * @throws {OriginTimeoutError} when the origin does not connect or answer in time.
    * @throws {OriginError} when the origin cannot be reached.
    */
   async request(url: string, options: OriginRequest): Promise<OriginResponse> {
