@@ -71,6 +71,18 @@ export const DEFAULTS = {
   originIdleTimeout: 30,
 } as const;
 
+/**
+ * The origin limits of a configuration in milliseconds (0: none), defaults filled in.
+ */
+export function originTimeouts(config: ServerConfig): { connect: number; headers: number; idle: number } {
+  const ms = (seconds: number | undefined, fallback: number) => (seconds ?? fallback) * 1000;
+  return {
+    connect: ms(config.originConnectTimeout, DEFAULTS.originConnectTimeout),
+    headers: ms(config.originHeaderTimeout, DEFAULTS.originHeaderTimeout),
+    idle: ms(config.originIdleTimeout, DEFAULTS.originIdleTimeout),
+  };
+}
+
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /**

@@ -37,3 +37,39 @@ export class OriginTimeoutError extends Error {
     this.name = 'OriginTimeoutError';
   }
 }
+
+/**
+ * The origin answered, but with something that cannot be used: announcements that
+ * contradict each other, or a body framed in a way that cannot be relayed. Answered with 502.
+ */
+export class OriginResponseError extends Error {
+  readonly code = 'ERR_IMGCACHE_ORIGIN_RESPONSE';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OriginResponseError';
+  }
+}
+
+/** Status and message prefix of the answer to each origin failure. */
+const ORIGIN_ANSWERS: Record<string, { status: number; prefix: string }> = {
+  ERR_IMGCACHE_ORIGIN: { status: 502, prefix: 'The origin could not be reached' },
+  ERR_IMGCACHE_ORIGIN_RESPONSE: { status: 502, prefix: "The origin's answer could not be used" },
+  ERR_IMGCACHE_ORIGIN_TIMEOUT: { status: 504, prefix: 'The origin did not answer in time' },
+};
+
+/** The status and message a client gets for an origin failure, or null for any other error. */
+export function originErrorAnswer(error: { code?: string; message: string }): { status: number; message: string } | null {
+  const answer = error.code === undefined ? undefined : ORIGIN_ANSWERS[error.code];
+  return answer ? { status: answer.status, message: `${answer.prefix}: ${error.message}` } : null;
+}
+
+/** undici's codes for a connection, its headers or its body taking too long. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The error for an origin request that failed before its response: a timeout (504) or an unreachable origin (502). */
+export function originFailure(method: string, url: string, error: unknown): OriginError | OriginTimeoutError {
+  const message = `origin request ${method} ${url} failed: ${(error as Error).message}`;
+  const code = (error as { code?: string }).code;
+  return code !== undefined && TIMEOUT_CODES.has(code) ? new OriginTimeoutError(message, { cause: error }) : new OriginError(message, { cause: error });
+}

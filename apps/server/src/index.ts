@@ -4,4 +4,4 @@ export type { RetryPolicy } from './retry-schedule.js';
 export { DEFAULTS, parseMinFree, parseSize } from './config.js';
 export type { MinFree, ServerConfig } from './config.js';
 export { createCommand, parseArguments } from './cli-options.js';
-export { ConfigError, OriginError, OriginTimeoutError } from './errors.js';
+export { ConfigError, OriginError, OriginResponseError, OriginTimeoutError } from './errors.js';

@@ -1,6 +1,6 @@
 import { Transform, pipeline } from 'node:stream';
 import { Client, type Dispatcher } from 'undici';
-import { OriginError } from './errors.js';
+import { OriginResponseError } from './errors.js';
 import type { OriginHeaders, OriginResponse } from './origin.js';
 
 /** Limits of one origin connection, in milliseconds (0: none). */
@@ -57,7 +57,7 @@ export async function downloadImage(
     },
     flush(callback) {
       // The body ended at its framing; closing the connection settles what came after it.
-      close().then(() => callback(trailing ? new OriginError(`the origin sent more bytes than its response announced (${trailing.message})`, { cause: trailing }) : null));
+      close().then(() => callback(trailing ? new OriginResponseError(`the origin sent more bytes than its response announced (${trailing.message})`, { cause: trailing }) : null));
     },
   });
   pipeline(response.body, checked, (error) => {

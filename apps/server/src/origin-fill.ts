@@ -4,7 +4,7 @@ import type { Admission, RefusalReason } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBounded } from './image-lookup.js';
-import { OriginError } from './errors.js';
+import { OriginResponseError } from './errors.js';
 import { algorithmOf, announcedChecksums, type AnnouncedChecksums, type GlanceImageMetadata } from './origin-checksum.js';
 import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 import { verifiedBody } from './verified-body.js';
@@ -59,7 +59,8 @@ export class OriginFills {
    * Joins the fill of an image, or fetches it from the origin with `incoming`'s credentials
    * and starts one.
    * @throws {OriginTimeoutError} when the origin does not connect or answer in time.
-   * @throws {OriginError} when the origin cannot be reached, or its announcements contradict each other.
+   * @throws {OriginError} when the origin cannot be reached.
+   * @throws {OriginResponseError} when its announcements contradict each other.
    */
   async begin(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillOutcome<Declined>> {
     const outcome = await this.cache.fill(imageId, () => this.fetch(imageId, incoming, purpose));
@@ -161,14 +162,14 @@ interface Announcement extends AnnouncedChecksums {
 
 /**
  * Reads the size and checksums a response and its metadata announce.
- * @throws {OriginError} (the client gets 502 before any byte, nothing is cached) when
+ * @throws {OriginResponseError} (the client gets 502 before any byte, nothing is cached) when
  * they contradict each other: Content-Length and Glance's `size` differ, or the body
  * carries a transfer coding other than chunked (undici would hand over coded bytes).
  */
 function announce(imageId: string, response: OriginResponse, metadata: GlanceImageMetadata | null): Announcement {
   const fail = (reason: string) => {
     discard(response.body);
-    return new OriginError(`the origin's answer for image ${imageId} cannot be trusted: ${reason}`);
+    return new OriginResponseError(`image ${imageId}: ${reason}`);
   };
   const codings = tokens(response.headers['transfer-encoding']).filter((coding) => coding !== 'chunked');
   if (codings.length > 0) throw fail(`it is sent with Transfer-Encoding ${codings.join(', ')}`);

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { OriginError, OriginTimeoutError } from './errors.js';
+import { originFailure } from './errors.js';
 import { downloadImage, type OriginTimeouts } from './origin-download.js';
 
 /** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
@@ -27,9 +27,6 @@ const PARTIAL = ['range', 'if-range'];
 
 /** Defaults of {@link OriginOptions.timeouts}, in milliseconds: those of the server's flags. */
 const DEFAULT_TIMEOUTS: OriginTimeouts = { connect: 10_000, headers: 30_000, idle: 30_000 };
-
-/** undici's codes for a connection, its headers or its body taking too long. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const UPLOAD_HEADERS_TIMEOUT_MS = 30 * 60 * 1000;
 
@@ -201,13 +198,6 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { whole
   // The exact bytes are hashed and cached, so they must not arrive content-encoded.
   if (options.wholeImage) headers['accept-encoding'] = 'identity';
   return headers;
-}
-
-/** The error for a request that failed before its response: a timeout (504) or an unreachable origin (502). */
-function originFailure(method: string, url: string, error: unknown): Error {
-  const message = `origin request ${method} ${url} failed: ${(error as Error).message}`;
-  const code = (error as { code?: string }).code;
-  return code !== undefined && TIMEOUT_CODES.has(code) ? new OriginTimeoutError(message, { cause: error }) : new OriginError(message, { cause: error });
 }
 
 /** True when a header value presents one of the tokens, alone or after an auth scheme. */

@@ -4,7 +4,8 @@ import { ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
-import { DEFAULTS, type ServerConfig } from './config.js';
+import { originTimeouts, type ServerConfig } from './config.js';
+import { originErrorAnswer } from './errors.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
 import { registerManagementRoutes } from './management-routes.js';
@@ -104,11 +105,12 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.code === 'ERR_IMGCACHE_ORIGIN' ? 502 : error.code === 'ERR_IMGCACHE_ORIGIN_TIMEOUT' ? 504 : error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500);
+    const answer = originErrorAnswer(error);
+    const status = answer?.status ?? (error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500));
     request.log.warn({ err: error.message, url: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
     if (request.routeOptions.url === IMAGE_ROUTE) metrics.requests.inc({ result: 'error' });
-    sendError(reply, status, status === 502 ? `The origin could not be reached: ${error.message}` : status === 504 ? `The origin did not answer in time: ${error.message}` : error.message);
+    sendError(reply, status, answer?.message ?? error.message);
   });
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
@@ -149,16 +151,6 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     return closing;
   };
   return { app, cache, metrics, maintenance, prefetcher, url, close };
-}
-
-/** The origin limits of the configuration, in milliseconds. */
-function originTimeouts(config: ServerConfig): { connect: number; headers: number; idle: number } {
-  const seconds = (value: number | undefined, fallback: number) => (value ?? fallback) * 1000;
-  return {
-    connect: seconds(config.originConnectTimeout, DEFAULTS.originConnectTimeout),
-    headers: seconds(config.originHeaderTimeout, DEFAULTS.originHeaderTimeout),
-    idle: seconds(config.originIdleTimeout, DEFAULTS.originIdleTimeout),
-  };
 }
 
 function delay(ms: number): Promise<void> {
