@@ -170,10 +170,10 @@ export class Origin {
  * with every header the client's `Connection` names), `Host` dropped so the origin gets
  * its own, and optionally the conditional/range headers dropped so the origin sends the
  * whole image (or, with `head`, the Range headers a HEAD must not pass on, so that no
- * origin answers a HEAD with 206 or 416). The client's host travels as
- * `X-Forwarded-Host` (and `X-Forwarded-Proto`), which a Glance with `[oslo_middleware] enable_proxy_headers_parsing = true` uses for the
- * links it returns, so they point back at this server; values set by a proxy in front of
- * this server are kept. (No `Forwarded` header: oslo.middleware does not unquote its
+ * origin answers a HEAD with 206 or 416). The client's host travels as `X-Forwarded-Host`
+ * (and `X-Forwarded-Proto`), which a Glance with `[oslo_middleware]
+ * enable_proxy_headers_parsing = true` uses for the links it returns, so they point back at
+ * this server; values set by a proxy in front of this server are kept. (No `Forwarded` header: oslo.middleware does not unquote its
  * values, and a `host` with a port must be quoted there.)
  */
 export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { wholeImage?: boolean; head?: boolean } = {}): OriginHeaders {
