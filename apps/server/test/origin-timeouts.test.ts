@@ -50,12 +50,17 @@ describe('origin timeouts', () => {
     expect(await h.server.cache.isCached('silent')).toBe(false);
   });
 
-  it('answers 504 when the origin cannot be connected to', async () => {
+  it('answers 504 when the origin cannot be connected to, for the data and for Glance metadata', async () => {
     const listener = await unreachableListener();
     cleanups.push(() => listener.stop());
-    h = await startHarness({ ...SHORT, origin: `http://127.0.0.1:${listener.port}/blobs/{id}`, public: true });
-    const response = await send(h.url('/v2/images/far/file'));
-    expect(response.status).toBe(504);
+    // A template origin: the data request is the first one. A Glance origin: the metadata request is.
+    for (const origin of [`http://127.0.0.1:${listener.port}/blobs/{id}`, `http://127.0.0.1:${listener.port}`]) {
+      h = await startHarness({ ...SHORT, origin, public: true });
+      const response = await send(h.url('/v2/images/far/file'));
+      expect(response.status).toBe(504);
+      await h.stop();
+      h = undefined;
+    }
   });
 
   it('fails a fill whose origin stalls mid-body: every client is reset, nothing is cached, and the next request starts afresh', async () => {
