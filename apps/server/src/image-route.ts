@@ -93,7 +93,8 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       method: request.method,
       headers: forwardedHeaders(request.headers, { head: request.method === 'HEAD' }),
     });
-    count(response.statusCode >= 400 ? 'error' : 'bypass');
+    // What the client is told (X-Cache) is what is counted.
+    count(response.statusCode >= 400 ? 'error' : xCache === 'MISS' ? 'miss' : 'bypass');
     const sent = await relayOriginResponse(reply, response, { 'x-cache': xCache });
     metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
   }
@@ -104,9 +105,13 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
     const image = await cache.openImage(imageId);
     if (image) return serveHit(request, reply, image);
     const running = cache.getFill(imageId);
-    // Verified and being committed: answer as the hit it is about to be (same validators).
-    if (running?.isVerified && (await running.done.catch(() => null))) return handle(request, reply);
-    if (running) return serveFill(request, reply, running, false);
+    if (running?.isVerified) {
+      // Verified and being committed: answer as the hit it is about to be (same validators).
+      // If the commit failed, the image is not cached: fetch it anew below, like any miss.
+      if (await running.done.catch(() => null)) return handle(request, reply);
+    } else if (running) {
+      return serveFill(request, reply, running, false);
+    }
     // A HEAD asks for no bytes: it never starts a download, and is passed on without Range.
     if (request.method === 'HEAD') return proxy(request, reply, 'MISS');
     if (request.headers.range !== undefined && context.rangeMiss === 'pass') return proxy(request, reply, 'MISS');
