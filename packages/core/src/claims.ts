@@ -74,10 +74,35 @@ export async function takeWriteClaim(layout: CacheLayout, imageId: string): Prom
     throw error;
   }
   const claim = { imageId, name, path, handle };
-  if (!(await othersHold(layout, [claim])).has(claim.name)) return claim;
+  for (let attempt = 1; ; attempt++) {
+    const holders = await otherHolders(layout, claim);
+    if (holders === 'none') return claim;
+    // A lock of this process is a maintenance step of a few system calls (a delete that
+    // just cancelled this image's fill, a verify): wait for it rather than give up the fill.
+    if (holders !== 'own locks' || attempt === OWN_LOCK_ATTEMPTS) break;
+    await new Promise((resolve) => setTimeout(resolve, OWN_LOCK_RETRY_MS));
+  }
   await handle.close();
   await releaseClaim(claim);
   return null;
+}
+
+/** Checks, and the pause between them (ms), while only locks of this process hold the image. */
+const OWN_LOCK_ATTEMPTS = 20;
+const OWN_LOCK_RETRY_MS = 5;
+
+/** Who else holds a live claim on the image of `claim`: nobody, only locks of this process, or anyone else. */
+async function otherHolders(layout: CacheLayout, claim: Claim): Promise<'none' | 'own locks' | 'others'> {
+  const key = nameKey(claim.imageId);
+  let holders: 'none' | 'own locks' | 'others' = 'none';
+  for (const name of await listClaims(layout)) {
+    if (name === claim.name) continue;
+    const owner = claimOwner(layout, name);
+    if (owner?.key !== key || !owner.live) continue;
+    if (owner.pid !== process.pid || !owner.lock) return 'others';
+    holders = 'own locks';
+  }
+  return holders;
 }
 
 /**
