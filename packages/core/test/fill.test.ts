@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DriverFactory, FillStartResult } from '../src/index.js';
-import { createMemoryDriver } from '../src/testing/index.js';
-import { bytes, chunked, collect, digest, listDir, openCache } from './helpers.js';
-
-/** A memory driver whose metadata commit waits until `release` is called. */
-function gatedCommit(): { factory: DriverFactory; reached: Promise<void>; release: () => void } {
-  let reach!: () => void;
-  let release!: () => void;
-  const reached = new Promise<void>((resolve) => (reach = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const memory = createMemoryDriver();
-  const factory: DriverFactory = async (context) => {
-    const driver = await memory(context);
-    const commit = driver.commit.bind(driver);
-    driver.commit = async (entry) => {
-      reach();
-      await released;
-      return commit(entry);
-    };
-    return driver;
-  };
-  return { factory, reached, release };
-}
+import type { FillStartResult } from '../src/index.js';
+import { bytes, chunked, collect, digest, gatedCommit, listDir, openCache } from './helpers.js';
 
 const source = (data: Buffer, chunk = 64 * 1024, pauseMs = 0, checksum?: string) => async (): Promise<FillStartResult<never>> => ({
   source: { body: chunked(data, chunk, pauseMs), size: data.length, checksum: checksum ?? digest('sha256', data) },

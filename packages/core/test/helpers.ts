@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { ImageCache, silentLogger, type ImageCacheOptions, type Logger } from '../src/index.js';
+import { ImageCache, silentLogger, type DriverFactory, type ImageCacheOptions, type Logger } from '../src/index.js';
 import { createMemoryDriver } from '../src/testing/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -79,3 +79,26 @@ export function capturingLogger(): Logger & { lines: { level: string; text: stri
 }
 
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+/**
+ * A memory driver whose metadata commit waits until `release` is called (the xattr driver
+ * writes several files there): `reached` resolves when a commit starts waiting.
+ */
+export function gatedCommit(): { factory: DriverFactory; reached: Promise<void>; release: () => void } {
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const memory = createMemoryDriver();
+  const factory: DriverFactory = async (context) => {
+    const driver = await memory(context);
+    const commit = driver.commit.bind(driver);
+    driver.commit = async (entry) => {
+      reach();
+      await released;
+      return commit(entry);
+    };
+    return driver;
+  };
+  return { factory, reached, release };
+}

@@ -2,9 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DriverFactory } from '../src/index.js';
-import { createMemoryDriver } from '../src/testing/index.js';
-import { bytes, chunked, collect, digest, listDir, openCache } from './helpers.js';
+import { bytes, chunked, collect, digest, gatedCommit, listDir, openCache } from './helpers.js';
 
 describe('single-flight fills', () => {
   it('two concurrent getCachingIter calls never write the same file', async () => {
@@ -92,31 +90,17 @@ describe('followFill', () => {
   });
 
   it('a follower that joins after the file was moved into place, before its metadata is committed, gets every byte', async () => {
-    let reachedCommit!: () => void;
-    let releaseCommit!: () => void;
-    const atCommit = new Promise<void>((resolve) => (reachedCommit = resolve));
-    const commitReleased = new Promise<void>((resolve) => (releaseCommit = resolve));
-    const memory = createMemoryDriver();
     // A driver whose metadata commit is slow (the xattr driver writes several files there).
-    const slowCommit: DriverFactory = async (context) => {
-      const driver = await memory(context);
-      const commit = driver.commit.bind(driver);
-      driver.commit = async (entry) => {
-        reachedCommit();
-        await commitReleased;
-        return commit(entry);
-      };
-      return driver;
-    };
-    const cache = await openCache({ driver: slowCommit });
+    const slowCommit = gatedCommit();
+    const cache = await openCache({ driver: slowCommit.factory });
     const data = bytes(300_000, 4);
     const filling = cache.cacheImageIter('img', chunked(data, 50_000, 1), digest('sha256', data));
-    await atCommit;
+    await slowCommit.reached;
     // The file is in place; the writer's claim lives on as a lock until the metadata is committed.
     expect(await listDir(cache.layout.imagesDir)).toEqual(['img']);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([expect.stringMatching(new RegExp(`^img~${process.pid}-[0-9a-f]{12}\\.lock$`))]);
     const follower = collect(cache.followFill('img')!);
-    setTimeout(releaseCommit, 20);
+    setTimeout(slowCommit.release, 20);
     expect(digest('sha256', await follower)).toBe(digest('sha256', data));
     expect(await filling).toBe(true);
   });
