@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOrigin } from './helpers/fake-origin.js';
+import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage, waitFor } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 import { runServerToExit, ServerProcess } from './helpers/server-process.js';
