@@ -16,6 +16,9 @@ export async function* readFill(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = { position: start };
   if (!fill.attach(reader)) throw fill.snapshot().failure ?? new FillAbortedError(fill.imageId);
+  // One listener per reader, not one per wait: EventTarget listeners cost more than a chunk.
+  const onAbort = () => fill.interrupt();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
       if (signal?.aborted) throw new FillAbortedError(fill.imageId, { cause: signal.reason });
@@ -51,9 +54,10 @@ export async function* readFill(
       // A failed fill still hands over what it had released, then its error: never a short body that ends cleanly.
       if (failure) throw failure;
       if (reader.position >= end || (complete && reader.position >= releasable)) return;
-      await fill.changed(signal);
+      await fill.changed();
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     fill.detach(reader);
   }
 }

@@ -243,17 +243,14 @@ export class Fill {
     return bytesRead;
   }
 
-  /** @internal resolves at the next change; rejects when `signal` aborts. */
-  changed(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(new FillAbortedError(this.imageId, { cause: signal.reason }));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new FillAbortedError(this.imageId, { cause: signal!.reason }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.wakers.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+  /** @internal resolves at the next change (new bytes, a reader moved, the end, or {@link interrupt}). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.wakers.push(resolve));
+  }
+
+  /** @internal wakes every waiter so it looks again (a reader's signal aborted). */
+  interrupt(): void {
+    this.wake();
   }
 
   /**

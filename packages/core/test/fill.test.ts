@@ -99,6 +99,23 @@ describe('the fill primitive', () => {
     expect(readBuffers.idle).toBeGreaterThanOrEqual(Math.min(before + 1, readBuffers.keep));
   });
 
+  it('ends a waiting reader whose signal aborts, and only that reader', async () => {
+    const cache = await openCache();
+    const data = bytes(512 * 1024, 12);
+    const outcome = await cache.fill('img', source(data, 64 * 1024, 30));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    const controller = new AbortController();
+    const aborted = outcome.fill.read({ signal: controller.signal })[Symbol.asyncIterator]();
+    const other = collect(outcome.fill.read());
+    await aborted.next();
+    // The next chunk is 30 ms away: this reader is waiting when its signal aborts.
+    const waiting = aborted.next();
+    controller.abort(new Error('client went away'));
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_IMGCACHE_ABORTED' });
+    expect(digest('sha256', await other)).toBe(digest('sha256', data));
+    expect(await outcome.fill.done).toMatchObject({ size: data.length });
+  });
+
   it('does not wait for readers: a reader that never reads does not hold up the fill', async () => {
     const cache = await openCache();
     const data = bytes(4 * 1024 * 1024, 8);
