@@ -12,6 +12,7 @@ import { Fill, type ImageSource } from './fill.js';
 import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
 import { HitRecorder } from './hit-recorder.js';
 import { assertValidImageId } from './image-id.js';
+import { assertImageSource } from './image-source.js';
 import { ensureWritableDirectory } from './io/ensure-directory.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
 import { CacheLayout } from './layout.js';
@@ -385,11 +386,13 @@ export class ImageCache {
    * md5 or `algorithm:hex`). When the image is not cacheable (cached, or being cached) the
    * source is passed through untouched. Source errors, aborts and mismatches reach the
    * consumer; a local write failure only stops caching. A consumer that stops early stops
-   * the fill.
-   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is read.
+   * the fill. Arguments in the order of {@link cacheImageIter}.
+   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is
+   * read; a TypeError when `source` is not an iterable (a checksum passed second).
    */
-  getCachingIter(imageId: string, checksum: string | null | undefined, source: ImageSource, options: FillOptions = {}): AsyncIterable<Uint8Array> {
+  getCachingIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): AsyncIterable<Uint8Array> {
     this.assertUsable(imageId);
+    assertImageSource(source, 'getCachingIter');
     if (checksum) parseChecksum(checksum);
     const cache = this;
     return (async function* () {
@@ -415,6 +418,7 @@ export class ImageCache {
    */
   async cacheImageIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
     this.assertUsable(imageId);
+    assertImageSource(source, 'cacheImageIter');
     if (checksum) parseChecksum(checksum);
     const outcome = await this.fill(imageId, async () => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } }), { join: false });
     if (outcome.kind === 'pass' && outcome.reason === 'unavailable') throw outcome.error;
