@@ -47,8 +47,10 @@ export function registerRequestLog(app: FastifyInstance, options: { metrics: Ser
     const response = reply.raw;
     const tracker = new ResponseTracker(response, (head) => {
       const grant = staleGrantOf(response);
-      if (grant) {
-        head.set('x-cache', `${head.get('x-cache') ?? 'HIT'}-STALE`);
+      const xCache = head.get('x-cache');
+      // Only an answer from the cache is marked: an error after the grant carries no X-Cache.
+      if (grant && xCache !== undefined) {
+        head.set('x-cache', `${xCache}-STALE`);
         head.set('warning', STALE_WARNING);
         metrics.staleServes.inc({ reason: grant.reason });
         request.log.warn({ imageId: imageIdOf(pathOf(request)), reason: grant.reason, authorisedSecondsAgo: grant.ageSeconds, err: grant.detail }, 'origin unavailable; serving the cached image on an earlier authorisation');
