@@ -6,6 +6,10 @@ import { ConfigError } from './errors.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The accepted values of `--log-format`: one JSON object per line, or lines for people. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The accepted values of `--range-miss`. */
 export const RANGE_MISS_POLICIES = ['fill', 'pass'] as const;
 export type RangeMiss = (typeof RANGE_MISS_POLICIES)[number];
@@ -38,6 +42,14 @@ export interface ServerConfig {
   /** Seconds between maintenance runs (prune, clean, prefetch); 0 disables the timer. */
   maintenanceInterval: number;
   logLevel: LogLevel;
+  /** How log lines are written. Default {@link DEFAULTS}.logFormat. */
+  logFormat?: LogFormat | undefined;
+  /**
+   * Seconds after the origin last authorised a client for an image that the cached copy is
+   * still served to it while the origin cannot be asked (unreachable, timeout, 5xx);
+   * 0 = never. Default {@link DEFAULTS}.authStale.
+   */
+  authStale?: number | undefined;
   /** A Range request for an uncached image: `fill` starts the fill and answers from it, `pass` proxies it uncached. */
   rangeMiss: RangeMiss;
   /**
@@ -70,6 +82,8 @@ export const DEFAULTS = {
   prefetchConcurrency: 2,
   maintenanceInterval: 60,
   logLevel: 'info',
+  logFormat: 'json',
+  authStale: 0,
   rangeMiss: 'fill',
   originConnectTimeout: 10,
   originHeaderTimeout: 30,
@@ -179,6 +193,14 @@ export function parseChecksumAlgorithm(value: string): ChecksumAlgorithm {
  */
 export function parseLogLevel(value: string): LogLevel {
   return parseChoice(value, LOG_LEVELS, '--log-level');
+}
+
+/**
+ * Checks the log format: one of {@link LOG_FORMATS}, in any letter case.
+ * @throws {InvalidSettingError} for anything else.
+ */
+export function parseLogFormat(value: string): LogFormat {
+  return parseChoice(value, LOG_FORMATS, '--log-format');
 }
 
 /**

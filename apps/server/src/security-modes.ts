@@ -9,6 +9,8 @@ export interface SecurityModes {
   hits: 'public' | 'authorised';
   /** Seconds a positive origin decision is remembered (authorised hits only). */
   authTtl: number;
+  /** Seconds after an authorisation that a client is still served while the origin cannot be asked (0: never). */
+  authStale: number;
   /** The management API answers only when an admin token is set. */
   managementApi: 'on' | 'off';
   adminToken: SecretOrigin;
@@ -24,6 +26,7 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const modes: SecurityModes = {
     hits: config.public ? 'public' : 'authorised',
     authTtl: config.authTtl,
+    authStale: config.public ? 0 : (config.authStale ?? 0),
     managementApi: config.adminToken ? 'on' : 'off',
     adminToken: secretOrigin(config, 'adminToken'),
     originToken: secretOrigin(config, 'originToken'),
@@ -32,7 +35,7 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   };
   const hits = config.public
     ? 'hits public (no origin authorisation: anyone who reaches this server gets cached images)'
-    : `hits authorised by the origin per client (remembered ${config.authTtl} s)`;
+    : `hits authorised by the origin per client (remembered ${config.authTtl} s${modes.authStale > 0 ? `; while the origin cannot be asked, served on an authorisation up to ${modes.authStale} s old` : ''})`;
   const management = config.adminToken ? `management API on (admin token from ${describe(modes.adminToken, '--admin-token', 'IMGCACHE_ADMIN_TOKEN')})` : 'management API off (no admin token)';
   const originToken = config.originToken ? `origin token from ${describe(modes.originToken, '--origin-token', 'IMGCACHE_ORIGIN_TOKEN')}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.

@@ -24,7 +24,7 @@ function startWith(source: ImageSource, checksum: string | null | undefined, opt
  * the fill. The iteration ends once the image is committed.
  * @throws {InvalidChecksumError} synchronously, before anything is read.
  */
-export function cachingIter(cache: Filler, imageId: string, checksum: string | null | undefined, source: ImageSource, options: FillOptions): AsyncIterable<Uint8Array> {
+export function cachingIter(cache: Filler, imageId: string, source: ImageSource, checksum: string | null | undefined, options: FillOptions): AsyncIterable<Uint8Array> {
   if (checksum) parseChecksum(checksum);
   return (async function* () {
     const outcome = await cache.fill(imageId, startWith(source, checksum, options), { join: false });

@@ -11,6 +11,7 @@ import { HitRecorder } from './hit-recorder.js';
 import { assertStallTime, resolveSettings, toCachedImage, type CacheSettings, type CachedImage, type FillOptions, type ImageCacheOptions, type ReadOptions } from './image-cache-options.js';
 import { streamImage } from './image-stream.js';
 import { assertValidImageId } from './image-id.js';
+import { assertImageSource } from './image-source.js';
 import { ensureWritableDirectory } from './io/ensure-directory.js';
 import { CacheLayout } from './layout.js';
 import { OpenFiles, type OpenImage } from './open-files.js';
@@ -291,12 +292,15 @@ export class ImageCache {
   }
 
   /**
-   * Wraps a source so that consuming it also caches it; see {@link cachingIter}.
-   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is read.
+   * Wraps a source so that consuming it also caches it; see {@link cachingIter}. Arguments
+   * in the order of {@link cacheImageIter}.
+   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is
+   * read; a TypeError when `source` is not an iterable (a checksum passed second).
    */
-  getCachingIter(imageId: string, checksum: string | null | undefined, source: ImageSource, options: FillOptions = {}): AsyncIterable<Uint8Array> {
+  getCachingIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): AsyncIterable<Uint8Array> {
     this.assertUsable(imageId);
-    return cachingIter(this, imageId, checksum, source, options);
+    assertImageSource(source, 'getCachingIter');
+    return cachingIter(this, imageId, source, checksum, options);
   }
 
   /**
@@ -307,6 +311,7 @@ export class ImageCache {
    */
   async cacheImageIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
     this.assertUsable(imageId);
+    assertImageSource(source, 'cacheImageIter');
     return cacheFromSource(this, imageId, source, checksum, options);
   }
 

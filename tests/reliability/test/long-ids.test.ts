@@ -51,7 +51,7 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
       expect(await cache.cacheImageIter(ID, streamed(data), sha256(data))).toBe(true);
       const twin = imageBytes(TWIN) as Buffer;
       const teed: Buffer[] = [];
-      for await (const chunk of cache.getCachingIter(TWIN, sha256(twin), streamed(twin))) teed.push(Buffer.from(chunk));
+      for await (const chunk of cache.getCachingIter(TWIN, streamed(twin), sha256(twin))) teed.push(Buffer.from(chunk));
       expect(sha256(Buffer.concat(teed))).toBe(sha256(twin));
       expect(await cache.isQueued(ID)).toBe(false);
       expect(sha256(await readAll(cache, ID))).toBe(sha256(data));

@@ -51,6 +51,11 @@ export class FakeOrigin {
   readonly adminTokens = new Set<string>();
   /** When set, only requests with this `Host` are served (404 otherwise), as a name-based virtual host. */
   virtualHost: string | undefined;
+  /**
+   * An outage: every request is answered with this status (a JSON error body), or never
+   * answered at all (`'silent'`, the connection stays open), until set back to undefined.
+   */
+  outage: number | 'silent' | undefined;
   /** Answer `HEAD` on image data (Glance itself answers 405: its data route takes GET and PUT). */
   allowHead = true;
   url = '';
@@ -69,7 +74,9 @@ export class FakeOrigin {
     return this;
   }
 
+  /** Stops listening (connections are then refused); stopping a stopped origin does nothing. */
   async stop(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -95,6 +102,8 @@ export class FakeOrigin {
     const url = new URL(request.url ?? '/', 'http://origin');
     const method = request.method ?? 'GET';
     this.seen.push({ method, url: request.url ?? '/', headers: request.headers });
+    if (this.outage === 'silent') return;
+    if (this.outage !== undefined) return json(response, this.outage, { message: `outage: ${this.outage}` });
     if (this.virtualHost !== undefined && request.headers.host !== this.virtualHost) {
       return json(response, 404, { message: `no virtual host ${String(request.headers.host)}` });
     }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ioFor } from '../cli-io.js';
 import { assertCanConfirm, confirm } from '../confirm.js';
 import { allowRemote, contextFor, withCache, type CommandContext } from '../context.js';
+import { countOf } from '../format/count-of.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
 import type { RemoteCacheListing } from '../remote/glance-listing.js';
@@ -66,7 +67,7 @@ export function registerDeleteAll(program: Command): void {
           return context.out.line(`Not deleting any ${verb.what} images.`);
         }
         context.out.data({ deleted });
-        context.out.line(`Deleted ${deleted} ${verb.what} image${deleted === 1 ? '' : 's'}.`);
+        context.out.line(`Deleted ${countOf(deleted, `${verb.what} image`)}.`);
       });
     allowRemote(command);
     examples(command, [
@@ -80,7 +81,10 @@ export function registerDeleteAll(program: Command): void {
 /** Deletes everything in the local directory or on the server; null when the operator said no. */
 async function deleteAll(context: CommandContext, verb: DeleteAllVerb, force: boolean): Promise<number | null> {
   const terminal = { input: context.io.stdin, output: context.io.stderr };
-  const ask = (contents: Contents, where: string) => confirm(`Delete all ${contents.count} ${verb.what} images${contents.detail} ${where}?`, false, terminal);
+  // "Delete all 1 … images" reads wrong: one image is "the" image.
+  const which = (count: number) => (count === 1 ? 'the' : 'all');
+  const ask = (contents: Contents, where: string) =>
+    confirm(`Delete ${which(contents.count)} ${countOf(contents.count, `${verb.what} image`)}${contents.detail} ${where}?`, false, terminal);
   const { remote } = context;
   if (remote) {
     if (!force) {

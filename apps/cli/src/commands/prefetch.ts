@@ -15,7 +15,7 @@ const MAX_CONCURRENCY = 64;
 interface PrefetchOptions {
   origin: string;
   concurrency: number;
-  header: Record<string, string>;
+  header?: Record<string, string>;
 }
 
 interface PrefetchSummary {
@@ -35,7 +35,8 @@ export function registerPrefetch(program: Command): void {
     .description('download every queued image from an HTTP origin; failures stay queued (exit 1)')
     .requiredOption('--origin <url>', 'origin URL with {id} where the image id goes')
     .option('--concurrency <n>', `downloads at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
-    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable), e.g. an auth token', collectHeader, {})
+    // No default value: commander would print it as "(default: {})"; an absent flag reads as no headers.
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable), e.g. an auth token', collectHeader)
     .action(async (options: PrefetchOptions, self: Command) => {
       const template = parseOriginTemplate(options.origin);
       const context = await contextFor(self);
@@ -59,7 +60,8 @@ export function registerPrefetch(program: Command): void {
       }
     });
   examples(command, [
-    "imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file' -H 'X-Auth-Token: $TOKEN'",
+    // Double quotes: the shell must expand $TOKEN (single quotes would send the letters).
+    `imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file' -H "X-Auth-Token: $TOKEN"`,
     "imgcache prefetch --origin 'https://images.example.com/{id}.qcow2' --concurrency 8",
   ]);
 }
@@ -114,7 +116,7 @@ async function prefetchOne(
     }
     if (await cache.isBeingCached(imageId)) return skip('being cached by another process; stays queued');
     const outcome = await fetchIntoCache(cache, imageId, originUrlFor(template, imageId), {
-      headers: options.header,
+      headers: options.header ?? {},
       signal,
       onStart: (size) => progress.start(imageId, size),
       onBytes: (bytes) => progress.advance(imageId, bytes),
@@ -142,7 +144,7 @@ function parseConcurrency(value: string): number {
   return n;
 }
 
-function collectHeader(value: string, previous: Record<string, string>): Record<string, string> {
+function collectHeader(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const colon = value.indexOf(':');
   const name = value.slice(0, colon).trim();
   if (colon <= 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidArgumentError('use "Name: value".');
