@@ -4,11 +4,11 @@ import { CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { buildProgram } from './program.js';
 
-/** Commander's own "errors" that are really successful exits. */
-const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
+/** Commander's own "errors" that are really successful exits (`commander.help` is `imgcache help [command]`). */
+const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 /** Core errors that mean the configuration asked for something impossible. */
-const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING']);
+const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING', 'ERR_IMGCACHE_CONFIG_FILE']);
 
 /** The exit status for an error: 2 for usage errors, 1 for failed operations. */
 function exitStatusFor(error: unknown): number {

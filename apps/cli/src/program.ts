@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseServerUrl } from './config.js';
@@ -20,8 +19,7 @@ import { registerVerify } from './commands/verify.js';
 import { parseDuration } from './format/parse-duration.js';
 import { parseSize } from './format/parse-size.js';
 import { parseChecksumAlgorithmFlag, parseDriverFlag, parsePathFlag } from './option-parsers.js';
-
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+import { VERSION } from './version.js';
 
 const GLOBAL_HELP = `
 Environment (flags win over the environment, which wins over --config, which wins over defaults):
@@ -58,7 +56,7 @@ Examples:
 export function buildProgram(): Command {
   const program = new Command('imgcache')
     .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
-    .version(version, '-V, --version', 'print the version')
+    .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(parsePathFlag))
     .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(parseDriverFlag))
