@@ -26,17 +26,20 @@ Environment (flags win over the environment, which wins over --config, which win
   IMGCACHE_DIR, IMGCACHE_DRIVER, IMGCACHE_MAX_SIZE, IMGCACHE_STALL_TIME,
   IMGCACHE_CHECKSUM_ALGORITHM, IMGCACHE_URL, IMGCACHE_TOKEN
 
-Config file (--config FILE), JSON; a relative dir is relative to the file:
+Config file (--config FILE), TOML if named *.toml, else JSON; a relative dir is relative to the file:
   {"dir": "/var/cache/imgcache", "driver": "sqlite", "maxSize": "20GiB",
    "stallTime": "24h", "checksumAlgorithm": "sha256"}
+
+Budget: without --max-size (or IMGCACHE_MAX_SIZE, or maxSize in --config), the budget the
+directory remembers (written by imgcache-server at start, or when the cache was created).
 
 Managing a running imgcache-server (--url, with its --admin-token as --token):
   list-cached, list-queued, queue-image, delete-cached-image, delete-queued-image,
   delete-all-cached-images and delete-all-queued-images work on the server; the other
   commands need a local --dir. A --dir flag overrides IMGCACHE_URL or a url in --config.
 
-Sizes: bytes, or K/M/G/T (and KiB/MiB/GiB/TiB) in powers of 1024, KB/MB/GB/TB in powers of 1000.
-Durations: seconds, or s/m/h/d.
+Sizes: bytes, or K/M/G/T/P (and KiB…PiB) in powers of 1024, KB…PB in powers of 1000; e.g. .5G, 1PiB.
+Durations: seconds, or s/m/h/d; e.g. 90s, 1.5m, 24h.
 
 Exit status: 0 ok, 1 the operation failed, 2 usage error.
 
@@ -60,13 +63,13 @@ export function buildProgram(): Command {
     .helpOption('-h, --help', 'show help for a command')
     .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(parsePathFlag))
     .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(parseDriverFlag))
-    .addOption(new Option('--max-size <size>', 'cache budget that prune enforces, e.g. 10GiB, 500M (default: 10GiB)').argParser(parseSize))
+    .addOption(new Option('--max-size <size>', "cache budget that prune enforces, e.g. 10GiB, 500M (default: the directory's remembered budget, else 10GiB)").argParser(parseSize))
     .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
     // choices() lists the values in the help; the parser after it accepts any letter case.
     .addOption(
       new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS).argParser(parseChecksumAlgorithmFlag),
     )
-    .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)').argParser(parsePathFlag))
+    .addOption(new Option('--config <file>', 'config file, TOML (*.toml) or JSON (lowest precedence after defaults)').argParser(parsePathFlag))
     .addOption(new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(parseServerUrl))
     .addOption(new Option('--token <token>', "the server's admin token (prefer IMGCACHE_TOKEN: flags show in ps)"))
     .addOption(new Option('--timeout <duration>', 'how long a request to the server may take, e.g. 10, 2m (default: 30s)').argParser(parseTimeout))
