@@ -1,20 +1,9 @@
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { readBuffers } from '@imgcache/core';
 
-/** Size of one read of a cached file; also the unit of the buffer pool. */
-const READ_BYTES = 1024 * 1024;
-/** Read buffers kept for reuse; beyond this, buffers are allocated and left to the collector. */
-const POOLED_BUFFERS = 32;
-
-const pool: Buffer[] = [];
-
-function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
-}
-
-function giveBuffer(buffer: Buffer): void {
-  if (pool.length < POOLED_BUFFERS) pool.push(buffer);
-}
+const takeBuffer = () => readBuffers.take();
+const giveBuffer = (buffer: Uint8Array) => readBuffers.give(buffer);
 
 /** How a response body ended: bytes handed to the socket, and whether all of it was flushed. */
 export interface BodyResult {
@@ -75,7 +64,8 @@ export async function sendFileRange(response: ServerResponse, fd: number, start:
 }
 
 /**
- * Writes chunks as an iterable yields them, with backpressure, then ends the response. A
+ * Writes chunks as an iterable yields them, with backpressure, then ends the response. Each
+ * chunk lent by core's read-buffer pool goes back to it once the socket is done with it. A
  * failing iterable destroys the connection (never a clean end after a short body), and a
  * client that goes away stops the iterable.
  */
@@ -87,8 +77,9 @@ export async function sendChunks(response: ServerResponse, chunks: AsyncIterable
       const next = await iterator.next();
       if (next.done) break;
       if (response.destroyed) throw new Error('client went away');
-      bytes += next.value.byteLength;
-      if (!response.write(next.value)) await drained(response);
+      const chunk = next.value;
+      bytes += chunk.byteLength;
+      if (!response.write(chunk, () => giveBuffer(chunk))) await drained(response);
     }
   } catch (error) {
     response.destroy();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FillStartResult } from '../src/index.js';
+import { readBuffers, type FillStartResult } from '../src/index.js';
 import { bytes, chunked, collect, digest, gatedCommit, listDir, openCache } from './helpers.js';
 
 const source = (data: Buffer, chunk = 64 * 1024, pauseMs = 0, checksum?: string) => async (): Promise<FillStartResult<never>> => ({
@@ -70,6 +70,33 @@ describe('the fill primitive', () => {
     expect(digest('sha256', await late)).toBe(digest('sha256', data));
     expect((await ranged).equals(data.subarray(1000, 5000))).toBe(true);
     expect(await outcome.fill.done).toMatchObject({ size: data.length });
+  });
+
+  it('reads lagging bytes into pooled buffers; chunks given back are reused and never change a body', async () => {
+    const cache = await openCache();
+    const data = bytes(12 * 1024 * 1024, 11);
+    const outcome = await cache.fill('img', source(data, 256 * 1024));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    // Two readers take their first chunk, then wait until the fill is done: the rest is on
+    // disk, read through the pool. Each copies a chunk, then gives it back, as a socket
+    // writer does once the kernel has the bytes.
+    const readers = [outcome.fill.read(), outcome.fill.read()];
+    const firsts = await Promise.all(readers.map(async (reader) => Buffer.from((await reader.next()).value as Uint8Array)));
+    await outcome.fill.done;
+    const readGivingBack = async (index: number) => {
+      const parts: Buffer[] = [firsts[index]!];
+      for await (const chunk of readers[index]!) {
+        parts.push(Buffer.from(chunk));
+        readBuffers.give(chunk);
+      }
+      return Buffer.concat(parts);
+    };
+    const before = readBuffers.idle;
+    const [one, two] = await Promise.all([readGivingBack(0), readGivingBack(1)]);
+    expect(digest('sha256', one)).toBe(digest('sha256', data));
+    expect(digest('sha256', two)).toBe(digest('sha256', data));
+    // The readers borrowed and returned: the pool holds at least as many buffers as before.
+    expect(readBuffers.idle).toBeGreaterThanOrEqual(Math.min(before + 1, readBuffers.keep));
   });
 
   it('does not wait for readers: a reader that never reads does not hold up the fill', async () => {
