@@ -51,8 +51,8 @@ export interface ServerConfig {
   rangeMiss: RangeMiss;
   /** Where each setting came from, when the configuration was read from flags, the environment and a config file. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
-  /** The files the tokens were read from (`--admin-token-file`, `--origin-token-file`), when they were. */
-  secretFiles?: Readonly<Partial<Record<'adminToken' | 'originToken', string>>> | undefined;
+  /** The files secrets were read from (`--admin-token-file`, `--origin-token-file`), by setting, when they were. */
+  secretFiles?: Readonly<Partial<Record<SettingName, string>>> | undefined;
   /** PEM file of the certificate authorities that sign the origin's certificate (replaces Node's bundled ones). */
   originCaFile?: string | undefined;
   /** PEM file of the client certificate presented to the origin (with {@link originKeyFile}). */

@@ -3,7 +3,11 @@ import { ImgcacheError, readConfigFile, readEnvSetting, readSecretFile, type Set
 import type { SettingName } from './config.js';
 import { ConfigError } from './errors.js';
 
-/** Settings given as a path to a secret, read in place of the setting itself. */
+/**
+ * Settings given as a path to a secret, read in place of the setting itself. A new secret
+ * (a cluster secret, say) needs its `*File` name here, a row in the flag table, and a
+ * {@link SettingReader.secret} call.
+ */
 export type SecretFileName = 'adminTokenFile' | 'originTokenFile';
 
 /** Every key of the flag table: a setting, or the file a secret setting is read from. */
@@ -33,7 +37,7 @@ interface Found {
  */
 export class SettingReader {
   readonly sources: Partial<Record<SettingName, SettingSource>> = {};
-  readonly secretFiles: Partial<Record<'adminToken' | 'originToken', string>> = {};
+  readonly secretFiles: Partial<Record<SettingName, string>> = {};
   private readonly file: Record<string, unknown>;
 
   /**
@@ -79,7 +83,7 @@ export class SettingReader {
    * (`--admin-token-file`); whichever comes from the higher source wins, and both from
    * the same source is an error.
    */
-  secret<T>(key: 'adminToken' | 'originToken', fileKey: SecretFileName, parse: (value: string) => T): T | undefined {
+  secret<T>(key: SettingName, fileKey: SecretFileName, parse: (value: string) => T): T | undefined {
     const direct = this.find(key);
     const path = this.find(fileKey);
     if (path === undefined || (direct !== undefined && RANK[direct.source] < RANK[path.source])) return this.optional(key, parse);
