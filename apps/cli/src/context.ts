@@ -1,5 +1,6 @@
 import { openConfiguredCache, type ImageCache, type Logger } from '@imgcache/core';
 import type { Command } from 'commander';
+import { ioFor, type CliIo } from './cli-io.js';
 import { resolveSettings, type BudgetSource, type CacheConfig, type ResolvedSettings } from './config.js';
 import { UsageError } from './errors.js';
 import { createCliLogger } from './logger.js';
@@ -30,6 +31,8 @@ export interface CommandContext {
   budgetSource: BudgetSource;
   /** The server to manage instead of the local directory, when `--url` (or its env/config) is set. */
   remote: ManagementClient | undefined;
+  /** The streams, environment and working directory of this run. */
+  io: CliIo;
   out: Output;
   logger: Logger;
   verbose: boolean;
@@ -46,7 +49,9 @@ export async function contextFor(command: Command): Promise<CommandContext> {
   const json = options.json ?? false;
   const { cache: config, budgetSource, remote } = await settingsFor(command);
   const client = remote && REMOTE_COMMANDS.has(command) ? new ManagementClient(remote) : undefined;
-  return { config, budgetSource, remote: client, out: new Output(json, verbose), logger: createCliLogger({ verbose }), verbose, json };
+  const io = ioFor(command);
+  const logger = createCliLogger({ verbose, write: (line) => void io.stderr.write(line) });
+  return { config, budgetSource, remote: client, io, out: new Output(json, verbose, io.stdout), logger, verbose, json };
 }
 
 /** Commands that can manage a running server; all others need a local cache directory. */
@@ -90,7 +95,8 @@ const resolved = new WeakMap<Command, Promise<ResolvedSettings>>();
 function settingsFor(command: Command): Promise<ResolvedSettings> {
   let settings = resolved.get(command);
   if (!settings) {
-    settings = resolveSettings(command.optsWithGlobals<GlobalOptions>());
+    const { env, cwd } = ioFor(command);
+    settings = resolveSettings(command.optsWithGlobals<GlobalOptions>(), env, cwd);
     resolved.set(command, settings);
   }
   return settings;

@@ -12,6 +12,7 @@ import {
   parseOrigin,
   parsePemFile,
   parseRangeMiss,
+  parseAccelRedirect,
   parseSize,
   parseToken,
   type ServerConfig,
@@ -74,6 +75,11 @@ const FLAGS: Readonly<Record<FlagName, Flag>> = {
     env: 'IMGCACHE_RANGE_MISS',
     description: 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)',
     fallback: DEFAULTS.rangeMiss,
+  },
+  accelRedirect: {
+    flags: '--accel-redirect <prefix>',
+    env: 'IMGCACHE_ACCEL_REDIRECT',
+    description: "answer hits with X-Accel-Redirect: <prefix><image id>, for nginx to send the file from an internal location (see deploy/nginx/)",
   },
   logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
   originConnectTimeout: {
@@ -156,6 +162,7 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     maintenanceInterval: duration('maintenanceInterval', 'maintenance-interval'),
     logLevel: read.withDefault('logLevel', parseLogLevel),
     rangeMiss: read.withDefault('rangeMiss', parseRangeMiss),
+    accelRedirect: read.optional('accelRedirect', parseAccelRedirect),
     originConnectTimeout: duration('originConnectTimeout', 'origin-connect-timeout'),
     originHeaderTimeout: duration('originHeaderTimeout', 'origin-header-timeout'),
     originIdleTimeout: duration('originIdleTimeout', 'origin-idle-timeout'),
