@@ -8,7 +8,7 @@ import { buildProgram } from './program.js';
 const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
 
 /** Core errors that mean the configuration asked for something impossible. */
-const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING']);
+const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING', 'ERR_IMGCACHE_CONFIG_FILE']);
 
 /**
  * Runs one `imgcache` command line to the end: parses `args` (without the node and script
@@ -30,7 +30,8 @@ export async function runProgram(args: readonly string[], io: CliIo): Promise<nu
 
 /** The exit status for an error: 2 for usage errors, 1 for failed operations. */
 function exitStatusFor(error: unknown): number {
-  if (error instanceof CommanderError) return CLEAN_EXITS.has(error.code) ? 0 : 2;
+  // `commander.help` is both `imgcache help [command]` (exit code 0) and help shown for a missing command (1).
+  if (error instanceof CommanderError) return CLEAN_EXITS.has(error.code) || (error.code === 'commander.help' && error.exitCode === 0) ? 0 : 2;
   if (CliError.is(error)) return error.exitStatus;
   if (ImgcacheError.is(error) && USAGE_CODES.has(error.code)) return 2;
   return 1;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
 import { ConfigError } from './errors.js';
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
       process.stderr.write(`imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`);
       process.exit(2);
     }
-    if (error instanceof ConfigError) {
+    // A bad setting, or a config file that cannot be read or parsed: a usage error, as in the CLI.
+    if (error instanceof ConfigError || ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')) {
       process.stderr.write(`imgcache-server: ${error.message}\n`);
       process.exit(2);
     }
