@@ -151,7 +151,7 @@ describe('managing a running server with --url', () => {
     const env = { ...sandbox.env, IMGCACHE_URL: managed.url, IMGCACHE_TOKEN: TOKEN };
     const declined = await runInTerminal(['delete-all-queued-images'], env, '[y/N]', 'n\r');
     expect(declined.code).toBe(0);
-    expect(declined.output).toContain(`Delete all 1 queued images on ${managed.url}/?`);
+    expect(declined.output).toContain(`Delete the 1 queued image on ${managed.url}/?`);
     expect(declined.output).toContain('Not deleting any queued images.');
     expect(await remoteJson(['list-queued'])).toEqual({ queuedImages: ['gone-4'] });
 
