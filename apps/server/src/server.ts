@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
+import { registerDashboard } from './dashboard/routes.js';
 import { Authorizer } from './authorizer.js';
 import { originTimeouts, type ServerConfig } from './config.js';
 import { originErrorAnswer } from './errors.js';
@@ -115,6 +116,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
 
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
+  registerDashboard(app, { cache, prefetcher, origin, originHeaders, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
