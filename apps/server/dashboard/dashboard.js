@@ -81,7 +81,7 @@ function drawUsage(usage) {
   figure('cache-bytes', usage.cacheBytes, bytes(usage.cacheBytes));
   figure('max-size', usage.maxSize, bytes(usage.maxSize));
   figure('images', usage.images);
-  figure('inflight-fills', usage.inFlightFills);
+  figure('inflight-fills', usage.inFlightFills, `${usage.inFlightFills} ${usage.inFlightFills === 1 ? 'fill' : 'fills'}`);
   figure('inflight-bytes', usage.inFlightBytes, bytes(usage.inFlightBytes));
   const used = usage.maxSize > 0 ? (usage.cacheBytes + usage.inFlightBytes) / usage.maxSize : 1;
   width($('budget-bar'), used);
@@ -128,6 +128,11 @@ function drawChart(traffic) {
     if (ratio !== null) points.push(`${x + slot / 2},${bottom - ratio * (bottom - top)}`);
   });
   if (points.length > 0) parts.push(svg('polyline', { class: 'ratio', points: points.join(' ') }));
+  // A lone point draws no line: mark the newest one.
+  if (points.length > 0) {
+    const [cx, cy] = points[points.length - 1].split(',');
+    parts.push(svg('circle', { class: 'ratio-dot', cx, cy, r: 3 }));
+  }
   parts.push(svg('text', { x: 2, y: 10 }, `${bytes(peak)}/s`));
   parts.push(svg('text', { x: 2, y: height - 4 }, `−${Math.round((slots * traffic.intervalSeconds) / 60)} min`));
   parts.push(svg('text', { x: width - 24, y: height - 4 }, 'now'));
