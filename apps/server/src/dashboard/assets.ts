@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-/** The dashboard's files, shipped in the package's `dashboard/` folder (plain HTML, CSS and JS: no build step). */
+/** The dashboard's files (plain HTML, CSS and JS: no build step), in `assets/` beside this module; the build copies them into `dist/`. */
 export const ASSET_FILES = {
   'dashboard.html': 'text/html; charset=utf-8',
   'login.html': 'text/html; charset=utf-8',
@@ -17,12 +17,12 @@ export interface Asset {
 }
 
 /**
- * Reads every asset once. The folder sits two levels above this module both in `src/` and
- * in `dist/`, so the same path serves tests and the published package.
- * @throws the filesystem's error when a file is missing (a broken install).
+ * Reads every asset once, from `assets/` beside this module (in `src/` for tests, in `dist/`
+ * for the package).
+ * @throws the filesystem's error when a file is missing (a broken build).
  */
 export async function loadAssets(): Promise<Record<AssetName, Asset>> {
-  const folder = new URL('../../dashboard/', import.meta.url);
+  const folder = new URL('./assets/', import.meta.url);
   const entries = await Promise.all(
     (Object.entries(ASSET_FILES) as [AssetName, string][]).map(async ([name, type]) => [name, { body: await readFile(new URL(name, folder)), type }] as const),
   );
