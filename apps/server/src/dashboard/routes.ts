@@ -61,8 +61,12 @@ export function registerDashboard(app: FastifyInstance, context: DashboardContex
       reply.code(status).headers(SECURITY_HEADERS).type(assets[name].type).send(body ?? assets[name].body);
 
     const page = async (request: FastifyRequest, reply: FastifyReply) => send(reply, allowed(access(request)) ? 'dashboard.html' : 'login.html');
-    scope.get('/dashboard', page);
-    scope.get('/dashboard/', page);
+    for (const url of ['/dashboard', '/dashboard/']) {
+      scope.get(url, page);
+      // Any other method here is refused, never passed on to the origin by the proxy route.
+      scope.route({ method: ['HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler: async (request, reply) =>
+        sendError(reply.headers(SECURITY_HEADERS), 405, `Method ${request.method} is not allowed on ${url}.`, { allow: 'GET' }) });
+    }
     for (const name of ['dashboard.css', 'dashboard.js'] as const) scope.get(`/dashboard/assets/${name}`, async (_request, reply) => send(reply, name));
 
     scope.post<{ Body: Record<string, string> | undefined }>('/dashboard/login', async (request, reply) => {

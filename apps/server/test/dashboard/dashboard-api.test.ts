@@ -161,6 +161,11 @@ describe('dashboard API', () => {
     expect(status.largest.map((image: { imageId: string }) => image.imageId)).toEqual(['big', 'small']);
     expect(status.hottest[0]).toMatchObject({ imageId: 'small', hits: cache.cached_images.find((image: { image_id: string }) => image.image_id === 'small').hits });
     expect(status.queue.queued).toEqual(cache.queued_images);
+    // Nothing under /dashboard reaches the origin, whatever the method.
+    const seen = h.origin.seen.length;
     expect((await send(h.url('/dashboard/nothing-here'))).status).toBe(404);
+    expect((await send(h.url('/dashboard/api/status'), { method: 'DELETE' })).status).toBe(404);
+    for (const method of ['HEAD', 'POST', 'PUT', 'DELETE']) expect([method, (await send(h.url('/dashboard'), { method })).status]).toEqual([method, 405]);
+    expect(h.origin.seen.length).toBe(seen);
   });
 });
