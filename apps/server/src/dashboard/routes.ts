@@ -6,6 +6,7 @@ import type { ServerMetrics } from '../metrics.js';
 import { sendError } from '../respond.js';
 import { registerDashboardActions } from './actions.js';
 import { loadAssets, SECURITY_HEADERS, type AssetName } from './assets.js';
+import { LoginThrottle } from './login-throttle.js';
 import { DashboardSessions, sameSecret, sessionCookie, type DashboardSession } from './sessions.js';
 import { buildStatus, readTrafficTotals } from './status.js';
 import { TrafficHistory } from './traffic-history.js';
@@ -36,6 +37,7 @@ export function registerDashboard(app: FastifyInstance, context: DashboardContex
   app.register(async (scope) => {
     const assets = await loadAssets();
     const sessions = new DashboardSessions();
+    const throttle = new LoginThrottle();
     const startedAt = Date.now();
     const traffic = new TrafficHistory(() => readTrafficTotals(context.metrics), await readTrafficTotals(context.metrics));
     const timer = setInterval(() => void traffic.record().catch(() => undefined), SAMPLE_SECONDS * 1000).unref();
@@ -71,12 +73,20 @@ export function registerDashboard(app: FastifyInstance, context: DashboardContex
 
     scope.post<{ Body: Record<string, string> | undefined }>('/dashboard/login', async (request, reply) => {
       if (!context.adminToken) return sendError(reply, 404, 'There is no login: this server has no --admin-token, and its dashboard is read-only.');
+      const form = (status: number, text: string) =>
+        send(reply, 'login.html', status, assets['login.html'].body.toString('utf8').replace('<!--message-->', `<p class="error" role="alert">${text}</p>`));
+      const wait = throttle.retryAfter(request.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        return form(429, `Too many failed logins from this address; try again in ${Math.ceil(wait / 60_000)} min.`);
+      }
       const token = request.body?.token;
       if (typeof token !== 'string' || !sameSecret(token, context.adminToken)) {
+        throttle.failed(request.ip);
         request.log.warn({ ip: request.ip }, 'dashboard login refused');
-        const message = '<p class="error" role="alert">That is not the admin token.</p>';
-        return send(reply, 'login.html', 401, assets['login.html'].body.toString('utf8').replace('<!--message-->', message));
+        return form(401, 'That is not the admin token.');
       }
+      throttle.succeeded(request.ip);
       const { id } = sessions.create();
       return reply.code(303).headers(SECURITY_HEADERS).header('set-cookie', sessionCookie(id, { secure: request.protocol === 'https' })).redirect('/dashboard', 303);
     });

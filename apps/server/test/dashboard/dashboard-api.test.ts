@@ -68,6 +68,16 @@ describe('dashboard API', () => {
     expect((await send(h.url('/dashboard/api/status'), { headers: { cookie: 'imgcache_dashboard=forged' } })).status).toBe(401);
   });
 
+  it('refuses logins from an address after 10 failures, even with the right token, and says when to retry', async () => {
+    h = await startHarness({ adminToken: TOKEN });
+    for (let i = 0; i < 10; i++) expect((await login(h, `guess-${i}`)).response.status).toBe(401);
+    const throttled = await login(h);
+    expect(throttled.response.status).toBe(429);
+    expect(throttled.response.headers['set-cookie']).toBeUndefined();
+    expect(Number(throttled.response.headers['retry-after'])).toBeGreaterThan(0);
+    expect(throttled.response.body.toString()).toContain('Too many failed logins');
+  });
+
   it('refuses actions without the session CSRF token, from another site, or without a session', async () => {
     h = await startHarness({ adminToken: TOKEN });
     h.origin.add('keep-me', { data: randomImage(10_000) });
