@@ -63,11 +63,12 @@ export function registerDashboard(app: FastifyInstance, context: DashboardContex
       reply.code(status).headers(SECURITY_HEADERS).type(assets[name].type).send(body ?? assets[name].body);
 
     const page = async (request: FastifyRequest, reply: FastifyReply) => send(reply, allowed(access(request)) ? 'dashboard.html' : 'login.html');
+    const notAllowed = async (request: FastifyRequest, reply: FastifyReply) =>
+      sendError(reply.headers(SECURITY_HEADERS), 405, `Method ${request.method} is not allowed on ${request.url.split('?')[0]!.slice(0, 200)}.`, { allow: 'GET' });
     for (const url of ['/dashboard', '/dashboard/']) {
       scope.get(url, page);
       // Any other method here is refused, never passed on to the origin by the proxy route.
-      scope.route({ method: ['HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler: async (request, reply) =>
-        sendError(reply.headers(SECURITY_HEADERS), 405, `Method ${request.method} is not allowed on ${url}.`, { allow: 'GET' }) });
+      scope.route({ method: ['HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler: notAllowed });
     }
     for (const name of ['dashboard.css', 'dashboard.js'] as const) scope.get(`/dashboard/assets/${name}`, async (_request, reply) => send(reply, name));
 
