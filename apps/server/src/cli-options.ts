@@ -10,6 +10,7 @@ import {
   parseMinFree,
   parseOrigin,
   parseRangeMiss,
+  parseAccelRedirect,
   parseSize,
   parseToken,
   type ServerConfig,
@@ -62,6 +63,11 @@ const FLAGS: Readonly<Record<SettingName, Flag>> = {
     env: 'IMGCACHE_RANGE_MISS',
     description: 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)',
     fallback: DEFAULTS.rangeMiss,
+  },
+  accelRedirect: {
+    flags: '--accel-redirect <prefix>',
+    env: 'IMGCACHE_ACCEL_REDIRECT',
+    description: "answer hits with X-Accel-Redirect: <prefix><image id>, for nginx to send the file from an internal location (see deploy/nginx/)",
   },
   logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
   originConnectTimeout: {
@@ -129,6 +135,7 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     maintenanceInterval: read.withDefault('maintenanceInterval', (value) => parseInteger('maintenance-interval', value, 0)),
     logLevel: read.withDefault('logLevel', parseLogLevel),
     rangeMiss: read.withDefault('rangeMiss', parseRangeMiss),
+    accelRedirect: read.optional('accelRedirect', parseAccelRedirect),
     originConnectTimeout: read.withDefault('originConnectTimeout', (value) => parseInteger('origin-connect-timeout', value, 0)),
     originHeaderTimeout: read.withDefault('originHeaderTimeout', (value) => parseInteger('origin-header-timeout', value, 0)),
     originIdleTimeout: read.withDefault('originIdleTimeout', (value) => parseInteger('origin-idle-timeout', value, 0)),

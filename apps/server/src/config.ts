@@ -40,6 +40,11 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** A Range request for an uncached image: `fill` starts the fill and answers from it, `pass` proxies it uncached. */
   rangeMiss: RangeMiss;
+  /**
+   * URI prefix of the front nginx's internal location for cached files: hits are answered
+   * with `X-Accel-Redirect: <prefix><image id>` and nginx sends the file (deploy/nginx/).
+   */
+  accelRedirect?: string | undefined;
   /** Where each setting came from, when the configuration was read from flags and the environment. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
   /** Seconds to open a connection to the origin (0: no limit). Default {@link DEFAULTS}.originConnectTimeout. */
@@ -193,6 +198,16 @@ export function parseHost(value: string): string {
  * space (HTTP strips those, so such a token could never match).
  * @throws {ConfigError} for anything else.
  */
+/**
+ * Checks an X-Accel-Redirect prefix: an absolute URI path ending in `/`, of characters that
+ * need no escaping (image ids are `[A-Za-z0-9._-]`, so the whole redirect stays plain).
+ * @throws {ConfigError} for anything else.
+ */
+export function parseAccelRedirect(value: string): string {
+  if (/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(value) && !/(^|\/)\.\.?\//.test(value)) return value;
+  throw new ConfigError('accel-redirect', `${JSON.stringify(value)} is not a URI path prefix such as /_imgcache/ (letters, digits, . _ ~ - and /; starts and ends with /)`);
+}
+
 export function parseToken(name: string, value: string): string {
   if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return value;
   throw new ConfigError(name, 'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header');

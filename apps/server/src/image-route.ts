@@ -21,6 +21,8 @@ export interface ImageRouteContext {
   public: boolean;
   /** What a Range request for an uncached image does: start the fill and answer from it, or pass it to the origin. */
   rangeMiss: 'fill' | 'pass';
+  /** X-Accel-Redirect prefix for hits that nginx sends, or null. */
+  accelRedirect: string | null;
 }
 
 type Request = FastifyRequest<{ Params: { id: string } }>;
@@ -64,8 +66,10 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       if (await refuse(request, reply, image.imageId)) return;
       reply.hijack();
       count('hit');
-      const sent = await sendHit(request.method, request.headers, reply.raw, image);
+      const sent = await sendHit(request.method, request.headers, reply.raw, image, context.accelRedirect);
       metrics.servedBytes.inc({ source: 'cache' }, sent.bytes);
+      // nginx sends these; whether it finished is its to know, so the hit counts now.
+      if (sent.offloaded > 0) metrics.servedBytes.inc({ source: 'offload' }, sent.offloaded);
       // A hit counts once the whole body was handed to the client, however fast it closes.
       if (sent.withBody && sent.finished) cache.recordHit(image.imageId);
     } finally {

@@ -117,7 +117,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
   registerDashboard(app, { cache, prefetcher, origin, originHeaders, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
-  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
+  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {

@@ -1,5 +1,7 @@
 import { assertValidImageId } from '@imgcache/core';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
@@ -16,13 +18,14 @@ export function registerCacheImage(program: Command): void {
     .option('--checksum <checksum>', 'expected checksum: 32 hex digits (md5) or md5:/sha256:/sha512:<hex>; a mismatch caches nothing', parseChecksumFlag)
     .action(async (imageId: string, file: string, options: { checksum?: string }, self: Command) => {
       assertValidImageId(imageId);
+      const io = ioFor(self);
       const fromStdin = file === '-';
-      if (fromStdin && process.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
+      if (fromStdin && io.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
       const context = await contextFor(self);
       const image = await withCache(context, async (cache) => {
         const cached = fromStdin
-          ? await cache.cacheImageIter(imageId, process.stdin, options.checksum)
-          : await cache.cacheImageFile(imageId, file, options.checksum);
+          ? await cache.cacheImageIter(imageId, io.stdin, options.checksum)
+          : await cache.cacheImageFile(imageId, resolve(io.cwd, file), options.checksum);
         if (!cached) {
           const reason = (await cache.isCached(imageId)) ? 'it is already cached (delete-cached-image it first to replace it)' : 'another process is caching it right now';
           throw new OperationFailedError(`Did not cache image ${imageId}: ${reason}.`);

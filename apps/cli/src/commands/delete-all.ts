@@ -1,5 +1,6 @@
 import type { ImageCache } from '@imgcache/core';
 import type { Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { assertCanConfirm, confirm } from '../confirm.js';
 import { allowRemote, contextFor, withCache, type CommandContext } from '../context.js';
 import { formatSize } from '../format/format-size.js';
@@ -56,7 +57,8 @@ export function registerDeleteAll(program: Command): void {
       .option('-f, --force', 'do not ask for confirmation (required when stdin is not a terminal)')
       .action(async (options: { force?: boolean }, self: Command) => {
         const force = options.force ?? false;
-        assertCanConfirm(`delete all ${verb.what} images`, force);
+        const { stdin, stderr } = ioFor(self);
+        assertCanConfirm(`delete all ${verb.what} images`, force, { input: stdin, output: stderr });
         const context = await contextFor(self);
         const deleted = await deleteAll(context, verb, force);
         if (deleted === null) {
@@ -77,7 +79,8 @@ export function registerDeleteAll(program: Command): void {
 
 /** Deletes everything in the local directory or on the server; null when the operator said no. */
 async function deleteAll(context: CommandContext, verb: DeleteAllVerb, force: boolean): Promise<number | null> {
-  const ask = (contents: Contents, where: string) => confirm(`Delete all ${contents.count} ${verb.what} images${contents.detail} ${where}?`, false);
+  const terminal = { input: context.io.stdin, output: context.io.stderr };
+  const ask = (contents: Contents, where: string) => confirm(`Delete all ${contents.count} ${verb.what} images${contents.detail} ${where}?`, false, terminal);
   const { remote } = context;
   if (remote) {
     if (!force) {

@@ -1,5 +1,6 @@
 import { ImgcacheError, type ImageCache } from '@imgcache/core';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { CliWritable } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
 import { InterruptedError, OperationFailedError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
@@ -38,7 +39,7 @@ export function registerPrefetch(program: Command): void {
     .action(async (options: PrefetchOptions, self: Command) => {
       const template = parseOriginTemplate(options.origin);
       const context = await contextFor(self);
-      const summary = await withCache(context, (cache) => prefetchAll(cache, template, options));
+      const summary = await withCache(context, (cache) => prefetchAll(cache, template, options, context.io.stderr));
       const { out } = context;
       out.data(summary);
       const bytes = summary.fetched.reduce((sum, image) => sum + image.size, 0);
@@ -63,7 +64,7 @@ export function registerPrefetch(program: Command): void {
   ]);
 }
 
-async function prefetchAll(cache: ImageCache, template: string, options: PrefetchOptions): Promise<PrefetchSummary> {
+async function prefetchAll(cache: ImageCache, template: string, options: PrefetchOptions, progressStream: CliWritable): Promise<PrefetchSummary> {
   const ids = await cache.getQueuedImages();
   const summary: PrefetchSummary = {
     origin: template,
@@ -82,7 +83,7 @@ async function prefetchAll(cache: ImageCache, template: string, options: Prefetc
     controller.abort(new Error('interrupted'));
   };
   process.once('SIGINT', onInterrupt);
-  const progress = createProgressReporter(ids.length);
+  const progress = createProgressReporter(ids.length, progressStream);
   try {
     await runLimited(ids, options.concurrency, (imageId) => prefetchOne(cache, imageId, template, options, controller.signal, progress, summary), () => summary.interrupted);
   } finally {

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FakeOrigin } from '@imgcache/test-origin';
 import type { ServerConfig } from '../../src/config.js';
 import { startServer, type CreateServerOptions, type ImageServer } from '../../src/server.js';
-import { FakeOrigin } from './fake-origin.js';
 
 export interface Harness {
   origin: FakeOrigin;
