@@ -3,7 +3,7 @@
 // every file in dist/ is newer than every input (as after `turbo run build`, which CI runs
 // first), which saves a tsc run per package.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -26,4 +26,8 @@ export default function setup(project) {
   if (outputs.length > 0 && Math.min(...outputs) > Math.max(...inputs)) return;
   const tsc = createRequire(join(packageDir, 'package.json')).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: packageDir, stdio: 'inherit', timeout: 120_000 });
+  // Files tsc does not emit (the server dashboard's HTML, CSS and JS) are copied by the
+  // package's own step, the one its build script runs.
+  const copyAssets = join(packageDir, 'scripts', 'copy-assets.mjs');
+  if (existsSync(copyAssets)) execFileSync(process.execPath, [copyAssets], { cwd: packageDir, stdio: 'inherit' });
 }

@@ -61,11 +61,21 @@ export class Admission {
     };
   }
 
+  /**
+   * The cache filesystem in bytes: its size, the space an unprivileged writer may still
+   * use, and the free-space floor (`--min-free`) that admission keeps.
+   * @throws the filesystem's error when it cannot be queried.
+   */
+  async disk(): Promise<{ totalBytes: number; availableBytes: number; floorBytes: number }> {
+    const stats = await statfs(this.cache.layout.root);
+    const totalBytes = stats.blocks * stats.bsize;
+    const floorBytes = 'bytes' in this.minFree ? this.minFree.bytes : Math.ceil((totalBytes * this.minFree.percent) / 100);
+    return { totalBytes, availableBytes: stats.bavail * stats.bsize, floorBytes };
+  }
+
   /** Free bytes left above the floor once this image and the running fills are written. */
   private async freeBytesAfter(size: number): Promise<number> {
-    const stats = await statfs(this.cache.layout.root);
-    const available = stats.bavail * stats.bsize;
-    const floor = 'bytes' in this.minFree ? this.minFree.bytes : (stats.blocks * stats.bsize * this.minFree.percent) / 100;
-    return available - this.inFlightBytes - size - floor;
+    const { availableBytes, floorBytes } = await this.disk();
+    return availableBytes - this.inFlightBytes - size - floorBytes;
   }
 }

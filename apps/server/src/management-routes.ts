@@ -1,18 +1,11 @@
-import { isValidImageId, type CachedImage, type ImageCache } from '@imgcache/core';
+import { isValidImageId, type CachedImage } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createAdminGuard } from './admin-auth.js';
-import { lookupImage } from './image-lookup.js';
-import type { Origin, OriginHeaders } from './origin.js';
-import type { Prefetcher } from './prefetcher.js';
+import { deleteImageAction, queueImageAction, type ActionResult, type CacheActionContext } from './cache-actions.js';
 import { sendError, sendInvalidId } from './respond.js';
 
-export interface ManagementContext {
-  cache: ImageCache;
-  prefetcher: Prefetcher;
+export interface ManagementContext extends CacheActionContext {
   adminToken: string | undefined;
-  origin: Origin;
-  /** The server's own origin credentials (`--origin-token`), used to look images up. */
-  originHeaders: OriginHeaders;
 }
 
 type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => Promise<unknown>;
@@ -30,7 +23,7 @@ const NAMESPACES = ['/v2/cache', '/v2/cached_images', '/v2/queued_images'];
  * Glance, queueing an image that is already cached does not download it again.
  */
 export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
-  const { cache, prefetcher, origin, originHeaders } = context;
+  const { cache, prefetcher } = context;
   const guard = createAdminGuard(context.adminToken);
 
   /** One path (and its trailing-slash twin), handlers by method, 405 with `Allow` for the rest; guard and id check first. */
@@ -55,6 +48,7 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
     });
   }
 
+  const answer = (reply: FastifyReply, result: ActionResult) => (result.ok ? reply.code(result.status).send() : sendError(reply, result.status, result.message));
   const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
   const id = (request: FastifyRequest<{ Params: { id?: string } }>) => request.params.id!;
 
@@ -78,38 +72,8 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   });
 
   route('/v2/cache/:id', {
-    // As Glance: 404 when the origin does not know the image, 400 when it is not active.
-    PUT: async (request, reply) => {
-      const imageId = id(request);
-      const found = await lookupImage(origin, imageId, originHeaders);
-      if (found.kind === 'missing') return sendError(reply, 404, `Image ${imageId} is not known to the origin.`);
-      if (found.kind === 'unknown') {
-        const hint = found.statusCode === 401 || found.statusCode === 403 ? ' (check --origin-token)' : '';
-        return sendError(reply, 502, `The origin answered ${found.statusCode} when asked about image ${imageId}${hint}; it was not queued.`);
-      }
-      if (!found.active) {
-        return sendError(reply, 400, `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.`);
-      }
-      prefetcher.retryNow(imageId);
-      // Already cached: nothing to fetch (Glance would download it again).
-      if (!(await cache.isCached(imageId))) {
-        await cache.queueImage(imageId);
-        prefetcher.kick();
-      }
-      return reply.code(202).send();
-    },
-    // As Glance: 404 only when the image is neither cached nor queued here nor known to the origin.
-    DELETE: async (request, reply) => {
-      const imageId = id(request);
-      const held = cache.isFilling(imageId) || (await cache.isCached(imageId)) || (await cache.isQueued(imageId));
-      if (!held && (await lookupImage(origin, imageId, originHeaders).catch(() => null))?.kind === 'missing') {
-        return sendError(reply, 404, `Image ${imageId} is not known to the origin, nor cached or queued here.`);
-      }
-      prefetcher.retryNow(imageId);
-      await cache.deleteCachedImage(imageId);
-      await cache.deleteQueuedImage(imageId);
-      return reply.code(204).send();
-    },
+    PUT: async (request, reply) => answer(reply, await queueImageAction(context, id(request))),
+    DELETE: async (request, reply) => answer(reply, await deleteImageAction(context, id(request))),
   });
 
   route('/v2/cached_images', {

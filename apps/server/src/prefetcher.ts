@@ -3,7 +3,20 @@ import type { ImageCache, Logger } from '@imgcache/core';
 import type { OriginFills } from './origin-fill.js';
 import type { ServerMetrics } from './metrics.js';
 import { discard, type OriginResponse } from './origin.js';
-import { DEFAULT_RETRY_POLICY, RetrySchedule, type RetryPolicy } from './retry-schedule.js';
+import { DEFAULT_RETRY_POLICY, RetrySchedule, type PendingRetry, type RetryPolicy } from './retry-schedule.js';
+
+/** Abandoned images remembered for the dashboard. */
+const ABANDONED_KEPT = 20;
+
+/** A queued image given up after its last attempt: when (ms since the epoch) and why it last failed. */
+export interface AbandonedPrefetch {
+  imageId: string;
+  attempts: number;
+  at: number;
+  lastError: string;
+}
+
+type FetchResult = { result: 'cached' | 'skipped' } | { result: 'failed'; reason: string };
 
 /**
  * Fetches queued images into the cache with bounded concurrency, through the same
@@ -17,6 +30,7 @@ export class Prefetcher {
   private again = false;
   private stopped = false;
   private readonly retries: RetrySchedule;
+  private readonly abandoned: AbandonedPrefetch[] = [];
 
   constructor(
     private readonly cache: ImageCache,
@@ -34,6 +48,11 @@ export class Prefetcher {
   /** Clears an image's failed attempts, so it is tried at the next run (an operator queued it again). */
   retryNow(imageId: string): void {
     this.retries.forget(imageId);
+  }
+
+  /** Queued images that failed and wait for another attempt, and the last images given up (newest first). */
+  get failures(): { retrying: PendingRetry[]; abandoned: AbandonedPrefetch[] } {
+    return { retrying: this.retries.pending(), abandoned: [...this.abandoned] };
   }
 
   /** Starts a run now, or another one right after the current run. */
@@ -71,53 +90,57 @@ export class Prefetcher {
     const pending = queued.filter((imageId) => this.retries.isDue(imageId));
     const worker = async () => {
       for (let imageId = pending.shift(); imageId !== undefined && !this.stopped; imageId = pending.shift()) {
-        const result = await this.fetch(imageId).catch((error: unknown) => {
+        const outcome = await this.fetch(imageId).catch((error: unknown): FetchResult => {
           this.logger.warn({ imageId, err: String(error) }, 'prefetch failed');
-          return 'failed' as const;
+          return { result: 'failed', reason: String(error) };
         });
-        this.metrics.prefetches.inc({ result });
-        if (result === 'failed') await this.failed(imageId);
+        this.metrics.prefetches.inc({ result: outcome.result });
+        if (outcome.result === 'failed') await this.failed(imageId, outcome.reason);
         else this.retries.forget(imageId);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, this.concurrency) }, worker));
   }
 
-  private async failed(imageId: string): Promise<void> {
-    const outcome = this.retries.failed(imageId);
+  private async failed(imageId: string, reason: string): Promise<void> {
+    const outcome = this.retries.failed(imageId, reason);
     if (!outcome.gaveUp) {
       this.logger.warn({ imageId, attempts: outcome.attempts, retryAt: new Date(outcome.retryAt).toISOString() }, 'prefetch failed; the image stays queued and is retried later');
       return;
     }
     await this.cache.deleteQueuedImage(imageId);
+    this.abandoned.unshift({ imageId, attempts: outcome.attempts, at: Date.now(), lastError: reason });
+    this.abandoned.length = Math.min(this.abandoned.length, ABANDONED_KEPT);
     this.metrics.prefetchAbandoned.inc();
     this.logger.warn({ imageId, attempts: outcome.attempts }, 'prefetch gave up after the last attempt; the image is no longer queued');
   }
 
-  private async fetch(imageId: string): Promise<'cached' | 'failed' | 'skipped'> {
+  private async fetch(imageId: string): Promise<FetchResult> {
     if (await this.cache.isCached(imageId)) {
       await this.cache.deleteQueuedImage(imageId);
-      return 'skipped';
+      return { result: 'skipped' };
     }
     const result = await this.fills.begin(imageId, this.originHeaders, 'prefetch');
     switch (result.kind) {
       case 'cached':
         await this.cache.deleteQueuedImage(imageId);
-        return 'skipped';
+        return { result: 'skipped' };
       case 'joined':
         // Nobody reads this join: the fill runs on its own, and its outcome is the answer.
-        if (await result.fill.done) return 'cached';
+        if (await result.fill.done) return { result: 'cached' };
         throw result.fill.diskFailure ?? new Error('the fill was cancelled');
-      case 'declined':
-        discard(result.value.response.body);
-        this.logger.warn({ imageId, status: result.value.response.statusCode, bypass: result.value.bypass }, 'prefetch not cached');
-        return 'failed';
+      case 'declined': {
+        const { response, bypass } = result.value;
+        discard(response.body);
+        this.logger.warn({ imageId, status: response.statusCode, bypass }, 'prefetch not cached');
+        return { result: 'failed', reason: bypass ? `not cached (${bypass})` : `the origin answered ${response.statusCode}` };
+      }
       case 'pass':
         discard(result.source.body as OriginResponse['body']);
-        return 'failed';
+        return { result: 'failed', reason: `not cached (${result.reason})` };
       case 'busy':
-        return 'failed';
+        return { result: 'failed', reason: 'another fill of the image was running' };
     }
-    return 'failed';
+    return { result: 'failed', reason: 'unknown' };
   }
 }

@@ -15,6 +15,14 @@ export interface RetryPolicy {
  */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 60_000, maxDelayMs: 60 * 60_000 };
 
+/** An image waiting for its next attempt: failed attempts so far, when it is due (ms), and why it last failed. */
+export interface PendingRetry {
+  imageId: string;
+  attempts: number;
+  retryAt: number;
+  lastError: string;
+}
+
 /** What {@link RetrySchedule.failed} decided. */
 export type FailureOutcome = { gaveUp: false; attempts: number; retryAt: number } | { gaveUp: true; attempts: number };
 
@@ -24,7 +32,7 @@ export type FailureOutcome = { gaveUp: false; attempts: number; retryAt: number 
  * passed in (`Date.now` in the server, a fake one in tests).
  */
 export class RetrySchedule {
-  private readonly failures = new Map<string, { attempts: number; retryAt: number }>();
+  private readonly failures = new Map<string, { attempts: number; retryAt: number; lastError: string }>();
 
   constructor(
     private readonly policy: RetryPolicy,
@@ -37,8 +45,8 @@ export class RetrySchedule {
     return state === undefined || state.retryAt <= this.now();
   }
 
-  /** Records a failed attempt: when to retry, or that the image is given up (and forgotten). */
-  failed(imageId: string): FailureOutcome {
+  /** Records a failed attempt and why: when to retry, or that the image is given up (and forgotten). */
+  failed(imageId: string, reason = 'unknown'): FailureOutcome {
     const attempts = (this.failures.get(imageId)?.attempts ?? 0) + 1;
     if (attempts >= this.policy.maxAttempts) {
       this.failures.delete(imageId);
@@ -46,8 +54,13 @@ export class RetrySchedule {
     }
     const delay = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempts - 1));
     const retryAt = this.now() + delay;
-    this.failures.set(imageId, { attempts, retryAt });
+    this.failures.set(imageId, { attempts, retryAt, lastError: reason });
     return { gaveUp: false, attempts, retryAt };
+  }
+
+  /** The images waiting for another attempt, soonest first. */
+  pending(): PendingRetry[] {
+    return [...this.failures].map(([imageId, state]) => ({ imageId, ...state })).sort((a, b) => a.retryAt - b.retryAt);
   }
 
   /** Starts the image afresh (fetched, dequeued, or queued again by an operator). */

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
 import { loadOriginTls, originTimeouts, type ServerConfig } from './config.js';
+import { registerDashboard } from './dashboard/routes.js';
 import { originErrorAnswer } from './errors.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
@@ -120,6 +121,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerRequestLog(app, { metrics, imageRoute: IMAGE_ROUTE });
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
+  registerDashboard(app, { cache, prefetcher, origin, originHeaders, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
