@@ -8,7 +8,8 @@ export type CliWritable = NodeJS.WritableStream & { isTTY?: boolean; columns?: n
  * What one run of the CLI reads, writes and resolves against. The binary passes the
  * process's own (see {@link processIo}); tests pass their own streams, environment and
  * directory, so a run needs no child process. Commands reach the process through this
- * object only, never through `process.stdout`, `process.env` or `process.cwd()`.
+ * object only, never through `process.stdout`, `process.env` or `process.cwd()`; signals
+ * are the exception (prefetch stops on the process's SIGINT).
  */
 export interface CliIo {
   /** Image bytes for `cache-image ID -`, and the answers to confirmation prompts. */

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { assertValidImageId } from '@imgcache/core';
 import { resolve } from 'node:path';
+import { assertValidImageId } from '@imgcache/core';
 import type { Command } from 'commander';
 import { ioFor } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
