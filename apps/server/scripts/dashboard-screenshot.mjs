@@ -20,7 +20,7 @@ const seconds = Number(process.argv[2] ?? 200);
 const output = resolve(process.argv[3] ?? 'docs/dashboard.png');
 const token = randomBytes(18).toString('base64url');
 const executablePath = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
-if (!executablePath) throw new Error('no chromium on PATH (node scripts/ensure-chromium.mjs as root installs it)');
+if (!executablePath) throw new Error('no chromium on PATH (node scripts/ensure-test-tools.mjs as root installs it)');
 
 // Sizes in MiB; the slow one stays in progress when the screenshot is taken.
 const SIZES = { 'ubuntu-24.04-server': 48, 'centos-stream-10': 40, 'debian-13-genericcloud': 36, 'rocky-9.5': 30, 'opensuse-leap-15.6': 28, 'fedora-41-cloud': 24, 'freebsd-14.2': 12, 'arch-2025.11': 8, 'alpine-3.21': 2, 'cirros-0.6.3': 1 };
