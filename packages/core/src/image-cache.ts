@@ -16,7 +16,7 @@ import { ensureWritableDirectory } from './io/ensure-directory.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
 import { CacheLayout } from './layout.js';
 import { OpenFiles, type OpenFilesOptions, type OpenImage } from './open-files.js';
-import { driverPackageName, loadDriver, type DriverSpec, type Importer } from './load-driver.js';
+import { checkDriverSpec, loadDriver, type DriverSpec, type Importer } from './load-driver.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { evict, planPrune, type PruneResult } from './prune.js';
 import { moveAside } from './quarantine.js';
@@ -33,7 +33,7 @@ export interface ImageCacheOptions {
   dir: string;
   /** `sqlite` (default), `xattr`, a driver package name, a factory or a driver object. */
   driver?: DriverSpec;
-  /** Options handed to the driver factory. */
+  /** Options of a driver named by package, handed to its `create<Name>Driver(options)`; refused with a factory or object. */
   driverOptions?: Record<string, unknown>;
   /** Budget in bytes that prune() enforces. Default 10 GiB. */
   maxSize?: number;
@@ -147,8 +147,8 @@ export class ImageCache {
     if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
     assertChecksumAlgorithm(checksumAlgorithm);
     const logger = options.logger ?? stderrLogger;
-    // A malformed driver name is refused before the directory is created.
-    if (typeof options.driver === 'string') driverPackageName(options.driver);
+    // A malformed driver name, or options with a factory, is refused before the directory is created.
+    checkDriverSpec(options.driver, options.driverOptions);
     const layout = new CacheLayout(options.dir);
     for (const directory of layout.directories) await ensureWritableDirectory(directory);
     const { driver } = await loadDriver({
@@ -156,13 +156,13 @@ export class ImageCache {
       fallback: options.fallback ?? true,
       importer: options.importer,
       resolveFrom: options.resolveFrom,
+      driverOptions: options.driverOptions,
       context: {
         root: layout.root,
         imagesDir: layout.imagesDir,
         imagePath: (imageId) => layout.imagePath(imageId),
         nodeId: options.nodeId ?? hostname(),
         logger,
-        options: options.driverOptions ?? {},
       },
     });
     try {
