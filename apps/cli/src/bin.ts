@@ -1,21 +1,15 @@
 #!/usr/bin/env node
-import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
-import { CliError } from './errors.js';
+import { exitStatusOf } from './errors.js';
 import { buildProgram } from './program.js';
 
 /** Commander's own "errors" that are really successful exits. */
 const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
 
-/** Core errors that mean the configuration asked for something impossible. */
-const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING']);
-
 /** The exit status for an error: 2 for usage errors, 1 for failed operations. */
 function exitStatusFor(error: unknown): number {
   if (error instanceof CommanderError) return CLEAN_EXITS.has(error.code) ? 0 : 2;
-  if (CliError.is(error)) return error.exitStatus;
-  if (ImgcacheError.is(error) && USAGE_CODES.has(error.code)) return 2;
-  return 1;
+  return exitStatusOf(error);
 }
 
 function report(error: unknown, debug: boolean): void {

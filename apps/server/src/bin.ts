@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
-import { ConfigError } from './errors.js';
+import { ImgcacheError } from '@imgcache/core';
 import { startServer } from './server.js';
 import { handleSignals } from './signals.js';
 
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
       process.stderr.write(`imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`);
       process.exit(2);
     }
-    if (error instanceof ConfigError) {
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG')) {
       process.stderr.write(`imgcache-server: ${error.message}\n`);
       process.exit(2);
     }

@@ -175,7 +175,7 @@ class SettingReader {
       return parse(value);
     } catch (error) {
       // Re-raised under the name the value was given by: the flag, or the variable.
-      const reason = error instanceof ConfigError || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as { reason: string }).reason : undefined;
+      const reason = ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as unknown as { reason: string }).reason : undefined;
       if (reason === undefined) throw error;
       throw new ConfigError(optionName(key), reason, source === 'env' ? FLAGS[key].env : undefined);
     }

@@ -1,10 +1,10 @@
+import { ImgcacheError, type ImgcacheErrorCode } from '@imgcache/core';
+
 /**
  * A server setting that cannot work. The message names the flag, or the environment
  * variable when the value came from there, and says what is accepted.
  */
-export class ConfigError extends Error {
-  readonly code = 'ERR_IMGCACHE_SERVER_CONFIG';
-
+export class ConfigError extends ImgcacheError {
   constructor(
     /** The flag without its dashes, e.g. `log-level`. */
     readonly option: string,
@@ -13,28 +13,21 @@ export class ConfigError extends Error {
     /** The environment variable the value came from, when it did. */
     readonly env?: string,
   ) {
-    super(env ? `Invalid ${env} (the environment variable for --${option}): ${reason}.` : `Invalid --${option}: ${reason}.`);
-    this.name = 'ConfigError';
+    super('ERR_IMGCACHE_SERVER_CONFIG', env ? `Invalid ${env} (the environment variable for --${option}): ${reason}.` : `Invalid --${option}: ${reason}.`);
   }
 }
 
 /** The origin could not be reached or broke off; answered with 502. */
-export class OriginError extends Error {
-  readonly code = 'ERR_IMGCACHE_ORIGIN';
-
+export class OriginError extends ImgcacheError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OriginError';
+    super('ERR_IMGCACHE_ORIGIN', message, options);
   }
 }
 
 /** The origin did not connect, answer or send its next bytes in time; answered with 504. */
-export class OriginTimeoutError extends Error {
-  readonly code = 'ERR_IMGCACHE_ORIGIN_TIMEOUT';
-
+export class OriginTimeoutError extends ImgcacheError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OriginTimeoutError';
+    super('ERR_IMGCACHE_ORIGIN_TIMEOUT', message, options);
   }
 }
 
@@ -42,26 +35,23 @@ export class OriginTimeoutError extends Error {
  * The origin answered, but with something that cannot be used: announcements that
  * contradict each other, or a body framed in a way that cannot be relayed. Answered with 502.
  */
-export class OriginResponseError extends Error {
-  readonly code = 'ERR_IMGCACHE_ORIGIN_RESPONSE';
-
+export class OriginResponseError extends ImgcacheError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OriginResponseError';
+    super('ERR_IMGCACHE_ORIGIN_RESPONSE', message, options);
   }
 }
 
 /** Status and message prefix of the answer to each origin failure. */
-const ORIGIN_ANSWERS: Record<string, { status: number; prefix: string }> = {
-  ERR_IMGCACHE_ORIGIN: { status: 502, prefix: 'The origin could not be reached' },
-  ERR_IMGCACHE_ORIGIN_RESPONSE: { status: 502, prefix: "The origin's answer could not be used" },
-  ERR_IMGCACHE_ORIGIN_TIMEOUT: { status: 504, prefix: 'The origin did not answer in time' },
-};
+const ORIGIN_ANSWERS: readonly { code: ImgcacheErrorCode; status: number; prefix: string }[] = [
+  { code: 'ERR_IMGCACHE_ORIGIN', status: 502, prefix: 'The origin could not be reached' },
+  { code: 'ERR_IMGCACHE_ORIGIN_RESPONSE', status: 502, prefix: "The origin's answer could not be used" },
+  { code: 'ERR_IMGCACHE_ORIGIN_TIMEOUT', status: 504, prefix: 'The origin did not answer in time' },
+];
 
 /** The status and message a client gets for an origin failure, or null for any other error. */
-export function originErrorAnswer(error: { code?: string; message: string }): { status: number; message: string } | null {
-  const answer = error.code === undefined ? undefined : ORIGIN_ANSWERS[error.code];
-  return answer ? { status: answer.status, message: `${answer.prefix}: ${error.message}` } : null;
+export function originErrorAnswer(error: unknown): { status: number; message: string } | null {
+  const answer = ORIGIN_ANSWERS.find(({ code }) => ImgcacheError.is(error, code));
+  return answer ? { status: answer.status, message: `${answer.prefix}: ${(error as Error).message}` } : null;
 }
 
 /** undici's codes for a connection, its headers or its body taking too long. */
