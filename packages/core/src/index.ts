@@ -30,6 +30,7 @@ export type { Repair } from './repairs.js';
 export { assertValidImageId, isValidImageId, MAX_IMAGE_ID_LENGTH } from './image-id.js';
 export { CHECKSUM_ALGORITHMS, MultiHasher, formatChecksum, parseChecksum } from './checksum.js';
 export type { ChecksumAlgorithm, ParsedChecksum } from './checksum.js';
+export { parseContentMd5 } from './content-md5.js';
 export type { ImageSource, CommittedImage, FillExpectations } from './fill.js';
 export { Fill } from './fill.js';
 export type { FillOutcome, FillSource, FillStartResult } from './fill-registry.js';
