@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getAttribute, removeAttribute, setAttribute } from 'fs-xattr';
 import { DriverConfigError, errnoCode, removeFile } from '@imgcache/core';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheLayout, DriverConfigError, ImageCache, ImgcacheError } from '@imgcache/core';
 import { createXattrDriver } from '../src/index.js';
-import { capturingLogger, contextFor, openXattr } from './helpers.js';
+import { capturingLogger, openXattr } from './helpers.js';
 
 /** Mounts a real ramfs (no extended attributes at all); null plus the reason when this host does not allow it. */
 async function mountRamfs(): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImgcacheError, type CacheEntry, type CacheLayout, type DriverStats, type NewCacheEntry } from '@imgcache/core';
 import { readAccess, readEntry, writeAccess, writeEntry } from '../src/attributes.js';
-import { DEFAULT_INDEX_DIR, createXattrDriver, type XattrDriver } from '../src/index.js';
-import { contextFor, scratchRoot, sleep, openXattr } from './helpers.js';
+import { DEFAULT_INDEX_DIR, type XattrDriver } from '../src/index.js';
+import { scratchRoot, sleep, openXattr } from './helpers.js';
 
 const BASE = Date.UTC(2026, 4, 1);
 const LONG_AGE = { statsMaxAge: 600_000 };

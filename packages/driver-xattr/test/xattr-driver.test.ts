@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImageCache, ImgcacheError, silentLogger, type CacheLayout, type NewCacheEntry } from '@imgcache/core';
 import { collect, deadPid } from '@imgcache/driver-test-suite';
 import { ACCESS_ATTRIBUTE, DEFAULT_INDEX_DIR, ENTRY_ATTRIBUTE, createXattrDriver, type XattrDriver } from '../src/index.js';
-import { contextFor, scratchRoot, sleep, openXattr } from './helpers.js';
+import { scratchRoot, sleep, openXattr } from './helpers.js';
 
 const BASE = Date.UTC(2026, 3, 1);
 
