@@ -3,8 +3,8 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   test: {
     include: ['test/**/*.test.ts'],
-    // The command tests drive the built binary, so build it first.
-    globalSetup: ['test/helpers/build-once.ts'],
+    // The binary's smoke tests run dist/bin.js, so build it first (unless it is fresh).
+    globalSetup: ['../../scripts/vitest-build-once.mjs'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -68,26 +68,27 @@ const KEYS = Object.keys(CONFIG_ENV) as (keyof Settings)[];
  * `--config` JSON file, which wins over the defaults.
  * @throws {UsageError} for an unreadable config file or a bad value in any source.
  */
-export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<CacheConfig> {
-  return (await resolveSettings(flags, env)).cache;
+export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<CacheConfig> {
+  return (await resolveSettings(flags, env, cwd)).cache;
 }
 
 /**
  * Resolves the cache settings and, when a server URL is set, the server to manage. Each
  * value is taken on its own from the flags, else the environment, else the config file.
  * A `--dir` flag selects the local directory even when the environment or the config file
- * names a server; `--dir` and `--url` flags together are a usage error.
+ * names a server; `--dir` and `--url` flags together are a usage error. Relative paths
+ * (`dir`, `--config`) are resolved against `cwd`.
  * @throws {UsageError} for an unreadable config file, a bad value in any source, or both `--dir` and `--url`.
  */
-export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedSettings> {
+export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<ResolvedSettings> {
   if (flags.dir !== undefined && flags.url !== undefined) {
     throw new UsageError('Use either --dir (a local cache directory) or --url (a running server), not both.');
   }
-  const file = flags.config ? await readConfigFile(flags.config) : {};
+  const file = flags.config ? await readConfigFile(flags.config, cwd) : {};
   const fromEnv = readEnv(env);
   const pick = <K extends keyof Settings>(key: K): Settings[K] | undefined => flags[key] ?? fromEnv[key] ?? file[key];
   const cache: CacheConfig = {
-    dir: resolve(pick('dir') ?? defaultCacheDir(env)),
+    dir: resolve(cwd, pick('dir') ?? defaultCacheDir(env)),
     driver: pick('driver') ?? DEFAULT_CONFIG.driver,
     maxSize: pick('maxSize') ?? DEFAULT_CONFIG.maxSize,
     stallTime: pick('stallTime') ?? DEFAULT_CONFIG.stallTime,
@@ -139,10 +140,10 @@ function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
  * Reads a JSON config file such as `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`.
  * A relative `dir` is taken relative to the file's own directory.
  */
-async function readConfigFile(path: string): Promise<Partial<Settings>> {
+async function readConfigFile(path: string, cwd: string): Promise<Partial<Settings>> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = JSON.parse(await readFile(resolve(cwd, path), 'utf8'));
   } catch (error) {
     throw new UsageError(`Cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
   }
@@ -155,7 +156,7 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
       throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')}.`);
     }
     const value = convert(key as keyof Settings, raw, `"${key}" in config file ${path}`);
-    Object.assign(values, { [key]: key === 'dir' ? resolve(dirname(path), value as string) : value });
+    Object.assign(values, { [key]: key === 'dir' ? resolve(cwd, dirname(path), value as string) : value });
   }
   return values;
 }

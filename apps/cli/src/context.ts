@@ -1,5 +1,6 @@
 import { ImageCache, type Logger } from '@imgcache/core';
 import type { Command } from 'commander';
+import { ioFor, type CliIo } from './cli-io.js';
 import { resolveSettings, type CacheConfig, type ResolvedSettings } from './config.js';
 import { UsageError } from './errors.js';
 import { createCliLogger } from './logger.js';
@@ -27,6 +28,8 @@ export interface CommandContext {
   config: CacheConfig;
   /** The server to manage instead of the local directory, when `--url` (or its env/config) is set. */
   remote: ManagementClient | undefined;
+  /** The streams, environment and working directory of this run. */
+  io: CliIo;
   out: Output;
   logger: Logger;
   verbose: boolean;
@@ -43,7 +46,9 @@ export async function contextFor(command: Command): Promise<CommandContext> {
   const json = options.json ?? false;
   const { cache: config, remote } = await settingsFor(command);
   const client = remote && REMOTE_COMMANDS.has(command) ? new ManagementClient(remote) : undefined;
-  return { config, remote: client, out: new Output(json, verbose), logger: createCliLogger({ verbose }), verbose, json };
+  const io = ioFor(command);
+  const logger = createCliLogger({ verbose, write: (line) => void io.stderr.write(line) });
+  return { config, remote: client, io, out: new Output(json, verbose, io.stdout), logger, verbose, json };
 }
 
 /** Commands that can manage a running server; all others need a local cache directory. */
@@ -87,7 +92,8 @@ const resolved = new WeakMap<Command, Promise<ResolvedSettings>>();
 function settingsFor(command: Command): Promise<ResolvedSettings> {
   let settings = resolved.get(command);
   if (!settings) {
-    settings = resolveSettings(command.optsWithGlobals<GlobalOptions>());
+    const { env, cwd } = ioFor(command);
+    settings = resolveSettings(command.optsWithGlobals<GlobalOptions>(), env, cwd);
     resolved.set(command, settings);
   }
   return settings;

@@ -1,11 +1,11 @@
 import type { Logger } from '@imgcache/core';
 
 /**
- * The logger the CLI hands to core: warnings and errors always go to stderr (for example
- * the driver fallback warning), info and debug lines only with `--verbose`.
+ * The logger the CLI hands to core: warnings and errors always go to `write` (the run's
+ * stderr; for example the driver fallback warning), info and debug lines only with `--verbose`.
  */
-export function createCliLogger(options: { verbose: boolean; write?: (line: string) => void }): Logger {
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
+export function createCliLogger(options: { verbose: boolean; write: (line: string) => void }): Logger {
+  const write = options.write;
   const emit = (level: string, obj: unknown, msg?: string): void => {
     write(`imgcache: ${level}${describe(obj, msg, options.verbose)}\n`);
   };

@@ -5,7 +5,7 @@ export class Output {
   constructor(
     readonly json: boolean,
     readonly verbose: boolean,
-    private readonly stream: NodeJS.WritableStream = process.stdout,
+    private readonly stream: NodeJS.WritableStream,
   ) {}
 
   /** A line of human output; suppressed in JSON mode. */

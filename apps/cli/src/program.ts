@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { attachIo, type CliIo } from './cli-io.js';
 import { parseServerUrl } from './config.js';
 import { assertCommandFitsTarget } from './context.js';
 import { registerCacheImage } from './commands/cache-image.js';
@@ -52,10 +53,12 @@ Examples:
 `;
 
 /**
- * Builds the `imgcache` command line. Usage errors are thrown as commander errors (the
- * entry point maps them to exit status 2) instead of exiting the process here.
+ * Builds the `imgcache` command line for one run with `io` (see run-program.ts, which
+ * parses and runs it). Usage errors are thrown as commander errors (mapped to exit status
+ * 2) instead of exiting the process here; help, version and commander's messages are
+ * written to `io.stdout` and `io.stderr`.
  */
-export function buildProgram(): Command {
+export function buildProgram(io: CliIo): Command {
   const program = new Command('imgcache')
     .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
     .version(version, '-V, --version', 'print the version')
@@ -78,10 +81,21 @@ export function buildProgram(): Command {
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    // Set before the subcommands are added, which copy it.
+    .configureOutput({
+      writeOut: (text) => void io.stdout.write(text),
+      writeErr: (text) => void io.stderr.write(text),
+      // Commander's own defaults, read from the run's streams: a terminal's width, else 80.
+      getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns) || 80,
+      getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns) || 80,
+      getOutHasColors: () => Boolean(io.stdout.isTTY && io.stdout.hasColors?.(io.env)),
+      getErrHasColors: () => Boolean(io.stderr.isTTY && io.stderr.hasColors?.(io.env)),
+    })
     .addHelpText('after', GLOBAL_HELP)
     // Local-only commands refuse a server URL before they validate or open anything.
     .hook('preAction', (_program, actionCommand) => assertCommandFitsTarget(actionCommand));
 
+  attachIo(program, io);
   registerListCached(program);
   registerListQueued(program);
   registerQueueImage(program);

@@ -1,24 +1,51 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { AuthorisationMemory } from './authorisation-memory.js';
 import { deliversBytes, glanceDataVerdict } from './glance-status.js';
 import { probeData, readBounded, readImageStatus } from './image-lookup.js';
-import { credentialHeaders, discard, forwardedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
+import { discard, forwardedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 
-const MAX_REMEMBERED = 10_000;
 const MAX_REFUSAL_BODY = 64 * 1024;
 
-/** The origin's answer to "may these credentials read this image's data now?". */
+/** Why a stale authorisation was used: the origin refused the connection or broke off, timed out, or answered 5xx. */
+export type StaleReason = 'unreachable' | 'timeout' | 'server_error';
+
+/** A client served on an earlier authorisation because the origin could not be asked. */
+export interface StaleGrant {
+  reason: StaleReason;
+  /** Whole seconds since the origin last authorised this client for the image. */
+  ageSeconds: number;
+  /** What went wrong with the origin, for the log. */
+  detail: string;
+}
+
+/**
+ * The answer to "may these credentials read this image's data now?": the origin's, or,
+ * with `stale` set, one given on the origin's earlier authorisation while it cannot be asked.
+ */
 export type AuthDecision =
-  | { allowed: true }
+  | { allowed: true; stale?: StaleGrant }
   | { allowed: false; status: number; contentType: string | undefined; body: Buffer };
 
 type Refusal = Exclude<AuthDecision, { allowed: true }>;
 
+/** How long the origin's authorisations count. */
+export interface AuthWindows {
+  /** Seconds a positive answer is reused without asking the origin again (`--auth-ttl`). */
+  ttlSeconds: number;
+  /**
+   * Seconds after its last authorisation that a client is still served while the origin
+   * cannot be asked: connection refused or broken, timed out, or a 5xx answer
+   * (`--auth-stale`; 0 = never). A refusal (any other non-2xx) is never overridden.
+   */
+  staleSeconds?: number;
+}
+
 /**
  * Decides, before a cached copy is served, whether the origin would serve the image's
  * data to this client now, and remembers positive answers for `ttlSeconds` per image and
- * credentials. Refusals are not remembered, so a newly granted permission takes effect at
- * once.
+ * credentials. Refusals are not remembered (and erase an earlier authorisation of the same
+ * client), so a newly granted permission takes effect at once and a revoked one is never
+ * served stale.
  *
  * - Glance origins: `GET /v2/images/{id}` with the client's credentials. A refusal is
  *   passed on as it is. Otherwise the image's `status` decides as Glance's data route
@@ -30,25 +57,52 @@ type Refusal = Exclude<AuthDecision, { allowed: true }>;
  *   refuses `HEAD` with 405/501); allowed only for a 2xx that carries content.
  */
 export class Authorizer {
-  private readonly allowed = new Map<string, number>();
+  private readonly memory: AuthorisationMemory;
+  private readonly ttlMs: number;
+  private readonly staleMs: number;
 
   constructor(
     private readonly origin: Origin,
-    private readonly ttlSeconds: number,
-  ) {}
+    windows: AuthWindows,
+    now: () => number = Date.now,
+  ) {
+    this.memory = new AuthorisationMemory(now);
+    this.ttlMs = windows.ttlSeconds * 1000;
+    this.staleMs = (windows.staleSeconds ?? 0) * 1000;
+  }
 
   /**
-   * @throws {OriginError} when the origin cannot be asked.
+   * @throws {OriginError | OriginTimeoutError} when the origin cannot be asked and no
+   * authorisation of this client within the stale window stands in for its answer.
    */
   async check(imageId: string, incoming: IncomingHttpHeaders): Promise<AuthDecision> {
-    const key = this.key(imageId, incoming);
-    const until = this.allowed.get(key);
-    if (until !== undefined && until > Date.now()) return { allowed: true };
-    if (until !== undefined) this.allowed.delete(key);
+    const age = this.memory.age(imageId, incoming);
+    if (age !== undefined && age < this.ttlMs) return { allowed: true };
     const headers = forwardedHeaders(incoming, { wholeImage: true });
-    const decision = this.origin.kind === 'glance' ? await this.askGlance(imageId, headers) : await this.askData(imageId, headers, 'HEAD');
-    if (decision.allowed) this.rememberKey(key);
+    let decision: AuthDecision;
+    try {
+      decision = this.origin.kind === 'glance' ? await this.askGlance(imageId, headers) : await this.askData(imageId, headers, 'HEAD');
+    } catch (error) {
+      const reason = unreachableReason(error);
+      const stale = reason && this.staleGrant(age, reason, (error as Error).message);
+      if (stale) return { allowed: true, stale };
+      throw error;
+    }
+    if (decision.allowed) {
+      this.remember(imageId, incoming);
+    } else if (decision.status >= 500) {
+      const stale = this.staleGrant(age, 'server_error', `the origin answered ${decision.status}`);
+      if (stale) return { allowed: true, stale };
+    } else {
+      this.memory.forget(imageId, incoming);
+    }
     return decision;
+  }
+
+  /** A stale grant when the last authorisation (`age` ms ago) is within the stale window. */
+  private staleGrant(age: number | undefined, reason: StaleReason, detail: string): StaleGrant | null {
+    if (age === undefined || age >= this.staleMs) return null;
+    return { reason, ageSeconds: Math.floor(age / 1000), detail };
   }
 
   private async askGlance(imageId: string, headers: OriginHeaders): Promise<AuthDecision> {
@@ -72,30 +126,21 @@ export class Authorizer {
 
   /** Records that the origin just authorised these credentials for the image (e.g. on a miss). */
   remember(imageId: string, incoming: IncomingHttpHeaders): void {
-    this.rememberKey(this.key(imageId, incoming));
+    if (this.ttlMs > 0 || this.staleMs > 0) this.memory.record(imageId, incoming);
   }
 
   /** Drops every remembered decision for an image (it was deleted). */
   forget(imageId: string): void {
-    const prefix = `${imageId}\0`;
-    for (const key of this.allowed.keys()) if (key.startsWith(prefix)) this.allowed.delete(key);
+    this.memory.forgetImage(imageId);
   }
+}
 
-  private rememberKey(key: string): void {
-    if (this.ttlSeconds <= 0) return;
-    this.allowed.delete(key);
-    this.allowed.set(key, Date.now() + this.ttlSeconds * 1000);
-    // Maps iterate in insertion order: drop the oldest decisions beyond the bound.
-    while (this.allowed.size > MAX_REMEMBERED) this.allowed.delete(this.allowed.keys().next().value!);
-  }
-
-  private key(imageId: string, incoming: IncomingHttpHeaders): string {
-    const credentials = credentialHeaders(incoming);
-    const digest = createHash('sha256')
-      .update(`${credentials['x-auth-token'] ?? ''}\0${credentials['authorization'] ?? ''}`)
-      .digest('base64url');
-    return `${imageId}\0${digest}`;
-  }
+/** Why the origin could not be asked, or null when the error is not the origin's unavailability. */
+function unreachableReason(error: unknown): StaleReason | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_IMGCACHE_ORIGIN_TIMEOUT') return 'timeout';
+  if (code === 'ERR_IMGCACHE_ORIGIN') return 'unreachable';
+  return null;
 }
 
 /** The origin's refusal as it is: status, content type and (the start of) its body. */

@@ -1,20 +1,9 @@
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { readBuffers } from '@imgcache/core';
 
-/** Size of one read of a cached file; also the unit of the buffer pool. */
-const READ_BYTES = 1024 * 1024;
-/** Read buffers kept for reuse; beyond this, buffers are allocated and left to the collector. */
-const POOLED_BUFFERS = 32;
-
-const pool: Buffer[] = [];
-
-function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
-}
-
-function giveBuffer(buffer: Buffer): void {
-  if (pool.length < POOLED_BUFFERS) pool.push(buffer);
-}
+const takeBuffer = () => readBuffers.take();
+const giveBuffer = (buffer: Uint8Array) => readBuffers.give(buffer);
 
 /** How a response body ended: bytes handed to the socket, and whether all of it was flushed. */
 export interface BodyResult {
@@ -38,44 +27,69 @@ export function endWith(response: ServerResponse, body: Uint8Array | null): Prom
 
 /**
  * Sends bytes `[start, end]` of an open file: positional reads into pooled buffers, each
- * handed to the socket as it is and returned to the pool once written. Waits for 'drain'
- * between reads, so a slow client holds at most one buffer. A read error or a file shorter
+ * handed to the socket as it is and returned to the pool once written. The next read runs
+ * while the socket drains the previous chunk, so a fast client never waits for the disk
+ * between chunks; a slow client holds at most two buffers. A read error or a file shorter
  * than expected destroys the connection: a client never gets a short body that looks whole.
+ * Resolves only once no read is in flight, so the caller may release the descriptor.
  */
 export async function sendFileRange(response: ServerResponse, fd: number, start: number, end: number): Promise<BodyResult> {
+  const readAt = (position: number) => {
+    const read = readChunk(fd, position, end - position + 1);
+    // Handled where it is awaited; until then a failure must not count as unhandled.
+    read.catch(() => undefined);
+    return read;
+  };
+  let next: Promise<Buffer> | null = readAt(start);
   let position = start;
   let bytes = 0;
   try {
-    while (position <= end) {
-      if (response.destroyed) throw new Error('client went away');
-      const buffer = takeBuffer();
-      const bytesRead = await readInto(fd, buffer, Math.min(buffer.byteLength, end - position + 1), position).catch((error: unknown) => {
-        giveBuffer(buffer);
-        throw error;
-      });
-      if (bytesRead === 0) {
-        giveBuffer(buffer);
-        throw new Error('the cached file is shorter than its metadata');
+    while (next) {
+      const chunk: Buffer = await next;
+      next = null;
+      if (response.destroyed) {
+        giveBuffer(chunk);
+        throw new Error('client went away');
       }
-      position += bytesRead;
-      bytes += bytesRead;
-      const chunk = bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead);
-      const done = () => giveBuffer(buffer);
+      position += chunk.byteLength;
+      bytes += chunk.byteLength;
+      const done = () => giveBuffer(chunk);
       if (position > end) {
         response.end(chunk, done);
         break;
       }
+      next = readAt(position);
       if (!response.write(chunk, done)) await drained(response);
     }
   } catch (error) {
     response.destroy();
+    // The descriptor must outlive every read of it.
+    if (next) await next.then(giveBuffer, () => undefined);
     return { bytes, finished: false, error };
   }
   return settled(response, bytes, null);
 }
 
+/** Reads up to one pooled buffer at `position`; the buffer goes back to the pool on failure. */
+async function readChunk(fd: number, position: number, remaining: number): Promise<Buffer> {
+  const buffer = takeBuffer();
+  let bytesRead: number;
+  try {
+    bytesRead = await readInto(fd, buffer, Math.min(buffer.byteLength, remaining), position);
+  } catch (error) {
+    giveBuffer(buffer);
+    throw error;
+  }
+  if (bytesRead === 0) {
+    giveBuffer(buffer);
+    throw new Error('the cached file is shorter than its metadata');
+  }
+  return bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead);
+}
+
 /**
- * Writes chunks as an iterable yields them, with backpressure, then ends the response. A
+ * Writes chunks as an iterable yields them, with backpressure, then ends the response. Each
+ * chunk lent by core's read-buffer pool goes back to it once the socket is done with it. A
  * failing iterable destroys the connection (never a clean end after a short body), and a
  * client that goes away stops the iterable.
  */
@@ -87,8 +101,9 @@ export async function sendChunks(response: ServerResponse, chunks: AsyncIterable
       const next = await iterator.next();
       if (next.done) break;
       if (response.destroyed) throw new Error('client went away');
-      bytes += next.value.byteLength;
-      if (!response.write(next.value)) await drained(response);
+      const chunk = next.value;
+      bytes += chunk.byteLength;
+      if (!response.write(chunk, () => giveBuffer(chunk))) await drained(response);
     }
   } catch (error) {
     response.destroy();

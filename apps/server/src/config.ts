@@ -6,6 +6,10 @@ import { ConfigError } from './errors.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The accepted values of `--log-format`: one JSON object per line, or lines for people. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The accepted values of `--range-miss`. */
 export const RANGE_MISS_POLICIES = ['fill', 'pass'] as const;
 export type RangeMiss = (typeof RANGE_MISS_POLICIES)[number];
@@ -38,8 +42,21 @@ export interface ServerConfig {
   /** Seconds between maintenance runs (prune, clean, prefetch); 0 disables the timer. */
   maintenanceInterval: number;
   logLevel: LogLevel;
+  /** How log lines are written. Default {@link DEFAULTS}.logFormat. */
+  logFormat?: LogFormat | undefined;
+  /**
+   * Seconds after the origin last authorised a client for an image that the cached copy is
+   * still served to it while the origin cannot be asked (unreachable, timeout, 5xx);
+   * 0 = never. Default {@link DEFAULTS}.authStale.
+   */
+  authStale?: number | undefined;
   /** A Range request for an uncached image: `fill` starts the fill and answers from it, `pass` proxies it uncached. */
   rangeMiss: RangeMiss;
+  /**
+   * URI prefix of the front nginx's internal location for cached files: hits are answered
+   * with `X-Accel-Redirect: <prefix><image id>` and nginx sends the file (deploy/nginx/).
+   */
+  accelRedirect?: string | undefined;
   /** Where each setting came from, when the configuration was read from flags and the environment. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
   /** Seconds to open a connection to the origin (0: no limit). Default {@link DEFAULTS}.originConnectTimeout. */
@@ -65,6 +82,8 @@ export const DEFAULTS = {
   prefetchConcurrency: 2,
   maintenanceInterval: 60,
   logLevel: 'info',
+  logFormat: 'json',
+  authStale: 0,
   rangeMiss: 'fill',
   originConnectTimeout: 10,
   originHeaderTimeout: 30,
@@ -177,6 +196,14 @@ export function parseLogLevel(value: string): LogLevel {
 }
 
 /**
+ * Checks the log format: one of {@link LOG_FORMATS}, in any letter case.
+ * @throws {InvalidSettingError} for anything else.
+ */
+export function parseLogFormat(value: string): LogFormat {
+  return parseChoice(value, LOG_FORMATS, '--log-format');
+}
+
+/**
  * Checks the listen address: an IPv4 or IPv6 address (without brackets) or a host name.
  * @throws {ConfigError} for anything else.
  */
@@ -193,6 +220,16 @@ export function parseHost(value: string): string {
  * space (HTTP strips those, so such a token could never match).
  * @throws {ConfigError} for anything else.
  */
+/**
+ * Checks an X-Accel-Redirect prefix: an absolute URI path ending in `/`, of characters that
+ * need no escaping (image ids are `[A-Za-z0-9._-]`, so the whole redirect stays plain).
+ * @throws {ConfigError} for anything else.
+ */
+export function parseAccelRedirect(value: string): string {
+  if (/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(value) && !/(^|\/)\.\.?\//.test(value)) return value;
+  throw new ConfigError('accel-redirect', `${JSON.stringify(value)} is not a URI path prefix such as /_imgcache/ (letters, digits, . _ ~ - and /; starts and ends with /)`);
+}
+
 export function parseToken(name: string, value: string): string {
   if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return value;
   throw new ConfigError(name, 'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header');

@@ -4,10 +4,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthDecision, Authorizer } from './authorizer.js';
 import { sendFromFill } from './fill-response.js';
 import { sendHit } from './hit-response.js';
-import type { RequestResult, ServerMetrics } from './metrics.js';
+import type { ServerMetrics } from './metrics.js';
 import type { OriginFillInfo, OriginFills } from './origin-fill.js';
 import { forwardedHeaders, type Origin } from './origin.js';
 import { relayOriginResponse, sendInvalidId, streamResponse } from './respond.js';
+import { markStale } from './stale-serving.js';
 import { verifiedBody } from './verified-body.js';
 
 export interface ImageRouteContext {
@@ -21,6 +22,8 @@ export interface ImageRouteContext {
   public: boolean;
   /** What a Range request for an uncached image does: start the fill and answer from it, or pass it to the origin. */
   rangeMiss: 'fill' | 'pass';
+  /** X-Accel-Redirect prefix for hits that nginx sends, or null. */
+  accelRedirect: string | null;
 }
 
 type Request = FastifyRequest<{ Params: { id: string } }>;
@@ -36,7 +39,6 @@ export const IMAGE_ROUTE = '/v2/images/:id/file';
  */
 export function registerImageRoute(app: FastifyInstance, context: ImageRouteContext): void {
   const { cache, fills, authorizer, metrics } = context;
-  const count = (result: RequestResult) => metrics.requests.inc({ result });
 
   /** False when the client may read the image; true when the origin refused it (the refusal is sent). */
   async function refuse(request: Request, reply: FastifyReply, imageId: string): Promise<boolean> {
@@ -44,6 +46,7 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
     const decision = await authorizer.check(imageId, request.headers);
     if (decision.allowed) {
       metrics.authChecks.inc({ result: 'allowed' });
+      if (decision.stale) markStale(reply, decision.stale);
       return false;
     }
     await sendRefusal(reply, decision);
@@ -52,7 +55,6 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
 
   async function sendRefusal(reply: FastifyReply, decision: Exclude<AuthDecision, { allowed: true }>): Promise<void> {
     metrics.authChecks.inc({ result: 'refused' });
-    count('error');
     // RFC 9110 §8.6: no Content-Length on a 204 (Glance answers a data request of an image without data so).
     const headers: OutgoingHttpHeaders = decision.status === 204 ? {} : { 'content-length': decision.body.byteLength };
     if (decision.contentType) headers['content-type'] = decision.contentType;
@@ -63,9 +65,10 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
     try {
       if (await refuse(request, reply, image.imageId)) return;
       reply.hijack();
-      count('hit');
-      const sent = await sendHit(request.method, request.headers, reply.raw, image);
+      const sent = await sendHit(request.method, request.headers, reply.raw, image, context.accelRedirect);
       metrics.servedBytes.inc({ source: 'cache' }, sent.bytes);
+      // nginx sends these; whether it finished is its to know, so the hit counts now.
+      if (sent.offloaded > 0) metrics.servedBytes.inc({ source: 'offload' }, sent.offloaded);
       // A hit counts once the whole body was handed to the client, however fast it closes.
       if (sent.withBody && sent.finished) cache.recordHit(image.imageId);
     } finally {
@@ -76,7 +79,6 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
   async function serveFill(request: Request, reply: FastifyReply, fill: Fill, leader: boolean): Promise<void> {
     if (!leader && (await refuse(request, reply, fill.imageId))) return;
     reply.hijack();
-    count(leader ? 'miss' : 'coalesced');
     if (!leader) metrics.coalescedWaiters.inc();
     try {
       const sent = await sendFromFill(request.method, request.headers, reply.raw, fill, leader ? 'MISS' : 'COALESCED');
@@ -93,8 +95,6 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       method: request.method,
       headers: forwardedHeaders(request.headers, { head: request.method === 'HEAD' }),
     });
-    // What the client is told (X-Cache) is what is counted.
-    count(response.statusCode >= 400 ? 'error' : xCache === 'MISS' ? 'miss' : 'bypass');
     const sent = await relayOriginResponse(reply, response, { 'x-cache': xCache });
     metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
   }
@@ -125,7 +125,6 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       }
       case 'declined': {
         const { response, bypass } = outcome.value;
-        count(response.statusCode >= 400 ? 'error' : bypass ? 'bypass' : 'miss');
         const sent = await relayOriginResponse(reply, response, { 'x-cache': bypass ? 'BYPASS' : 'MISS' });
         metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
         return;
@@ -133,7 +132,6 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       case 'pass': {
         const { source } = outcome;
         const info = source.info as OriginFillInfo;
-        count('bypass');
         // Uncached, but checked as the fill would have checked it.
         const body = verifiedBody(source.body as AsyncIterable<Uint8Array>, { imageId, size: source.size, checksum: source.checksum });
         const sent = await streamResponse(reply, info.statusCode, { ...info.headers, 'x-cache': 'BYPASS' }, body);

@@ -1,7 +1,13 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** How a download request was answered, as counted in `imgcache_requests_total`. */
-export type RequestResult = 'hit' | 'miss' | 'coalesced' | 'bypass' | 'error';
+/**
+ * How a download request was answered, as counted in `imgcache_requests_total`: its
+ * `X-Cache` header in lower case (`-` as `_`), or `error` when it got none.
+ */
+export type RequestResult = 'hit' | 'hit_stale' | 'miss' | 'coalesced' | 'coalesced_stale' | 'bypass' | 'error';
+
+/** Every {@link RequestResult}, each exported from the first scrape on. */
+export const REQUEST_RESULTS: readonly RequestResult[] = ['hit', 'hit_stale', 'miss', 'coalesced', 'coalesced_stale', 'bypass', 'error'];
 
 /** Values read at scrape time from the cache and the server. */
 export interface ScrapeSources {
@@ -26,6 +32,7 @@ export class ServerMetrics {
   readonly evictedBytes: Counter;
   readonly cleanedFiles: Counter<'kind'>;
   readonly authChecks: Counter<'result'>;
+  readonly staleServes: Counter<'reason'>;
   readonly prefetches: Counter<'result'>;
   readonly prefetchAbandoned: Counter;
 
@@ -43,6 +50,12 @@ export class ServerMetrics {
     this.evictedBytes = new Counter({ name: 'imgcache_evicted_bytes_total', help: 'Bytes evicted by prune', registers });
     this.cleanedFiles = new Counter({ name: 'imgcache_cleaned_files_total', help: 'Stalled or invalid work files removed by clean', labelNames: ['kind'], registers });
     this.authChecks = new Counter({ name: 'imgcache_auth_checks_total', help: 'Authorisation decisions for cache hits, by outcome', labelNames: ['result'], registers });
+    this.staleServes = new Counter({
+      name: 'imgcache_stale_auth_serves_total',
+      help: 'Cached images served on an earlier authorisation while the origin could not be asked (--auth-stale), by why',
+      labelNames: ['reason'],
+      registers,
+    });
     this.prefetches = new Counter({ name: 'imgcache_prefetches_total', help: 'Prefetch attempts of queued images, by outcome', labelNames: ['result'], registers });
     this.prefetchAbandoned = new Counter({ name: 'imgcache_prefetch_abandoned_total', help: 'Queued images dropped from the queue after their last failed prefetch attempt', registers });
     new Gauge({
@@ -97,7 +110,8 @@ export class ServerMetrics {
         this.set(sources.inFlight().bytes);
       },
     });
-    for (const result of ['hit', 'miss', 'coalesced', 'bypass', 'error']) this.requests.inc({ result }, 0);
+    for (const result of REQUEST_RESULTS) this.requests.inc({ result }, 0);
+    for (const reason of ['unreachable', 'timeout', 'server_error']) this.staleServes.inc({ reason }, 0);
     for (const source of ['cache', 'origin']) this.servedBytes.inc({ source }, 0);
   }
 }

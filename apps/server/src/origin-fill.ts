@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ImgcacheError, type Fill, type FillOutcome, type FillStartResult, type ImageCache, type Logger } from '@imgcache/core';
+import type { Fill, FillOutcome, FillStartResult, ImageCache, Logger } from '@imgcache/core';
 import type { Admission, RefusalReason } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBounded } from './image-lookup.js';
 import { OriginResponseError } from './errors.js';
+import { fillFailureReason } from './failure-reason.js';
 import { algorithmOf, announcedChecksums, type AnnouncedChecksums, type GlanceImageMetadata } from './origin-checksum.js';
 import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
 import { verifiedBody } from './verified-body.js';
@@ -128,8 +129,7 @@ export class OriginFills {
         else if (fill.diskFailure) this.metrics.fillFailures.inc({ reason: 'local' });
       },
       (error: unknown) => {
-        const reason = ImgcacheError.is(error) ? error.code.replace('ERR_IMGCACHE_', '').toLowerCase() : 'origin';
-        this.metrics.fillFailures.inc({ reason });
+        this.metrics.fillFailures.inc({ reason: fillFailureReason(error) });
         this.logger.warn({ imageId: fill.imageId, err: (error as Error).message }, 'cache fill failed; nothing was cached');
       },
     );

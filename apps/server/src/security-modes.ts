@@ -9,12 +9,16 @@ export interface SecurityModes {
   hits: 'public' | 'authorised';
   /** Seconds a positive origin decision is remembered (authorised hits only). */
   authTtl: number;
+  /** Seconds after an authorisation that a client is still served while the origin cannot be asked (0: never). */
+  authStale: number;
   /** The management API answers only when an admin token is set. */
   managementApi: 'on' | 'off';
   adminToken: SecretOrigin;
   originToken: SecretOrigin;
   /** Address the server listens on (all interfaces for 0.0.0.0 or ::). */
   host: string;
+  /** X-Accel-Redirect prefix hits are handed to nginx under, or null when this server sends them. */
+  accelRedirect: string | null;
 }
 
 /** The security modes of `config` and the one-line message that states them. */
@@ -22,17 +26,21 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const modes: SecurityModes = {
     hits: config.public ? 'public' : 'authorised',
     authTtl: config.authTtl,
+    authStale: config.public ? 0 : (config.authStale ?? 0),
     managementApi: config.adminToken ? 'on' : 'off',
     adminToken: secretOrigin(config, 'adminToken'),
     originToken: secretOrigin(config, 'originToken'),
     host: config.host,
+    accelRedirect: config.accelRedirect ?? null,
   };
   const hits = config.public
     ? 'hits public (no origin authorisation: anyone who reaches this server gets cached images)'
-    : `hits authorised by the origin per client (remembered ${config.authTtl} s)`;
+    : `hits authorised by the origin per client (remembered ${config.authTtl} s${modes.authStale > 0 ? `; while the origin cannot be asked, served on an authorisation up to ${modes.authStale} s old` : ''})`;
   const management = config.adminToken ? `management API on (admin token from ${describe(modes.adminToken, '--admin-token', 'IMGCACHE_ADMIN_TOKEN')})` : 'management API off (no admin token)';
   const originToken = config.originToken ? `origin token from ${describe(modes.originToken, '--origin-token', 'IMGCACHE_ORIGIN_TOKEN')}` : 'no origin token';
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}` };
+  // An offload location that is not `internal` in nginx would hand cached files to anyone.
+  const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
+  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${offload}` };
 }
 
 function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken'): SecretOrigin {

@@ -15,6 +15,8 @@ import { Origin } from './origin.js';
 import { OriginFills } from './origin-fill.js';
 import { Prefetcher } from './prefetcher.js';
 import { registerProxyRoute } from './proxy-route.js';
+import { loggerOptions, type LoggerOptions } from './logger-options.js';
+import { registerRequestLog } from './request-log.js';
 import type { RetryPolicy } from './retry-schedule.js';
 import { describeSecurityModes } from './security-modes.js';
 import { sendError } from './respond.js';
@@ -36,8 +38,11 @@ export interface ImageServer {
 }
 
 export interface CreateServerOptions {
-  /** A logger for the framework (pino options or `false`); default: pino at the configured level. */
-  logger?: boolean | { level: string };
+  /**
+   * A logger for the framework (pino options or `false`); default: pino at the configured
+   * level and format (see {@link loggerOptions}). Given options get ISO timestamps too.
+   */
+  logger?: boolean | LoggerOptions;
   /**
    * Backoff of failing queued images (default: 5 attempts, waiting 1 minute after the first
    * failure and doubling) and the clock it reads (milliseconds; default `Date.now`).
@@ -51,8 +56,9 @@ export interface CreateServerOptions {
  */
 export async function startServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<ImageServer> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
-    // No line per request: at cache-hit rates it would cost more than the hit. Failures are logged.
+    logger: typeof options.logger === 'object' ? { ...loggerOptions(config), ...options.logger } : (options.logger ?? loggerOptions(config)),
+    // Fastify's two lines per request are replaced by request-log.ts's one, which also sees
+    // the download route's own socket writes.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // Longer than any request line Node accepts (16 KiB of headers), so an over-long id always
@@ -99,7 +105,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictions.inc(files);
     metrics.evictedBytes.inc(bytes);
   });
-  const authorizer = new Authorizer(origin, config.authTtl);
+  const authorizer = new Authorizer(origin, { ttlSeconds: config.authTtl, staleSeconds: config.authStale ?? 0 });
   const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
   const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
@@ -109,13 +115,13 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     const status = answer?.status ?? (ImgcacheError.is(error, 'ERR_IMGCACHE_CLOSED') ? 503 : (error.statusCode ?? 500));
     request.log.warn({ err: error.message, url: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
-    if (request.routeOptions.url === IMAGE_ROUTE) metrics.requests.inc({ result: 'error' });
     sendError(reply, status, answer?.message ?? error.message);
   });
 
+  registerRequestLog(app, { metrics, imageRoute: IMAGE_ROUTE });
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
-  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
+  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeOrigin, type FakeImage } from './helpers/fake-origin.js';
+import { FakeOrigin, type FakeImage } from '@imgcache/test-origin';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { download, send, type DigestResponse } from './helpers/http-client.js';
 

@@ -91,6 +91,15 @@ describe('strict booleans and enumerations', () => {
     expect(fromEnv.message).toBe('Invalid IMGCACHE_PUBLIC (the environment variable for --public): "enabled" is not a boolean; use true, 1, yes, on or false, 0, no, off.');
   });
 
+  it('reads --accel-redirect as a URI path prefix and refuses anything nginx could read otherwise', () => {
+    expect(parseArguments(BASE).accelRedirect).toBeUndefined();
+    expect(parseArguments([...BASE, '--accel-redirect', '/_imgcache/']).accelRedirect).toBe('/_imgcache/');
+    expect(withEnv({ IMGCACHE_ACCEL_REDIRECT: '/internal/images/' }, () => parseArguments(BASE)).accelRedirect).toBe('/internal/images/');
+    for (const bad of ['_imgcache/', '/_imgcache', '/../etc/', '/a b/', '/x/./', 'http://x/']) {
+      expect(() => parseArguments([...BASE, '--accel-redirect', bad]), bad).toThrow(/accel-redirect/);
+    }
+  });
+
   it('reads enumerated values in any letter case and refuses others with the accepted values', () => {
     expect(parseArguments([...BASE, '--log-level', 'DEBUG', '--checksum-algorithm', 'SHA512', '--driver', 'SQLite'])).toMatchObject({
       logLevel: 'debug',

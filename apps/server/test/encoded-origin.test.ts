@@ -2,9 +2,9 @@ import { gunzipSync } from 'node:zlib';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawOrigin } from '@imgcache/test-origin';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
-import { RawOrigin } from './helpers/raw-origin.js';
 
 describe('origin bodies the cache cannot store as they are', () => {
   let h: Harness;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
+import { FakeOrigin } from '@imgcache/test-origin';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
@@ -41,20 +41,17 @@ describe("Content-MD5 as Glance sends it, on misses and hits, whatever --checksu
 
   it.each(CHECKSUM_ALGORITHMS)('store with an RFC 1864 base64 Content-MD5, --checksum-algorithm %s: hex on both', async (algorithm) => {
     const data = randomImage(100 * 1024);
-    const store = createServer((_request, response) => {
-      response.writeHead(200, { 'content-length': data.length, 'content-md5': createHash('md5').update(data).digest('base64') }).end(data);
-    });
-    await new Promise<void>((resolve) => store.listen(0, '127.0.0.1', resolve));
+    const store = await new FakeOrigin().start();
+    store.add('stored', { data, contentMd5: 'base64' });
     try {
-      h = await startHarness({ checksumAlgorithm: algorithm, origin: `http://127.0.0.1:${(store.address() as AddressInfo).port}/blob/{id}`, public: true });
+      h = await startHarness({ checksumAlgorithm: algorithm, origin: `${store.url}/blobs/{id}`, public: true });
       const miss = await send(h.url('/v2/images/stored/file'));
       const hit = await send(h.url('/v2/images/stored/file'));
       expect([miss.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
       expect(glanceclientIntegrity(miss.body, miss.headers)).toBe(true);
       expect(glanceclientIntegrity(hit.body, hit.headers)).toBe(true);
     } finally {
-      store.closeAllConnections();
-      await new Promise<void>((resolve) => store.close(() => resolve()));
+      await store.stop();
     }
   });
 });

@@ -1,9 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawOrigin, type Lie, type RawImage } from '@imgcache/test-origin';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
-import { RawOrigin, type Lie, type RawImage } from './helpers/raw-origin.js';
 
 type OriginKind = 'glance' | 'template';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeOrigin } from './helpers/fake-origin.js';
+import { FakeOrigin } from '@imgcache/test-origin';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeOrigin } from './helpers/fake-origin.js';
+import { FakeOrigin } from '@imgcache/test-origin';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 

@@ -3,10 +3,10 @@ import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawOrigin } from '@imgcache/test-origin';
 import { parseArguments } from '../src/cli-options.js';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { download, send, sha256 } from './helpers/http-client.js';
-import { RawOrigin } from './helpers/raw-origin.js';
 
 const MiB = 1024 * 1024;
 /** Short limits so a stalled origin is given up within about a second. */

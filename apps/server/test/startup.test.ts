@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOrigin } from './helpers/fake-origin.js';
+import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage, waitFor } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 import { runServerToExit, ServerProcess } from './helpers/server-process.js';
@@ -66,7 +66,7 @@ describe('startup log line', () => {
     const server = await start(['--auth-ttl', '30', '--origin-token', 'origin-secret-2'], { IMGCACHE_ADMIN_TOKEN: 'admin-secret-1' });
     const lines = server.lines.filter((line) => 'security' in line);
     expect(lines).toHaveLength(1);
-    expect(lines[0]!.security).toEqual({ hits: 'authorised', authTtl: 30, managementApi: 'on', adminToken: 'env', originToken: 'flag', host: '127.0.0.1' });
+    expect(lines[0]!.security).toEqual({ hits: 'authorised', authTtl: 30, authStale: 0, managementApi: 'on', adminToken: 'env', originToken: 'flag', host: '127.0.0.1', accelRedirect: null });
     expect(lines[0]!.msg).toBe(
       'security: hits authorised by the origin per client (remembered 30 s); management API on (admin token from IMGCACHE_ADMIN_TOKEN); ' +
         'origin token from --origin-token; listening on 127.0.0.1',

@@ -1,13 +1,12 @@
 import { FillAbortedError } from './errors.js';
 import type { Fill } from './fill.js';
-
-/** Most bytes one read of the temporary file returns. */
-const FILE_READ_BYTES = 1024 * 1024;
+import { READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 
 /**
  * Streams bytes `[start, end)` of a fill as they arrive. Chunks still in memory are yielded
  * as they are (no copy); older bytes are read from the temporary file through the fill's
- * own descriptor, which stays valid across the rename at commit. Throws the fill's error
+ * own descriptor, which stays valid across the rename at commit, into buffers lent by
+ * {@link readBuffers} (a consumer may `give` each chunk back once it is done with it). Throws the fill's error
  * if it fails before this reader has its bytes, and FillAbortedError when `signal` aborts
  * or the fill can no longer be joined.
  */
@@ -17,6 +16,9 @@ export async function* readFill(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = { position: start };
   if (!fill.attach(reader)) throw fill.snapshot().failure ?? new FillAbortedError(fill.imageId);
+  // One listener per reader, not one per wait: EventTarget listeners cost more than a chunk.
+  const onAbort = () => fill.interrupt();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
       if (signal?.aborted) throw new FillAbortedError(fill.imageId, { cause: signal.reason });
@@ -33,11 +35,17 @@ export async function* readFill(
           continue;
         }
         // Behind the memory window: those bytes are on disk.
-        const length = Math.min(limit, onDisk, reader.position + FILE_READ_BYTES) - reader.position;
+        const length = Math.min(limit, onDisk, reader.position + READ_BUFFER_BYTES) - reader.position;
         if (length <= 0) throw new Error(`fill of ${fill.imageId} lost bytes at ${reader.position}; this is a bug`);
-        const buffer = Buffer.allocUnsafe(length);
-        const bytesRead = await fill.readFile(buffer, reader.position);
-        if (bytesRead === 0) throw new FillAbortedError(fill.imageId);
+        const buffer = readBuffers.take().subarray(0, length);
+        const bytesRead = await fill.readFile(buffer, reader.position).catch((error: unknown) => {
+          readBuffers.give(buffer);
+          throw error;
+        });
+        if (bytesRead === 0) {
+          readBuffers.give(buffer);
+          throw new FillAbortedError(fill.imageId);
+        }
         reader.position += bytesRead;
         fill.readerMoved();
         yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
@@ -46,9 +54,10 @@ export async function* readFill(
       // A failed fill still hands over what it had released, then its error: never a short body that ends cleanly.
       if (failure) throw failure;
       if (reader.position >= end || (complete && reader.position >= releasable)) return;
-      await fill.changed(signal);
+      await fill.changed();
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     fill.detach(reader);
   }
 }

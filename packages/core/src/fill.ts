@@ -1,14 +1,13 @@
-import { rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
-import { abandonClaim, lockForCommit, releaseClaim, takeWriteClaim, type Claim, type WriteClaim } from './claims.js';
+import { abandonClaim, takeWriteClaim, type WriteClaim } from './claims.js';
+import { commitVerified } from './fill-commit.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
 import { ChecksumMismatchError, FillAbortedError, SizeMismatchError } from './errors.js';
 import { readFill } from './fill-reader.js';
 import { ChunkWindow } from './fill-window.js';
 import { FileAppender } from './io/file-appender.js';
-import { fsyncDirectory } from './io/fsync.js';
-import { ignoreMissing } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
 import type { Logger } from './logger.js';
 
@@ -56,12 +55,14 @@ export interface CommittedImage {
  * reader slows the fill or another reader. The checksum and size are verified once, here,
  * as the bytes pass; the last byte is released to readers only once they match, so no
  * reader ever gets a complete-looking wrong body. Durability follows the release:
- * fdatasync, a lock linked to the temporary file (the writer's claim, see claims.ts, must
- * outlive the next step), rename into `images/`, directory fsync, the metadata commit, and
- * only then the claim's release. A crash before the rename leaves only claim files, which
- * startup reconcile quarantines; a crash after it leaves a complete, verified file without
- * metadata, which reconcile adopts. No other process moves the file meanwhile:
+ * fdatasync, then {@link commitVerified} (rename into `images/` under the writer's claim,
+ * directory fsync, the metadata commit). No other process moves the file meanwhile:
  * maintenance honours the live claim.
+ *
+ * (One class on purpose, about 400 lines: the writer, its readers' view and the relay share
+ * one state machine, and splitting it would spread each transition over several files.
+ * Memory is in fill-window.ts, the disk queue in io/file-appender.ts, readers in
+ * fill-reader.ts, the commit in fill-commit.ts.)
  *
  * If the disk fails (full, I/O error), the fill stops writing and keeps relaying the
  * source to its readers, verified the same way; the origin then waits for the slowest of
@@ -242,17 +243,14 @@ export class Fill {
     return bytesRead;
   }
 
-  /** @internal resolves at the next change; rejects when `signal` aborts. */
-  changed(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(new FillAbortedError(this.imageId, { cause: signal.reason }));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new FillAbortedError(this.imageId, { cause: signal!.reason }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.wakers.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+  /** @internal resolves at the next change (new bytes, a reader moved, the end, or {@link interrupt}). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.wakers.push(resolve));
+  }
+
+  /** @internal wakes every waiter so it looks again (a reader's signal aborted). */
+  interrupt(): void {
+    this.wake();
   }
 
   /**
@@ -301,33 +299,17 @@ export class Fill {
 
   /** Makes the verified file durable, moves it into place and commits its metadata. */
   private async publish(): Promise<void> {
-    const { layout, driver } = this.context;
-    let placed = false;
-    let lock: Claim | null = null;
     try {
       if (this.relaying) throw this.appender.failure;
       await this.appender.finish();
       await this.handle.datasync();
       if (!this.kept) return this.settle(null);
-      // Fails with ENOENT when clean reaped the temporary file as stalled: nothing is placed.
-      lock = await lockForCommit(layout, this.claimed);
-      await rename(this.tempPath, layout.imagePath(this.imageId));
-      placed = true;
-      await fsyncDirectory(layout.imagesDir);
-      const entry = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: this.lastModified };
-      await driver.commit(entry);
-      this.context.onCommitted({ ...entry, hits: 0, lastAccessed: entry.lastModified });
-      await ignoreMissing(unlink(layout.queuePath(this.imageId)));
-      // The temporary file's name is gone since the rename; the lock goes once the metadata
-      // is in. A lock that cannot be removed is no longer held here: clean reaps it later.
-      await releaseClaim(this.claimed).catch(() => undefined);
-      await releaseClaim(lock).catch(() => undefined);
+      const image = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: this.lastModified };
+      const entry = await commitVerified(this.context.layout, this.context.driver, this.claimed, image);
+      this.context.onCommitted(entry);
       this.settle({ imageId: this.imageId, size: this.received, checksum: this.digest });
     } catch (error) {
-      // The readers have every byte already; only the cache entry is lost. A placed file
-      // without metadata must not stay where it would be adopted unverified by nobody.
-      if (placed) await ignoreMissing(unlink(layout.imagePath(this.imageId))).catch(() => undefined);
-      if (lock) await releaseClaim(lock).catch(() => undefined);
+      // The readers have every byte already; only the cache entry is lost.
       this.publishFailure = error;
       this.context.logger.warn({ imageId: this.imageId, err: describe(error) }, 'the image was streamed but could not be cached');
       this.settle(null, error);

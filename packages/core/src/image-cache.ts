@@ -1,92 +1,40 @@
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { assertChecksumAlgorithm, parseChecksum, type ChecksumAlgorithm } from './checksum.js';
-import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
-import { CacheClosedError, FillAbortedError, InvalidOptionError, NotCachedError } from './errors.js';
-import { isClaimed, withLock } from './claims.js';
+import { CacheClosedError } from './errors.js';
+import { isClaimed } from './claims.js';
+import { cacheFromFile, cacheFromSource, cachingIter } from './caching-calls.js';
 import { cleanDirectories, type CleanResult } from './clean.js';
 import { Fill, type ImageSource } from './fill.js';
 import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
 import { HitRecorder } from './hit-recorder.js';
+import { assertStallTime, resolveSettings, toCachedImage, type CacheSettings, type CachedImage, type FillOptions, type ImageCacheOptions, type ReadOptions } from './image-cache-options.js';
+import { streamImage } from './image-stream.js';
 import { assertValidImageId } from './image-id.js';
+import { assertImageSource } from './image-source.js';
 import { ensureWritableDirectory } from './io/ensure-directory.js';
-import { errnoCode, removeFile } from './io/fs-errors.js';
 import { CacheLayout } from './layout.js';
-import { OpenFiles, type OpenFilesOptions, type OpenImage } from './open-files.js';
-import { checkDriverSpec, loadDriver, type DriverSpec, type Importer } from './load-driver.js';
-import { stderrLogger, type Logger } from './logger.js';
-import { evict, planPrune, type PruneResult } from './prune.js';
-import { moveAside } from './quarantine.js';
+import { OpenFiles, type OpenImage } from './open-files.js';
+import { checkDriverSpec, loadDriver } from './load-driver.js';
+import type { Logger } from './logger.js';
+import type { PruneResult } from './prune.js';
 import { PrefetchQueue } from './queue.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
-import { describeRepair, type Repair } from './repairs.js';
+import { Removal } from './removal.js';
 import { verifyImages, type VerifyResult } from './verify.js';
 
+export type { CachedImage, FillOptions, ImageCacheOptions, ReadOptions } from './image-cache-options.js';
 export type { CleanResult } from './clean.js';
 export type { VerifyFailure, VerifyResult } from './verify.js';
 
-export interface ImageCacheOptions {
-  /** Cache root directory; created if missing. */
-  dir: string;
-  /** `sqlite` (default), `xattr`, a driver package name, a factory or a driver object. */
-  driver?: DriverSpec;
-  /** Options of a driver named by package, handed to its `create<Name>Driver(options)`; refused with a factory or object. */
-  driverOptions?: Record<string, unknown>;
-  /** Budget in bytes that prune() enforces. Default 10 GiB. */
-  maxSize?: number;
-  /** Seconds after which an unfinished write counts as stalled for clean(). Default 86400. */
-  stallTime?: number;
-  /** Digest recorded for every image. Default sha256. */
-  checksumAlgorithm?: ChecksumAlgorithm;
-  /** Fall back to SQLite when the driver is missing or unusable here. Default true. */
-  fallback?: boolean;
-  logger?: Logger;
-  /** How to import driver packages; pass `(s) => import(s)` so they resolve from your app. */
-  importer?: Importer;
-  /** A file or URL of your application to resolve driver packages from. */
-  resolveFrom?: string | URL;
-  /** This node's identity for drivers that share a store between machines. Default: the hostname. */
-  nodeId?: string;
-  /** Limits of the cache of open descriptors and of small images kept in memory. */
-  openFiles?: OpenFilesOptions;
-  /** Milliseconds hits are gathered before they are written to the driver (the most a crash loses). Default 1000. */
-  hitFlushInterval?: number;
-}
-
-/** A cached image as listed by {@link ImageCache.getCachedImages}. */
-export interface CachedImage {
-  imageId: string;
-  size: number;
-  hits: number;
-  lastAccessed: Date;
-  lastModified: Date;
-  checksum: string;
-}
-
-/** Per-fill options of the caching calls. */
-export interface FillOptions {
-  /** Bytes the source must deliver; a different count fails with SizeMismatchError. */
-  expectedSize?: number;
-  /** Aborting stops the fill; nothing is cached. */
-  signal?: AbortSignal;
-}
-
-export interface ReadOptions {
-  /** First byte to read (inclusive). */
-  start?: number;
-  /** Last byte to read (inclusive). */
-  end?: number;
-}
-
-const DEFAULT_MAX_SIZE = 10 * 1024 ** 3;
-const DEFAULT_STALL_TIME = 86_400;
-const READ_CHUNK = 1024 * 1024;
-
 /**
  * An LRU disk cache of image files. Open one with {@link ImageCache.open}.
+ *
+ * This class is the public surface and nothing more (hence its length: one short method
+ * with its contract per operation). The work lives in modules named for their job:
+ * fill-registry.ts and fill.ts (single-flight and the write path), open-files.ts and
+ * image-stream.ts (reads), removal.ts (delete, prune), verify.ts, clean.ts, reconcile.ts,
+ * caching-calls.ts (the Glance-style caching calls) and image-cache-options.ts.
  *
  * Single-flight: within a process at most one fill per image runs at a time, and any
  * number of readers stream it ({@link fill}); a second `getCachingIter` for the same image
@@ -102,33 +50,34 @@ export class ImageCache {
   /** What startup reconcile found and repaired. */
   readonly reconcileReport: ReconcileReport;
 
+  private readonly logger: Logger;
   private readonly queue: PrefetchQueue;
   private readonly fills: FillRegistry;
   private readonly openFiles: OpenFiles;
   private readonly hits: HitRecorder;
   private closed = false;
-  /** Serialises prunes so two of them never pick the same victims. */
-  private pruning: Promise<unknown> = Promise.resolve();
+  private readonly removal: Removal;
 
   private constructor(
     private readonly driver: Driver,
     layout: CacheLayout,
-    settings: { maxSize: number; stallTime: number; checksumAlgorithm: ChecksumAlgorithm; openFiles?: OpenFilesOptions; hitFlushInterval?: number },
-    private readonly logger: Logger,
+    settings: CacheSettings,
     report: ReconcileReport,
   ) {
     this.layout = layout;
     this.maxSize = settings.maxSize;
     this.stallTime = settings.stallTime;
     this.checksumAlgorithm = settings.checksumAlgorithm;
+    this.logger = settings.logger;
     this.queue = new PrefetchQueue(layout);
     this.reconcileReport = report;
     this.openFiles = new OpenFiles(layout, settings.openFiles);
-    this.hits = new HitRecorder(driver, logger, settings.hitFlushInterval);
+    this.hits = new HitRecorder(driver, settings.logger, settings.hitFlushInterval);
     this.fills = new FillRegistry({
       isCached: async (imageId) => (await this.driver.get(imageId)) !== null,
       createFill: (imageId, source) => this.createFill(imageId, source),
     });
+    this.removal = new Removal({ layout, driver, logger: settings.logger, fills: this.fills, openFiles: this.openFiles, hits: this.hits });
   }
 
   /**
@@ -139,14 +88,7 @@ export class ImageCache {
    * @throws {DriverLoadError | DriverContractError} when the driver is installed but broken.
    */
   static async open(options: ImageCacheOptions): Promise<ImageCache> {
-    const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE;
-    const stallTime = options.stallTime ?? DEFAULT_STALL_TIME;
-    const checksumAlgorithm = options.checksumAlgorithm ?? 'sha256';
-    if (typeof options.dir !== 'string' || options.dir.length === 0) throw new InvalidOptionError('dir', 'a cache directory is required');
-    if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw new InvalidOptionError('maxSize', 'must be a whole number of bytes, 0 or more');
-    if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
-    assertChecksumAlgorithm(checksumAlgorithm);
-    const logger = options.logger ?? stderrLogger;
+    const settings = resolveSettings(options);
     // A malformed driver name, or options with a factory, is refused before the directory is created.
     checkDriverSpec(options.driver, options.driverOptions);
     const layout = new CacheLayout(options.dir);
@@ -161,14 +103,13 @@ export class ImageCache {
         root: layout.root,
         imagesDir: layout.imagesDir,
         imagePath: (imageId) => layout.imagePath(imageId),
-        nodeId: options.nodeId ?? hostname(),
-        logger,
+        nodeId: settings.nodeId,
+        logger: settings.logger,
       },
     });
     try {
-      const report = await reconcile(layout, driver, checksumAlgorithm, logger);
-      const settings = { maxSize, stallTime, checksumAlgorithm, openFiles: options.openFiles, hitFlushInterval: options.hitFlushInterval };
-      return new ImageCache(driver, layout, settings, logger, report);
+      const report = await reconcile(layout, driver, settings.checksumAlgorithm, settings.logger);
+      return new ImageCache(driver, layout, settings, report);
     } catch (error) {
       await driver.close().catch(() => undefined);
       throw error;
@@ -311,60 +252,30 @@ export class ImageCache {
   /**
    * Removes a cached image and cancels an in-flight fill of it in this process, so a
    * deleted image is not re-cached by a download that was already running. An image that
-   * another process is writing at this moment is left to it (its commit would otherwise
-   * record a file that is gone).
+   * another process is writing at this moment is left to it.
    * @returns true when an image was removed.
    */
   async deleteCachedImage(imageId: string): Promise<boolean> {
     this.assertUsable(imageId);
-    await this.fills.cancel(imageId);
-    this.hits.forget(imageId);
-    this.openFiles.retire(imageId);
-    const outcome = await withLock(this.layout, imageId, async () => {
-      const removedFile = await removeFile(this.layout.imagePath(imageId));
-      const removedEntry = (await this.driver.remove([imageId])) > 0;
-      return removedFile || removedEntry;
-    });
-    return outcome?.value ?? false;
+    return this.removal.deleteImage(imageId);
   }
 
-  /**
-   * Removes every image cached when it starts and cancels in-flight fills. Images that
-   * other processes commit meanwhile, or are writing at that moment, stay.
-   * @returns how many images were removed.
-   */
+  /** Removes every image cached when it starts and cancels in-flight fills. @returns how many were removed. */
   async deleteAllCachedImages(): Promise<number> {
     this.assertOpen();
-    await this.fills.cancelAll();
-    const entries = await this.driver.list();
-    const result = await evict(this.layout, this.driver, entries);
-    for (const { imageId } of entries) this.openFiles.retire(imageId);
-    return result.files;
+    return this.removal.deleteAll();
   }
 
-  /**
-   * Evicts least-recently-used images until the cache fits in `maxSize`.
-   * Images open for reading are evicted last; their readers keep their bytes.
-   */
+  /** Evicts least-recently-used images until the cache fits in `maxSize` bytes; images being read go last. */
   async prune(maxSize: number = this.maxSize): Promise<PruneResult> {
     this.assertOpen();
-    const run = this.pruning.then(async () => {
-      await this.hits.flush();
-      const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.openFiles.inUse(imageId) });
-      const result = await evict(this.layout, this.driver, victims);
-      for (const { imageId } of victims) this.openFiles.retire(imageId);
-      return result;
-    });
-    this.pruning = run.catch(() => undefined);
-    return run;
+    return this.removal.prune(maxSize);
   }
 
   /** The images prune() would evict now, without evicting them. */
   async planPrune(maxSize: number = this.maxSize): Promise<{ imageId: string; size: number }[]> {
     this.assertOpen();
-    await this.hits.flush();
-    const victims = await planPrune({ driver: this.driver, maxSize, inUse: (imageId) => this.openFiles.inUse(imageId) });
-    return victims.map(({ imageId, size }) => ({ imageId, size }));
+    return this.removal.planPrune(maxSize);
   }
 
   /**
@@ -376,67 +287,38 @@ export class ImageCache {
    */
   async clean(stallTime: number = this.stallTime): Promise<CleanResult> {
     this.assertOpen();
-    if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
+    assertStallTime(stallTime);
     return cleanDirectories(this.layout, stallTime);
   }
 
   /**
-   * Wraps a source so that consuming it also caches it (verified against `checksum`, a bare
-   * md5 or `algorithm:hex`). When the image is not cacheable (cached, or being cached) the
-   * source is passed through untouched. Source errors, aborts and mismatches reach the
-   * consumer; a local write failure only stops caching. A consumer that stops early stops
-   * the fill.
-   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is read.
+   * Wraps a source so that consuming it also caches it; see {@link cachingIter}. Arguments
+   * in the order of {@link cacheImageIter}.
+   * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is
+   * read; a TypeError when `source` is not an iterable (a checksum passed second).
    */
-  getCachingIter(imageId: string, checksum: string | null | undefined, source: ImageSource, options: FillOptions = {}): AsyncIterable<Uint8Array> {
+  getCachingIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): AsyncIterable<Uint8Array> {
     this.assertUsable(imageId);
-    if (checksum) parseChecksum(checksum);
-    const cache = this;
-    return (async function* () {
-      const outcome = await cache.fill(imageId, async () => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } }), { join: false });
-      if (outcome.kind !== 'joined') return yield* source;
-      let finished = false;
-      try {
-        yield* outcome.fill.read({ signal: options.signal });
-        // The consumer has every byte; its iteration ends once the image is committed.
-        await outcome.fill.done;
-        finished = true;
-      } finally {
-        if (!finished) await outcome.fill.abort();
-      }
-    })();
+    assertImageSource(source, 'getCachingIter');
+    return cachingIter(this, imageId, source, checksum, options);
   }
 
   /**
-   * Caches an image from a source.
+   * Caches an image from a source; see {@link cacheFromSource}.
    * @returns true when the image is cached afterwards, false when it was not cacheable.
    * @throws {ChecksumMismatchError | SizeMismatchError | FillAbortedError} or the source's
    * error, or the disk's error; nothing is cached then.
    */
   async cacheImageIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
     this.assertUsable(imageId);
-    if (checksum) parseChecksum(checksum);
-    const outcome = await this.fill(imageId, async () => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } }), { join: false });
-    if (outcome.kind === 'pass' && outcome.reason === 'unavailable') throw outcome.error;
-    if (outcome.kind !== 'joined') return false;
-    const { fill } = outcome;
-    const committed = await fill.done;
-    if (committed) return true;
-    if (fill.diskFailure) throw fill.diskFailure;
-    return false;
+    assertImageSource(source, 'cacheImageIter');
+    return cacheFromSource(this, imageId, source, checksum, options);
   }
 
-  /** Caches an image from a local file. @returns as {@link cacheImageIter}. */
+  /** Caches an image from a local file. @returns and @throws as {@link cacheImageIter}. */
   async cacheImageFile(imageId: string, path: string, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
     this.assertUsable(imageId);
-    const handle = await open(path, 'r');
-    const size = (await handle.stat()).size;
-    const stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
-    try {
-      return await this.cacheImageIter(imageId, stream, checksum, { expectedSize: size, ...options });
-    } finally {
-      stream.destroy();
-    }
+    return cacheFromFile(this, imageId, path, checksum, options);
   }
 
   /**
@@ -449,7 +331,7 @@ export class ImageCache {
     this.assertUsable(imageId);
     const image = await this.openFiles.acquire(imageId, () => this.entry(imageId));
     if (image === null || typeof image === 'object') return image;
-    await this.dropDamaged(imageId, image === 'missing' ? 'file is missing' : 'file size differs from its metadata');
+    await this.removal.dropDamaged(imageId, image === 'missing' ? 'file is missing' : 'file size differs from its metadata');
     return null;
   }
 
@@ -464,46 +346,11 @@ export class ImageCache {
   }
 
   /**
-   * Opens a cached image for streaming. The file is opened before this resolves, so a
-   * concurrent prune or delete cannot take the bytes away from this reader. Reading to the
-   * end records a hit and the access time. An image that is verified but still being
-   * committed is read from its fill.
+   * Opens a cached image for streaming; see {@link streamImage}. Reading to the end records a hit.
    * @throws {NotCachedError} when the image is not cached.
    */
   async openForRead(imageId: string, options: ReadOptions = {}): Promise<Readable> {
-    const fill = this.getFill(imageId);
-    if (fill?.isVerified) {
-      const end = options.end === undefined ? undefined : options.end + 1;
-      const stream = Readable.from(fill.read({ start: options.start ?? 0, end }), { objectMode: false });
-      stream.once('end', () => this.recordHit(imageId));
-      return stream;
-    }
-    const image = await this.openImage(imageId);
-    if (!image) throw new NotCachedError(imageId);
-    const size = image.entry.size;
-    const start = options.start ?? 0;
-    const end = Math.min(options.end ?? size - 1, size - 1);
-    // Small images get a buffer their size: a 1 MiB buffer per 4 KiB read costs more than the read.
-    const highWaterMark = Math.max(64 * 1024, Math.min(READ_CHUNK, size));
-    // The descriptor is shared: every read is positional (start is always set), and the
-    // stream must not close it.
-    const stream =
-      end < start
-        ? Readable.from([], { objectMode: false })
-        : image.bytes
-          ? Readable.from([image.bytes.subarray(start, end + 1)], { objectMode: false })
-          : createReadStream('', { fd: image.fd, highWaterMark, start, end, autoClose: false, emitClose: true });
-    stream.once('end', () => this.recordHit(imageId));
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.releaseImage(image);
-    };
-    stream.once('close', release);
-    stream.once('end', release);
-    stream.once('error', release);
-    return stream;
+    return streamImage(this, imageId, options);
   }
 
   /**
@@ -521,7 +368,7 @@ export class ImageCache {
       driver: this.driver,
       logger: this.logger,
       isFilling: (imageId: string) => this.fills.has(imageId),
-      onDropped: (imageId: string) => this.forgetImage(imageId),
+      onDropped: (imageId: string) => this.removal.forget(imageId),
     };
     return verifyImages(context, imageIds);
   }
@@ -559,32 +406,6 @@ export class ImageCache {
     return Fill.claim(context, imageId, expected, source.info);
   }
 
-  /**
-   * Drops the metadata of an image whose file is gone or damaged, moving a damaged file
-   * aside. Done under the image's lock after a re-check: a writer in another process may be
-   * replacing the file right now, and its commit puts the metadata right.
-   */
-  private async dropDamaged(imageId: string, reason: string): Promise<void> {
-    this.forgetImage(imageId);
-    await withLock(this.layout, imageId, async () => {
-      const entry = await this.driver.get(imageId);
-      const info = await stat(this.layout.imagePath(imageId)).catch(() => null);
-      if (!entry || info?.size === entry.size) return;
-      const moved = info ? await moveAside(this.layout, this.layout.imagePath(imageId), imageId, 'resized') : null;
-      await this.driver.remove([imageId]);
-      const repair: Repair = info
-        ? { action: 'quarantined', imageId, cause: 'resized', reason, movedTo: moved?.movedTo ?? null }
-        : { action: 'dropped', imageId, cause: 'missing', reason };
-      this.logger.warn({ ...repair }, `read: ${describeRepair(repair)}`);
-    });
-  }
-
-  /** Closes this process's descriptors of an image and drops its pending hits: its file is going away. */
-  private forgetImage(imageId: string): void {
-    this.openFiles.retire(imageId);
-    this.hits.forget(imageId);
-  }
-
   private async entry(imageId: string): Promise<CacheEntry | null> {
     this.assertUsable(imageId);
     return this.driver.get(imageId);
@@ -598,15 +419,4 @@ export class ImageCache {
   private assertOpen(): void {
     if (this.closed) throw new CacheClosedError();
   }
-}
-
-function toCachedImage(entry: CacheEntry): CachedImage {
-  return {
-    imageId: entry.imageId,
-    size: entry.size,
-    hits: entry.hits,
-    lastAccessed: new Date(entry.lastAccessed),
-    lastModified: new Date(entry.lastModified),
-    checksum: entry.checksum,
-  };
 }

@@ -36,6 +36,7 @@ export { Fill } from './fill.js';
 export type { FillOutcome, FillSource, FillStartResult } from './fill-registry.js';
 export type { OpenFilesOptions, OpenImage } from './open-files.js';
 export { HIT_FLUSH_INTERVAL_MS } from './hit-recorder.js';
+export { BufferPool, READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 export type { PruneResult } from './prune.js';
 export type { ReconcileReport } from './reconcile.js';
 export { FALSE_WORDS, TRUE_WORDS, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';

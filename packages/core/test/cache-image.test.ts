@@ -79,11 +79,35 @@ describe('cacheImageIter and cacheImageFile', () => {
   });
 });
 
+describe('one argument order: (imageId, source, checksum?)', () => {
+  it('getCachingIter and cacheImageIter both take the source second and the checksum third', async () => {
+    const cache = await openCache();
+    const first = bytes(20_000, 7);
+    const second = bytes(20_000, 8);
+    await collect(cache.getCachingIter('teed', chunked(first, 5000), digest('sha256', first)));
+    expect(await cache.cacheImageIter('stored', chunked(second, 5000), digest('sha256', second))).toBe(true);
+    expect((await cache.getCachedImage('teed'))?.size).toBe(first.length);
+    expect((await cache.getCachedImage('stored'))?.size).toBe(second.length);
+  });
+
+  it('refuses a checksum (or nothing) where the source goes, naming the order, before anything is read', async () => {
+    const cache = await openCache();
+    const data = bytes(100);
+    const swapped = [
+      () => cache.getCachingIter('img', digest('md5', data) as never, [data] as never),
+      () => cache.getCachingIter('img', null as never, [data] as never),
+    ];
+    for (const call of swapped) expect(call).toThrow(/getCachingIter\(imageId, source, checksum\?\) takes the image source second/);
+    await expect(cache.cacheImageIter('img', digest('md5', data) as never)).rejects.toThrow(TypeError);
+    expect(await cache.isCached('img')).toBe(false);
+  });
+});
+
 describe('getCachingIter', () => {
   it('yields the source unchanged while caching it', async () => {
     const cache = await openCache();
     const data = bytes(700_000, 5);
-    const out = await collect(cache.getCachingIter('img', digest('md5', data), chunked(data, 50_000)));
+    const out = await collect(cache.getCachingIter('img', chunked(data, 50_000), digest('md5', data)));
     expect(digest('sha256', out)).toBe(digest('sha256', data));
     expect(await cache.isCached('img')).toBe(true);
   });
@@ -91,7 +115,7 @@ describe('getCachingIter', () => {
   it('passes an uncacheable image through untouched', async () => {
     const cache = await openCache();
     await cache.cacheImageIter('img', [bytes(10)]);
-    const out = await collect(cache.getCachingIter('img', null, [bytes(30, 3)]));
+    const out = await collect(cache.getCachingIter('img', [bytes(30, 3)]));
     expect(out).toEqual(bytes(30, 3));
     expect(await cache.getImageSize('img')).toBe(10);
   });
@@ -101,7 +125,7 @@ describe('getCachingIter', () => {
     const data = bytes(100_000);
     const received: Buffer[] = [];
     const run = async () => {
-      for await (const chunk of cache.getCachingIter('img', digest('sha256', bytes(10)), chunked(data, 10_000))) {
+      for await (const chunk of cache.getCachingIter('img', chunked(data, 10_000), digest('sha256', bytes(10)))) {
         received.push(Buffer.from(chunk));
       }
     };
@@ -112,14 +136,14 @@ describe('getCachingIter', () => {
 
   it('a failing source reaches the consumer (no silently short stream)', async () => {
     const cache = await openCache();
-    await expect(collect(cache.getCachingIter('img', null, failingAfter(bytes(10_000), 4)))).rejects.toThrow('origin connection reset');
+    await expect(collect(cache.getCachingIter('img', failingAfter(bytes(10_000), 4)))).rejects.toThrow('origin connection reset');
     expect(await cache.isCached('img')).toBe(false);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
   });
 
   it('a consumer that stops early leaves nothing cached', async () => {
     const cache = await openCache();
-    for await (const _chunk of cache.getCachingIter('img', null, chunked(bytes(100_000), 1000))) break;
+    for await (const _chunk of cache.getCachingIter('img', chunked(bytes(100_000), 1000))) break;
     expect(await cache.isCached('img')).toBe(false);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
     expect(await cache.isCacheable('img')).toBe(true);
@@ -130,7 +154,7 @@ describe('getCachingIter', () => {
     const data = bytes(50_000);
     const parts: Buffer[] = [];
     let deleted = false;
-    for await (const chunk of cache.getCachingIter('img', null, chunked(data, 5000))) {
+    for await (const chunk of cache.getCachingIter('img', chunked(data, 5000))) {
       parts.push(Buffer.from(chunk));
       if (!deleted) {
         deleted = true;

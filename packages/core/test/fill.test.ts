@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FillStartResult } from '../src/index.js';
+import { readBuffers, type FillStartResult } from '../src/index.js';
 import { bytes, chunked, collect, digest, gatedCommit, listDir, openCache } from './helpers.js';
 
 const source = (data: Buffer, chunk = 64 * 1024, pauseMs = 0, checksum?: string) => async (): Promise<FillStartResult<never>> => ({
@@ -69,6 +69,50 @@ describe('the fill primitive', () => {
     expect(digest('sha256', await fast)).toBe(digest('sha256', data));
     expect(digest('sha256', await late)).toBe(digest('sha256', data));
     expect((await ranged).equals(data.subarray(1000, 5000))).toBe(true);
+    expect(await outcome.fill.done).toMatchObject({ size: data.length });
+  });
+
+  it('reads lagging bytes into pooled buffers; chunks given back are reused and never change a body', async () => {
+    const cache = await openCache();
+    const data = bytes(12 * 1024 * 1024, 11);
+    const outcome = await cache.fill('img', source(data, 256 * 1024));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    // Two readers take their first chunk, then wait until the fill is done: the rest is on
+    // disk, read through the pool. Each copies a chunk, then gives it back, as a socket
+    // writer does once the kernel has the bytes.
+    const readers = [outcome.fill.read(), outcome.fill.read()];
+    const firsts = await Promise.all(readers.map(async (reader) => Buffer.from((await reader.next()).value as Uint8Array)));
+    await outcome.fill.done;
+    const readGivingBack = async (index: number) => {
+      const parts: Buffer[] = [firsts[index]!];
+      for await (const chunk of readers[index]!) {
+        parts.push(Buffer.from(chunk));
+        readBuffers.give(chunk);
+      }
+      return Buffer.concat(parts);
+    };
+    const before = readBuffers.idle;
+    const [one, two] = await Promise.all([readGivingBack(0), readGivingBack(1)]);
+    expect(digest('sha256', one)).toBe(digest('sha256', data));
+    expect(digest('sha256', two)).toBe(digest('sha256', data));
+    // The readers borrowed and returned: the pool holds at least as many buffers as before.
+    expect(readBuffers.idle).toBeGreaterThanOrEqual(Math.min(before + 1, readBuffers.keep));
+  });
+
+  it('ends a waiting reader whose signal aborts, and only that reader', async () => {
+    const cache = await openCache();
+    const data = bytes(512 * 1024, 12);
+    const outcome = await cache.fill('img', source(data, 64 * 1024, 30));
+    if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
+    const controller = new AbortController();
+    const aborted = outcome.fill.read({ signal: controller.signal })[Symbol.asyncIterator]();
+    const other = collect(outcome.fill.read());
+    await aborted.next();
+    // The next chunk is 30 ms away: this reader is waiting when its signal aborts.
+    const waiting = aborted.next();
+    controller.abort(new Error('client went away'));
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_IMGCACHE_ABORTED' });
+    expect(digest('sha256', await other)).toBe(digest('sha256', data));
     expect(await outcome.fill.done).toMatchObject({ size: data.length });
   });
 

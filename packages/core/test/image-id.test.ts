@@ -43,7 +43,7 @@ describe('image ids', () => {
       (id) => cache.cacheImageFile(id, '/etc/hostname'),
       (id) => cache.openForRead(id),
       (id) => cache.verify([id]),
-      (id) => cache.getCachingIter(id, null, [Buffer.from('x')]),
+      (id) => cache.getCachingIter(id, [Buffer.from('x')]),
       (id) => cache.followFill(id),
     ];
     for (const id of INVALID) {

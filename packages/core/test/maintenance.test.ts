@@ -78,7 +78,7 @@ describe('clean', () => {
       await held;
       yield bytes(10, 3);
     })();
-    const iterator = cache.getCachingIter('live', null, source)[Symbol.asyncIterator]();
+    const iterator = cache.getCachingIter('live', source)[Symbol.asyncIterator]();
     await iterator.next();
     expect(await cache.clean()).toEqual({ incomplete: 1, invalid: 1 });
     expect((await listDir(cache.layout.incompleteDir)).filter((name) => name.startsWith('live~'))).toHaveLength(1);

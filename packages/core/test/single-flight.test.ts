@@ -10,8 +10,8 @@ describe('single-flight fills', () => {
     const first = bytes(3 * 64 * 1024, 1);
     const second = bytes(3 * 64 * 1024, 1);
     // The interleaving that corrupted Glance's cache: A writes, B starts and writes, A commits.
-    const a = cache.getCachingIter('img', digest('md5', first), chunked(first, 64 * 1024, 5))[Symbol.asyncIterator]();
-    const b = cache.getCachingIter('img', digest('md5', second), chunked(second, 64 * 1024, 1))[Symbol.asyncIterator]();
+    const a = cache.getCachingIter('img', chunked(first, 64 * 1024, 5), digest('md5', first))[Symbol.asyncIterator]();
+    const b = cache.getCachingIter('img', chunked(second, 64 * 1024, 1), digest('md5', second))[Symbol.asyncIterator]();
     const outA: Uint8Array[] = [];
     const outB: Uint8Array[] = [];
     for (let step = 0; step < 2; step++) outA.push((await a.next()).value!);
@@ -35,7 +35,7 @@ describe('single-flight fills', () => {
 
   it('reports an image as being cached while a fill runs', async () => {
     const cache = await openCache();
-    const iterator = cache.getCachingIter('img', null, chunked(bytes(100_000), 10_000))[Symbol.asyncIterator]();
+    const iterator = cache.getCachingIter('img', chunked(bytes(100_000), 10_000))[Symbol.asyncIterator]();
     await iterator.next();
     expect(cache.isFilling('img')).toBe(true);
     expect(await cache.isBeingCached('img')).toBe(true);
@@ -55,7 +55,7 @@ describe('single-flight fills', () => {
       await writeFile(claim, 'partial');
       expect(await cache.isBeingCached('img')).toBe(true);
       expect(await cache.cacheImageIter('img', [bytes(100)])).toBe(false);
-      const passed = await collect(cache.getCachingIter('img', null, [bytes(100, 4)]));
+      const passed = await collect(cache.getCachingIter('img', [bytes(100, 4)]));
       expect(passed.equals(bytes(100, 4))).toBe(true);
       expect(await cache.isCached('img')).toBe(false);
       expect(await cache.clean(3600)).toEqual({ incomplete: 0, invalid: 0 });

@@ -6,8 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ImageCache, silentLogger } from '@imgcache/core';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
-import { bytesIn, seededRandom, tempDir } from './helpers.js';
-import { TestOrigin } from './origin.js';
+import { bytesIn, fixtureOrigin, seededRandom, tempDir } from './helpers.js';
 import { cliBin, download, startServerProcess } from './server-process.js';
 
 const CLIENTS = 20;
@@ -44,7 +43,7 @@ describe('one server and CLI processes on the same cache directory at once', () 
   it('every body is exact, no run fails or reports SQLITE_BUSY, and the final accounting is exact', async () => {
     const { dir: parent, dispose } = await tempDir('concurrency');
     const dir = join(parent, 'cache');
-    const origin = await new TestOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 2 }).start();
+    const origin = await fixtureOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 2 }).start();
     const server = await startServerProcess(['--origin', origin.url, '--dir', dir, '--driver', 'sqlite', '--public', '--max-size', '6M', '--maintenance-interval', '1']);
     const dispatcher = new Agent({ connections: CLIENTS });
     const statuses = new Map<number, number>();

@@ -40,7 +40,7 @@ describe('full disk (a real 12 MiB tmpfs)', () => {
 
       // A tee keeps serving its consumer after the disk fills: every byte arrives, nothing is cached.
       const received: Buffer[] = [];
-      for await (const chunk of cache.getCachingIter('teed', null, chunks(big))) received.push(Buffer.from(chunk));
+      for await (const chunk of cache.getCachingIter('teed', chunks(big))) received.push(Buffer.from(chunk));
       expect(Buffer.concat(received).equals(big)).toBe(true);
       expect(await cache.isCached('teed')).toBe(false);
       expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));

@@ -3,8 +3,20 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FakeOrigin, type FakeOriginOptions } from '@imgcache/test-origin';
+// @ts-expect-error plain JS fixture shared with the child processes
+import { imageBytes } from './fixtures/images.mjs';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+/**
+ * The fake Glance origin serving the fixture's deterministic bytes (`imageBytes(id)`) for
+ * every image id, which the child processes can recompute; metadata carries their md5 and
+ * sha512. Options as {@link FakeOrigin}'s (throttling, ranges).
+ */
+export function fixtureOrigin(options: Omit<FakeOriginOptions, 'imageFor'> = {}): FakeOrigin {
+  return new FakeOrigin({ ...options, imageFor: (imageId) => ({ data: imageBytes(imageId) as Buffer }) });
+}
 
 export async function tempDir(prefix: string): Promise<{ dir: string; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `imgcache-reliability-${prefix}-`));

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidImageId } from '@imgcache/core';
 import type { ImageServer } from '@imgcache/server';
+import type { FakeOrigin } from '@imgcache/test-origin';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
-import { tempDir } from './helpers.js';
-import { TestOrigin } from './origin.js';
+import { fixtureOrigin, tempDir } from './helpers.js';
 import { openSocket, rawRequest, requestText } from './raw-http.js';
 import { download, startQuietServer } from './server-process.js';
 
@@ -43,7 +43,7 @@ async function outsideSnapshot(parent: string): Promise<string[]> {
 }
 
 describe('hostile requests against the server', () => {
-  let origin: TestOrigin;
+  let origin: FakeOrigin;
   let server: ImageServer;
   let parent: string;
   let dispose: () => Promise<void>;
@@ -54,7 +54,8 @@ describe('hostile requests against the server', () => {
     await writeFile(join(parent, 'outside.txt'), 'must not change');
     await mkdir(join(parent, 'etc'));
     await writeFile(join(parent, 'etc', 'passwd'), 'root:x:0:0');
-    origin = await new TestOrigin({ images: new Map([[BIG_ID, big]]) }).start();
+    origin = await fixtureOrigin().start();
+    origin.add(BIG_ID, { data: big });
     server = await startQuietServer({ origin: origin.url, dir: join(parent, 'cache'), adminToken: ADMIN, maxSize: 1024 ** 3 });
   });
 

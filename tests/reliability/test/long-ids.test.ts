@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ImageCache, MAX_NAME_BYTES, nameKey, silentLogger } from '@imgcache/core';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256, streamed } from './fixtures/images.mjs';
-import { runUntilKilled, tempDir } from './helpers.js';
-import { TestOrigin } from './origin.js';
+import { fixtureOrigin, runUntilKilled, tempDir } from './helpers.js';
 import { download, startServerProcess } from './server-process.js';
 
 /** 255 characters: the longest valid id. Two of them differ only in their last character. */
@@ -52,7 +51,7 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
       expect(await cache.cacheImageIter(ID, streamed(data), sha256(data))).toBe(true);
       const twin = imageBytes(TWIN) as Buffer;
       const teed: Buffer[] = [];
-      for await (const chunk of cache.getCachingIter(TWIN, sha256(twin), streamed(twin))) teed.push(Buffer.from(chunk));
+      for await (const chunk of cache.getCachingIter(TWIN, streamed(twin), sha256(twin))) teed.push(Buffer.from(chunk));
       expect(sha256(Buffer.concat(teed))).toBe(sha256(twin));
       expect(await cache.isQueued(ID)).toBe(false);
       expect(sha256(await readAll(cache, ID))).toBe(sha256(data));
@@ -114,7 +113,7 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
 describe('the server with a 250-character id', () => {
   it('serves it from the origin, caches it, then serves it from the cache', async () => {
     const { dir, dispose } = await tempDir('long-server');
-    const origin = await new TestOrigin().start();
+    const origin = await fixtureOrigin().start();
     const server = await startServerProcess(['--origin', origin.url, '--dir', join(dir, 'cache'), '--public', '--maintenance-interval', '0']);
     try {
       const id = ID.slice(0, 250);

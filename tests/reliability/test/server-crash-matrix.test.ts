@@ -3,9 +3,8 @@ import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
-import { seededRandom, tempDir } from './helpers.js';
+import { fixtureOrigin, seededRandom, tempDir } from './helpers.js';
 import { checkCacheAfterCrash } from './invariants.js';
-import { TestOrigin } from './origin.js';
 import { download, startServerProcess } from './server-process.js';
 
 const KILLS_PER_DRIVER = Number(process.env.IMGCACHE_SERVER_CRASH_KILLS ?? 30);
@@ -56,7 +55,7 @@ describe.each(['sqlite', 'xattr'])('server crash matrix: %s driver, SIGKILL with
     const { dir: parent, dispose } = await tempDir(`server-crash-${driver}`);
     const dir = join(parent, 'cache');
     // Throttled so a 2 MiB image takes ~100 ms and kills land mid-fill.
-    const origin = await new TestOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 3 }).start();
+    const origin = await fixtureOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 3 }).start();
     const random = seededRandom(driver.length * 104_729);
     const totals = { abandoned: 0, listed: 0, complete: 0, cut: 0, hits: 0, misses: 0, restarts: 0 };
     const args = ['--origin', origin.url, '--dir', dir, '--driver', driver, '--public', '--maintenance-interval', '0', '--max-size', '4M'];

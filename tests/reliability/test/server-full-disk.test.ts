@@ -6,9 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ImageServer } from '@imgcache/server';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/images.mjs';
-import { bytesIn } from './helpers.js';
+import { bytesIn, fixtureOrigin } from './helpers.js';
 import { mountFilesystem } from './mounts.js';
-import { TestOrigin } from './origin.js';
 import { download, startQuietServer } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -55,7 +54,7 @@ async function waitForNoFills(server: ImageServer): Promise<void> {
 describe('server on a full disk (a real 12 MiB tmpfs)', () => {
   // Skipped only where tmpfs cannot be mounted (not root); the reason is printed above.
   it.skipIf(!mounted)('clients always get the full image from the origin, nothing partial is cached, and caching resumes once space is freed', async () => {
-    const origin = await new TestOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 4 }).start();
+    const origin = await fixtureOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 4 }).start();
     const filler = join(mounted!.dir, 'filler');
     const server = await startQuietServer({ origin: origin.url, dir: join(mounted!.dir, 'cache'), adminToken: ADMIN, maxSize: 1024 * MiB });
     const { cache } = server;

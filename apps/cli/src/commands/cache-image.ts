@@ -1,9 +1,13 @@
+import { stat } from 'node:fs/promises';
 import { assertValidImageId } from '@imgcache/core';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import { nonEmpty } from '../io/non-empty.js';
 import { parseChecksumFlag } from '../option-parsers.js';
 
 /** `cache-image ID FILE|-`: caches a file or stdin; exit 1 when nothing was cached (already cached, mismatch). */
@@ -14,15 +18,26 @@ export function registerCacheImage(program: Command): void {
     .argument('<id>', 'image id')
     .argument('<file>', 'file to read, or - for stdin')
     .option('--checksum <checksum>', 'expected checksum: 32 hex digits (md5) or md5:/sha256:/sha512:<hex>; a mismatch caches nothing', parseChecksumFlag)
-    .action(async (imageId: string, file: string, options: { checksum?: string }, self: Command) => {
+    .option('--allow-empty', 'cache an empty (0-byte) image; without it empty input is refused')
+    .action(async (imageId: string, file: string, options: { checksum?: string; allowEmpty?: boolean }, self: Command) => {
       assertValidImageId(imageId);
+      const io = ioFor(self);
       const fromStdin = file === '-';
-      if (fromStdin && process.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
+      if (fromStdin && io.stdin.isTTY) throw new UsageError('Refusing to read an image from a terminal; pipe it in, e.g. imgcache cache-image ID - < image.qcow2');
+      // Empty input is nearly always a failed download upstream (curl -s prints nothing on an
+      // error); cached, it would be served as the image. It is refused before the cache opens.
+      const path = fromStdin ? null : resolve(io.cwd, file);
+      const source = fromStdin ? await nonEmpty(io.stdin) : null;
+      const empty = path === null ? source === null : (await stat(path).catch(() => null))?.size === 0;
+      if (empty && !options.allowEmpty) {
+        const what = fromStdin ? 'stdin was empty' : `${file} is empty`;
+        throw new OperationFailedError(`Refusing to cache image ${imageId}: ${what} (0 bytes), which is usually a failed download. Pass --allow-empty to cache an empty image.`);
+      }
       const context = await contextFor(self);
       const image = await withCache(context, async (cache) => {
-        const cached = fromStdin
-          ? await cache.cacheImageIter(imageId, process.stdin, options.checksum)
-          : await cache.cacheImageFile(imageId, file, options.checksum);
+        const cached = path === null
+          ? await cache.cacheImageIter(imageId, source ?? [], options.checksum)
+          : await cache.cacheImageFile(imageId, path, options.checksum);
         if (!cached) {
           const reason = (await cache.isCached(imageId)) ? 'it is already cached (delete-cached-image it first to replace it)' : 'another process is caching it right now';
           throw new OperationFailedError(`Did not cache image ${imageId}: ${reason}.`);
@@ -35,6 +50,6 @@ export function registerCacheImage(program: Command): void {
     });
   examples(command, [
     'imgcache cache-image 0a1b2c3d-aaaa-bbbb-cccc-000000000001 ./cirros.qcow2',
-    'curl -s https://origin/image | imgcache cache-image img-1 - --checksum sha256:9f86d0…',
+    'curl -fsS https://origin/image | imgcache cache-image img-1 - --checksum sha256:9f86d0…',
   ]);
 }

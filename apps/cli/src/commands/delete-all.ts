@@ -1,7 +1,9 @@
 import type { ImageCache } from '@imgcache/core';
 import type { Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { assertCanConfirm, confirm } from '../confirm.js';
 import { allowRemote, contextFor, withCache, type CommandContext } from '../context.js';
+import { countOf } from '../format/count-of.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
 import type { RemoteCacheListing } from '../remote/glance-listing.js';
@@ -56,7 +58,8 @@ export function registerDeleteAll(program: Command): void {
       .option('-f, --force', 'do not ask for confirmation (required when stdin is not a terminal)')
       .action(async (options: { force?: boolean }, self: Command) => {
         const force = options.force ?? false;
-        assertCanConfirm(`delete all ${verb.what} images`, force);
+        const { stdin, stderr } = ioFor(self);
+        assertCanConfirm(`delete all ${verb.what} images`, force, { input: stdin, output: stderr });
         const context = await contextFor(self);
         const deleted = await deleteAll(context, verb, force);
         if (deleted === null) {
@@ -64,7 +67,7 @@ export function registerDeleteAll(program: Command): void {
           return context.out.line(`Not deleting any ${verb.what} images.`);
         }
         context.out.data({ deleted });
-        context.out.line(`Deleted ${deleted} ${verb.what} image${deleted === 1 ? '' : 's'}.`);
+        context.out.line(`Deleted ${countOf(deleted, `${verb.what} image`)}.`);
       });
     allowRemote(command);
     examples(command, [
@@ -77,7 +80,11 @@ export function registerDeleteAll(program: Command): void {
 
 /** Deletes everything in the local directory or on the server; null when the operator said no. */
 async function deleteAll(context: CommandContext, verb: DeleteAllVerb, force: boolean): Promise<number | null> {
-  const ask = (contents: Contents, where: string) => confirm(`Delete all ${contents.count} ${verb.what} images${contents.detail} ${where}?`, false);
+  const terminal = { input: context.io.stdin, output: context.io.stderr };
+  // "Delete all 1 … images" reads wrong: one image is "the" image.
+  const which = (count: number) => (count === 1 ? 'the' : 'all');
+  const ask = (contents: Contents, where: string) =>
+    confirm(`Delete ${which(contents.count)} ${countOf(contents.count, `${verb.what} image`)}${contents.detail} ${where}?`, false, terminal);
   const { remote } = context;
   if (remote) {
     if (!force) {

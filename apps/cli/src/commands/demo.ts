@@ -1,14 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ImgcacheError, type ImageCache } from '@imgcache/core';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImgcacheError, listQuarantined, type ImageCache } from '@imgcache/core';
 import type { Command } from 'commander';
 import { contextFor, withCache, type CommandContext } from '../context.js';
 import { formatAge } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
+import { invocation } from '../invocation.js';
 import { cachedImageJson } from './list-cached.js';
 
 const DEMO_IDS = ['demo-image-1', 'demo-image-2', 'demo-image-3', 'demo-image-4'];
 const DEMO_SIZE = 1024 * 1024;
+const CORRUPT_ID = 'demo-corrupt';
 
 /**
  * Shows the cache working in the configured (by default the user's) cache directory: caches
@@ -50,13 +54,16 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
 
   let refusedCorrupt = false;
   try {
-    await cache.cacheImageIter('demo-corrupt', chunks(randomBytes(4096)), `md5:${'0'.repeat(32)}`);
+    await cache.cacheImageIter(CORRUPT_ID, chunks(randomBytes(4096)), `md5:${'0'.repeat(32)}`);
     out.line('  a corrupt download was cached: this should not happen');
   } catch (error) {
     if (!ImgcacheError.is(error, 'ERR_IMGCACHE_CHECKSUM_MISMATCH')) throw error;
     refusedCorrupt = true;
     out.line(`  refused a corrupt download: ${error.message}`);
   }
+  // The refused bytes were moved to invalid/ (as any failed write is); this one was staged, so
+  // the demo removes it rather than leave a file there on every run.
+  await removeQuarantined(cache, CORRUPT_ID);
 
   const verified = await cache.verify(DEMO_IDS);
   out.line(`  verify re-hashed ${verified.checked} files on disk: ${verified.failed.length === 0 ? 'all intact' : `${verified.failed.length} failed`}`);
@@ -84,7 +91,15 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
     images.map((entry) => [entry.imageId, formatSize(entry.size), String(entry.hits), formatAge(entry.lastAccessed, now)]),
   );
   out.line();
-  out.line(`Cache holds ${formatSize(size)} of a ${formatSize(cache.maxSize)} budget. Next: imgcache list-cached, imgcache stats, imgcache verify.`);
+  const cli = invocation();
+  out.line(`Cache holds ${formatSize(size)} of a ${formatSize(cache.maxSize)} budget. Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`);
+}
+
+/** Deletes the files in invalid/ that came from the demo's own refused image, and only those. */
+async function removeQuarantined(cache: ImageCache, imageId: string): Promise<void> {
+  for (const file of await listQuarantined(cache.layout)) {
+    if (file.imageId === imageId) await rm(join(cache.layout.invalidDir, file.name), { force: true });
+  }
 }
 
 /** The hit is recorded when the read stream ends; give an asynchronous driver a moment. */

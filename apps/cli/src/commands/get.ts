@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidImageId } from '@imgcache/core';
 import type { Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
@@ -22,10 +23,11 @@ export function registerGet(program: Command): void {
     .option('-o, --output <file>', 'write to this file instead of stdout (- means stdout)', parsePathFlag)
     .action(async (imageId: string, options: { output?: string }, self: Command) => {
       assertValidImageId(imageId);
+      const io = ioFor(self);
       const toStdout = options.output === undefined || options.output === '-';
-      if (toStdout && process.stdout.isTTY) throw new UsageError('Refusing to write image bytes to a terminal; use -o FILE or redirect stdout.');
+      if (toStdout && io.stdout.isTTY) throw new UsageError('Refusing to write image bytes to a terminal; use -o FILE or redirect stdout.');
       // Before the cache is opened: a directory as output fails without reading anything.
-      const target = toStdout ? undefined : await resolveWriteTarget(options.output!);
+      const target = toStdout ? undefined : await resolveWriteTarget(options.output!, io.cwd);
       const context = await contextFor(self);
       const size = await withCache(context, async (cache) => {
         // Opened before any output exists, so a miss leaves no empty file behind.
@@ -41,7 +43,7 @@ export function registerGet(program: Command): void {
           { objectMode: false },
         );
         if (target) await writeToPath(target, source);
-        else await pipeline(source, process.stdout, { end: false });
+        else await pipeline(source, io.stdout, { end: false });
         return bytes;
       });
       if (toStdout) return;

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { ImgcacheError, isValidImageId, type ImageCache, type Logger } from '@imgcache/core';
 import { Option, type Command } from 'commander';
+import { ioFor } from '../cli-io.js';
 import { contextFor, withCache, type CommandContext } from '../context.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
@@ -43,7 +44,8 @@ export function registerImportGlance(program: Command): void {
     .option('--db <file>', "the sqlite driver's database (default: <glance-cache-dir>/cache.db)", parsePathFlag)
     .action(async (glanceDirArg: string, options: { db?: string; glanceDriver: GlanceDriver | 'auto' }, self: Command) => {
       if (options.db !== undefined && options.glanceDriver === 'xattr') throw new UsageError("--db names the sqlite driver's database; Glance's xattr driver has none.");
-      const glanceDir = resolve(glanceDirArg);
+      const { cwd } = ioFor(self);
+      const glanceDir = resolve(cwd, glanceDirArg);
       const info = await stat(glanceDir).catch(() => null);
       if (!info?.isDirectory()) throw new OperationFailedError(`${glanceDir} is not a directory.`);
       const context = await contextFor(self);
@@ -51,7 +53,7 @@ export function registerImportGlance(program: Command): void {
       if (isInside(target, glanceDir) || isInside(glanceDir, target)) {
         throw new UsageError(`The imgcache directory ${target} overlaps the Glance directory ${glanceDir}; choose a separate --dir so Glance's files stay untouched.`);
       }
-      const glance = await readGlanceCache(glanceDir, { driver: options.glanceDriver, database: options.db });
+      const glance = await readGlanceCache(glanceDir, { driver: options.glanceDriver, database: options.db && resolve(cwd, options.db) });
       const summary = await withCache(context, (cache) => adopt(cache, glanceDir, glance, context.logger));
       report(context, summary);
       if (summary.failed.length > 0) throw new OperationFailedError(`${summary.failed.length} image${summary.failed.length === 1 ? '' : 's'} failed to import.`);

@@ -1,5 +1,6 @@
 import { ImgcacheError, type ImageCache } from '@imgcache/core';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { CliWritable } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
 import { InterruptedError, OperationFailedError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
@@ -14,7 +15,7 @@ const MAX_CONCURRENCY = 64;
 interface PrefetchOptions {
   origin: string;
   concurrency: number;
-  header: Record<string, string>;
+  header?: Record<string, string>;
 }
 
 interface PrefetchSummary {
@@ -34,11 +35,12 @@ export function registerPrefetch(program: Command): void {
     .description('download every queued image from an HTTP origin; failures stay queued (exit 1)')
     .requiredOption('--origin <url>', 'origin URL with {id} where the image id goes')
     .option('--concurrency <n>', `downloads at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
-    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable), e.g. an auth token', collectHeader, {})
+    // No default value: commander would print it as "(default: {})"; an absent flag reads as no headers.
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable), e.g. an auth token', collectHeader)
     .action(async (options: PrefetchOptions, self: Command) => {
       const template = parseOriginTemplate(options.origin);
       const context = await contextFor(self);
-      const summary = await withCache(context, (cache) => prefetchAll(cache, template, options));
+      const summary = await withCache(context, (cache) => prefetchAll(cache, template, options, context.io.stderr));
       const { out } = context;
       out.data(summary);
       const bytes = summary.fetched.reduce((sum, image) => sum + image.size, 0);
@@ -58,12 +60,13 @@ export function registerPrefetch(program: Command): void {
       }
     });
   examples(command, [
-    "imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file' -H 'X-Auth-Token: $TOKEN'",
+    // Double quotes: the shell must expand $TOKEN (single quotes would send the letters).
+    `imgcache prefetch --origin 'http://glance:9292/v2/images/{id}/file' -H "X-Auth-Token: $TOKEN"`,
     "imgcache prefetch --origin 'https://images.example.com/{id}.qcow2' --concurrency 8",
   ]);
 }
 
-async function prefetchAll(cache: ImageCache, template: string, options: PrefetchOptions): Promise<PrefetchSummary> {
+async function prefetchAll(cache: ImageCache, template: string, options: PrefetchOptions, progressStream: CliWritable): Promise<PrefetchSummary> {
   const ids = await cache.getQueuedImages();
   const summary: PrefetchSummary = {
     origin: template,
@@ -82,7 +85,7 @@ async function prefetchAll(cache: ImageCache, template: string, options: Prefetc
     controller.abort(new Error('interrupted'));
   };
   process.once('SIGINT', onInterrupt);
-  const progress = createProgressReporter(ids.length);
+  const progress = createProgressReporter(ids.length, progressStream);
   try {
     await runLimited(ids, options.concurrency, (imageId) => prefetchOne(cache, imageId, template, options, controller.signal, progress, summary), () => summary.interrupted);
   } finally {
@@ -113,7 +116,7 @@ async function prefetchOne(
     }
     if (await cache.isBeingCached(imageId)) return skip('being cached by another process; stays queued');
     const outcome = await fetchIntoCache(cache, imageId, originUrlFor(template, imageId), {
-      headers: options.header,
+      headers: options.header ?? {},
       signal,
       onStart: (size) => progress.start(imageId, size),
       onBytes: (bytes) => progress.advance(imageId, bytes),
@@ -141,7 +144,7 @@ function parseConcurrency(value: string): number {
   return n;
 }
 
-function collectHeader(value: string, previous: Record<string, string>): Record<string, string> {
+function collectHeader(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const colon = value.indexOf(':');
   const name = value.slice(0, colon).trim();
   if (colon <= 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidArgumentError('use "Name: value".');

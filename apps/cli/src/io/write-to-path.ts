@@ -30,7 +30,8 @@ export interface WriteTarget {
 }
 
 /**
- * Decides how to write to a path the user named (e.g. `get -o FILE`), without touching it.
+ * Decides how to write to a path the user named (e.g. `get -o FILE`; relative to `cwd`),
+ * without touching it.
  * Symbolic links are followed, never replaced: a link to a regular file (or a dangling
  * link) means the file it leads to is written, with its temporary name in that file's
  * directory; a link to a special file (`/dev/stdout`, `/dev/fd/3`) is opened through the link.
@@ -38,8 +39,8 @@ export interface WriteTarget {
  * @throws the `ELOOP` error for a cycle of links, or the error of a `stat` that fails other
  * than with `ENOENT`.
  */
-export async function resolveWriteTarget(requested: string): Promise<WriteTarget> {
-  const path = resolve(requested);
+export async function resolveWriteTarget(requested: string, cwd: string = process.cwd()): Promise<WriteTarget> {
+  const path = resolve(cwd, requested);
   const own = await statOrNull(path, lstat);
   if (own === null) return { requested, path, strategy: 'replace', existing: null };
   if (!own.isSymbolicLink()) return classify(requested, path, own);

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { CliWritable } from '../cli-io.js';
 import { formatSize } from '../format/format-size.js';
 
 /** How prefetch reports each download while it runs. */
@@ -13,8 +14,9 @@ export interface ProgressReporter {
  * Progress bars on a terminal (one overall bar plus one per running download, finished
  * downloads logged above them); one plain line per finished image otherwise, for logs.
  */
-export function createProgressReporter(total: number, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  return stream.isTTY ? new BarReporter(total, stream) : new LineReporter(stream);
+export function createProgressReporter(total: number, stream: CliWritable): ProgressReporter {
+  // A stream that says it is a terminal is one (process.stderr): the bars move its cursor.
+  return stream.isTTY ? new BarReporter(total, stream as NodeJS.WriteStream) : new LineReporter(stream);
 }
 
 class LineReporter implements ProgressReporter {

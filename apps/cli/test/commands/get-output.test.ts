@@ -85,7 +85,7 @@ describe('get -o writes into what is there without destroying it', () => {
     // The test helper gives the CLI socketpair stdio, as Node does for piped children.
     const link = join(out, 'stdout');
     await symlink('/proc/self/fd/1', link);
-    const result = await sandbox.run(['get', 'img-1', '-o', link]);
+    const result = await sandbox.runBin(['get', 'img-1', '-o', link]);
     expect(result).toMatchObject({ code: 2, stderr: `imgcache: error: ${link} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.\n` });
     expect(await readlink(link)).toBe('/proc/self/fd/1');
   });

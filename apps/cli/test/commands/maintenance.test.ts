@@ -64,7 +64,8 @@ describe('clean', () => {
     await writeFile(join(sandbox.dir, 'invalid', 'x~1-aaa'), 'bad');
     await writeFile(join(sandbox.dir, 'invalid', 'y~1-bbb'), 'bad');
     // Writes of a live process (this test runner) survive the startup reconcile, so only
-    // their age decides whether clean reaps them.
+    // their age decides whether clean reaps them. Clean runs in a process of its own, for
+    // which this runner is another process.
     const stale = join(sandbox.dir, 'incomplete', `stale~${process.pid}-abc`);
     const fresh = join(sandbox.dir, 'incomplete', `fresh~${process.pid}-def`);
     await writeFile(stale, 'partial');
@@ -72,12 +73,12 @@ describe('clean', () => {
     const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
     await utimes(stale, twoHoursAgo, twoHoursAgo);
 
-    const result = await sandbox.json(['clean', '--stall-time', '1h']);
+    const result = await sandbox.jsonBin(['clean', '--stall-time', '1h']);
     expect(result).toEqual({ stallTime: 3600, incomplete: 1, invalid: 2 });
     expect(await readdir(join(sandbox.dir, 'incomplete'))).toEqual([`fresh~${process.pid}-def`]);
     expect(await readdir(join(sandbox.dir, 'invalid'))).toEqual([]);
 
-    const human = await sandbox.run(['clean', '--stall-time', '0']);
+    const human = await sandbox.runBin(['clean', '--stall-time', '0']);
     expect(human).toMatchObject({ code: 0, stdout: 'Removed 1 stalled write (unchanged for 0 s) and 0 invalid files.\n' });
   });
 

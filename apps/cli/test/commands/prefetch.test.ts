@@ -144,7 +144,7 @@ describe('prefetch', () => {
     // While good-1 downloads, another process (a server on this directory) caches good-2.
     origin.beforeRespond = async (imageId) => {
       if (imageId !== 'good-1') return;
-      const other = await sandbox.run(['cache-image', 'good-2', '-'], { input: images.get('good-2')! });
+      const other = await sandbox.runBin(['cache-image', 'good-2', '-'], { input: images.get('good-2')! });
       expect(other.code, other.stderr).toBe(0);
     };
     const result = await sandbox.run(['prefetch', '--origin', origin.url, '--concurrency', '1']);

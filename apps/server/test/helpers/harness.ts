@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FakeOrigin } from '@imgcache/test-origin';
 import type { ServerConfig } from '../../src/config.js';
 import { startServer, type CreateServerOptions, type ImageServer } from '../../src/server.js';
-import { FakeOrigin } from './fake-origin.js';
 
 export interface Harness {
   origin: FakeOrigin;
@@ -15,7 +15,7 @@ export interface Harness {
 }
 
 /** A fake Glance origin and an imgcache server in front of it, on ephemeral ports. */
-export async function startHarness(overrides: Partial<ServerConfig> = {}, origin?: FakeOrigin, options: Omit<CreateServerOptions, 'logger'> = {}): Promise<Harness> {
+export async function startHarness(overrides: Partial<ServerConfig> = {}, origin?: FakeOrigin, options: CreateServerOptions = {}): Promise<Harness> {
   const fakeOrigin = origin ?? (await new FakeOrigin().start());
   const dir = await mkdtemp(join(tmpdir(), 'imgcache-server-'));
   const server = await startServer(
@@ -50,6 +50,12 @@ export async function startHarness(overrides: Partial<ServerConfig> = {}, origin
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A logger destination that keeps every JSON line the server logs. */
+export function logCollector(): { lines: Record<string, unknown>[]; stream: { write(line: string): void } } {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } };
 }
 
 export function randomImage(bytes: number): Buffer {

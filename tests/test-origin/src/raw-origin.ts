@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { glanceDocument, glanceRoute, hex } from './glance.js';
 
 /**
  * How the body differs from what is announced:
@@ -33,9 +32,10 @@ export interface RawImage {
 export const LIE_BYTES = 1000;
 
 /**
- * An origin written on raw sockets, so it can send what node:http refuses to: bodies
- * longer or shorter than their framing, bytes after the end of a response. Serves Glance
- * metadata at `/v2/images/{id}` and data at `/v2/images/{id}/file`, or data at
+ * The lying origin: written on raw sockets, so it can send what node:http refuses to:
+ * bodies longer or shorter than their framing, bytes after the end of a response, headers
+ * that never come, any Transfer-Encoding. Serves the same routes as FakeOrigin:
+ * Glance metadata at `/v2/images/{id}` and data at `/v2/images/{id}/file`, or data at
  * `/blobs/{id}` (for a template origin `{url}/blobs/{id}`).
  */
 export class RawOrigin {
@@ -75,22 +75,18 @@ export class RawOrigin {
     });
   }
 
-  private answer(socket: Socket, path: string): void {
-    const meta = /^\/v2\/images\/([^/]+)$/.exec(path);
-    const file = /^\/v2\/images\/([^/]+)\/file$/.exec(path) ?? /^\/blobs\/([^/]+)$/.exec(path);
-    const image = this.images.get(decodeURIComponent((meta ?? file)?.[1] ?? ''));
-    if (!image) return void socket.write(jsonResponse(404, { message: 'no such image' }));
-    if (meta) return void socket.write(jsonResponse(200, this.metadata(image)));
-    const imageId = decodeURIComponent(file![1]!);
+  private answer(socket: Socket, target: string): void {
+    const route = glanceRoute(new URL(target, 'http://origin').pathname);
+    const image = route && this.images.get(route.imageId);
+    if (!route || !image) return void socket.write(jsonResponse(404, { message: 'no such image' }));
+    const { imageId } = route;
+    if (route.kind === 'metadata') {
+      const document = glanceDocument(imageId, { size: image.metadataSize ?? image.data.length, checksummed: image.checksum ? image.data : null });
+      return void socket.write(jsonResponse(200, document));
+    }
     this.dataRequests.set(imageId, (this.dataRequests.get(imageId) ?? 0) + 1);
     if (image.stallHeaders) return;
     this.sendData(socket, image);
-  }
-
-  private metadata(image: RawImage): Record<string, unknown> {
-    const size = image.metadataSize ?? image.data.length;
-    if (!image.checksum) return { status: 'active', size, checksum: null, os_hash_algo: null, os_hash_value: null };
-    return { status: 'active', size, checksum: hex('md5', image.data), os_hash_algo: 'sha512', os_hash_value: hex('sha512', image.data) };
   }
 
   private sendData(socket: Socket, image: RawImage): void {
@@ -136,8 +132,4 @@ function chunks(data: Buffer): Buffer {
 function jsonResponse(status: number, body: unknown): Buffer {
   const text = JSON.stringify(body);
   return Buffer.from(`HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`, 'utf8');
-}
-
-export function hex(algorithm: 'md5' | 'sha512', data: Buffer): string {
-  return createHash(algorithm).update(data).digest('hex');
 }
