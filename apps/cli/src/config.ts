@@ -1,11 +1,22 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { CHECKSUM_ALGORITHMS, ImgcacheError, parseChoice, parseDriverName, readEnvSetting, type ChecksumAlgorithm } from '@imgcache/core';
+import {
+  CACHE_SETTINGS,
+  CHECKSUM_ALGORITHMS,
+  describeSettingOrigin,
+  ImgcacheError,
+  parseChoice,
+  parseDriverName,
+  parseDuration,
+  parseSize,
+  readConfigFile,
+  readEnvSetting,
+  readRememberedBudget,
+  type ChecksumAlgorithm,
+  type SettingOrigin,
+} from '@imgcache/core';
 import { InvalidArgumentError } from 'commander';
 import { defaultCacheDir } from './default-dir.js';
 import { UsageError } from './errors.js';
-import { parseDuration } from './format/parse-duration.js';
-import { parseSize } from './format/parse-size.js';
 
 /** The settings a cache is opened with, after every source has been applied. */
 export interface CacheConfig {
@@ -34,9 +45,14 @@ export interface Settings extends CacheConfig {
 /** Values given as command-line flags (already parsed by their option parsers). */
 export type ConfigFlags = Partial<Settings> & { config?: string; timeout?: number };
 
+/** Where the budget came from: a flag, the environment, the config file, the directory's remembered budget, or the default. */
+export type BudgetSource = 'flag' | 'env' | 'file' | 'remembered' | 'default';
+
 /** The resolved settings: the local cache's, and the server's when one is to be managed. */
 export interface ResolvedSettings {
   cache: CacheConfig;
+  /** Where `cache.maxSize` came from. */
+  budgetSource: BudgetSource;
   remote: RemoteConfig | undefined;
 }
 
@@ -50,22 +66,24 @@ export const DEFAULT_CONFIG: Omit<CacheConfig, 'dir'> = {
 /** Seconds a request to a managed server may take unless `--timeout` says otherwise. */
 export const DEFAULT_TIMEOUT = 30;
 
-/** Environment variables that set each value. */
-export const CONFIG_ENV: Readonly<Record<keyof Settings, string>> = {
-  dir: 'IMGCACHE_DIR',
-  driver: 'IMGCACHE_DRIVER',
-  maxSize: 'IMGCACHE_MAX_SIZE',
-  stallTime: 'IMGCACHE_STALL_TIME',
-  checksumAlgorithm: 'IMGCACHE_CHECKSUM_ALGORITHM',
-  url: 'IMGCACHE_URL',
-  token: 'IMGCACHE_TOKEN',
+/** Flag and environment variable of each value; the cache's are the server's too (core's table). */
+const SETTINGS: Readonly<Record<keyof Settings, { flag: string; env: string }>> = {
+  ...CACHE_SETTINGS,
+  url: { flag: '--url', env: 'IMGCACHE_URL' },
+  token: { flag: '--token', env: 'IMGCACHE_TOKEN' },
 };
+
+/** Environment variables that set each value. */
+export const CONFIG_ENV: Readonly<Record<keyof Settings, string>> = Object.fromEntries(
+  Object.entries(SETTINGS).map(([key, { env }]) => [key, env]),
+) as Record<keyof Settings, string>;
 
 const KEYS = Object.keys(CONFIG_ENV) as (keyof Settings)[];
 
 /**
  * Resolves the cache settings: flags win over the environment, which wins over the
- * `--config` JSON file, which wins over the defaults.
+ * `--config` file, which wins over the budget the directory remembers (for `maxSize`),
+ * which wins over the defaults.
  * @throws {UsageError} for an unreadable config file or a bad value in any source.
  */
 export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<CacheConfig> {
@@ -84,7 +102,7 @@ export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv
   if (flags.dir !== undefined && flags.url !== undefined) {
     throw new UsageError('Use either --dir (a local cache directory) or --url (a running server), not both.');
   }
-  const file = flags.config ? await readConfigFile(flags.config, cwd) : {};
+  const file = flags.config ? readSettingsFile(resolve(cwd, flags.config)) : {};
   const fromEnv = readEnv(env);
   const pick = <K extends keyof Settings>(key: K): Settings[K] | undefined => flags[key] ?? fromEnv[key] ?? file[key];
   const cache: CacheConfig = {
@@ -94,14 +112,24 @@ export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv
     stallTime: pick('stallTime') ?? DEFAULT_CONFIG.stallTime,
     checksumAlgorithm: pick('checksumAlgorithm') ?? DEFAULT_CONFIG.checksumAlgorithm,
   };
+  const given: BudgetSource | undefined =
+    flags.maxSize !== undefined ? 'flag' : fromEnv.maxSize !== undefined ? 'env' : file.maxSize !== undefined ? 'file' : undefined;
   const url = flags.dir === undefined ? pick('url') : undefined;
-  if (url === undefined) return { cache, remote: undefined };
+  if (url === undefined) {
+    if (given !== undefined) return { cache, budgetSource: given, remote: undefined };
+    // No budget was asked for: use the one the directory remembers (a server's), if any.
+    const remembered = await readRememberedBudget(cache.dir).catch((error: unknown) => {
+      throw new UsageError((error as Error).message, { cause: error });
+    });
+    if (remembered === null) return { cache, budgetSource: 'default', remote: undefined };
+    return { cache: { ...cache, maxSize: remembered.maxSize }, budgetSource: 'remembered', remote: undefined };
+  }
   const token = pick('token');
   // A header cannot carry control characters; say so here rather than as a failed request.
   if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
     throw new UsageError('The server token must be non-empty printable ASCII (no line breaks or control characters).');
   }
-  return { cache, remote: { url: new URL(url), token, timeout: flags.timeout ?? DEFAULT_TIMEOUT } };
+  return { cache, budgetSource: given ?? 'default', remote: { url: new URL(url), token, timeout: flags.timeout ?? DEFAULT_TIMEOUT } };
 }
 
 /**
@@ -131,46 +159,46 @@ function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
     // An empty variable counts as unset, as in the server.
     const raw = readEnvSetting(env, CONFIG_ENV[key]);
     if (raw === undefined) continue;
-    Object.assign(values, { [key]: convert(key, raw, `environment variable ${CONFIG_ENV[key]}`) });
+    Object.assign(values, { [key]: convert(key, raw, { source: 'env', env: SETTINGS[key].env, flag: SETTINGS[key].flag }) });
   }
   return values;
 }
 
 /**
- * Reads a JSON config file such as `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`.
- * A relative `dir` is taken relative to the file's own directory.
+ * Reads a config file, JSON or (named `*.toml`) TOML, such as
+ * `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`. `path` is already resolved against
+ * the run's working directory; a relative `dir` is taken relative to the file's own directory.
+ * @throws {UsageError} for an unreadable file, an unknown key or a bad value.
  */
-async function readConfigFile(path: string, cwd: string): Promise<Partial<Settings>> {
-  let parsed: unknown;
+function readSettingsFile(path: string): Partial<Settings> {
+  let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(await readFile(resolve(cwd, path), 'utf8'));
+    parsed = readConfigFile(path);
   } catch (error) {
-    throw new UsageError(`Cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`Config file ${path} must hold a JSON object, e.g. {"dir": "/var/cache/imgcache", "maxSize": "10GiB"}.`);
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')) throw new UsageError(error.message, { cause: error });
+    throw error;
   }
   const values: Partial<Settings> = {};
   for (const [key, raw] of Object.entries(parsed)) {
     if (!KEYS.includes(key as keyof Settings)) {
       throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')}.`);
     }
-    const value = convert(key as keyof Settings, raw, `"${key}" in config file ${path}`);
-    Object.assign(values, { [key]: key === 'dir' ? resolve(cwd, dirname(path), value as string) : value });
+    const value = convert(key as keyof Settings, raw, { source: 'file', key, file: path });
+    Object.assign(values, { [key]: key === 'dir' ? resolve(dirname(path), value as string) : value });
   }
   return values;
 }
 
-function convert(key: keyof Settings, raw: unknown, where: string): Settings[keyof Settings] {
+function convert(key: keyof Settings, raw: unknown, origin: SettingOrigin): Settings[keyof Settings] {
+  const where = describeSettingOrigin(origin);
   try {
     switch (key) {
+      // Core's parsers: the server reads sizes and durations by the same rules.
       case 'maxSize':
-        if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
-        if (typeof raw === 'string') return parseSize(raw);
+        if (typeof raw === 'number' || typeof raw === 'string') return parseSize(raw, where);
         break;
       case 'stallTime':
-        if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) return raw;
-        if (typeof raw === 'string') return parseDuration(raw);
+        if (typeof raw === 'number' || typeof raw === 'string') return parseDuration(raw, where);
         break;
       // Enumerations take any letter case, as on the command line (core's strict parsers).
       case 'checksumAlgorithm':

@@ -1,11 +1,12 @@
-import { ImageCache, type Logger } from '@imgcache/core';
+import { openConfiguredCache, type ImageCache, type Logger } from '@imgcache/core';
 import type { Command } from 'commander';
 import { ioFor, type CliIo } from './cli-io.js';
-import { resolveSettings, type CacheConfig, type ResolvedSettings } from './config.js';
+import { resolveSettings, type BudgetSource, type CacheConfig, type ResolvedSettings } from './config.js';
 import { UsageError } from './errors.js';
 import { createCliLogger } from './logger.js';
 import { Output } from './output.js';
 import { ManagementClient } from './remote/management-client.js';
+import { VERSION } from './version.js';
 
 /** The global options every command understands (see program.ts). */
 export interface GlobalOptions {
@@ -26,6 +27,8 @@ export interface GlobalOptions {
 /** What a command needs besides its own arguments. */
 export interface CommandContext {
   config: CacheConfig;
+  /** Where `config.maxSize` came from (a flag, the environment, the config file, the directory's remembered budget, the default). */
+  budgetSource: BudgetSource;
   /** The server to manage instead of the local directory, when `--url` (or its env/config) is set. */
   remote: ManagementClient | undefined;
   /** The streams, environment and working directory of this run. */
@@ -44,11 +47,11 @@ export async function contextFor(command: Command): Promise<CommandContext> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const verbose = options.verbose ?? false;
   const json = options.json ?? false;
-  const { cache: config, remote } = await settingsFor(command);
+  const { cache: config, budgetSource, remote } = await settingsFor(command);
   const client = remote && REMOTE_COMMANDS.has(command) ? new ManagementClient(remote) : undefined;
   const io = ioFor(command);
   const logger = createCliLogger({ verbose, write: (line) => void io.stderr.write(line) });
-  return { config, remote: client, io, out: new Output(json, verbose, io.stdout), logger, verbose, json };
+  return { config, budgetSource, remote: client, io, out: new Output(json, verbose, io.stdout), logger, verbose, json };
 }
 
 /** Commands that can manage a running server; all others need a local cache directory. */
@@ -100,20 +103,19 @@ function settingsFor(command: Command): Promise<ResolvedSettings> {
 }
 
 /**
- * Opens the cache with the resolved settings, runs `work`, and always closes the cache.
- * Driver packages are imported from the CLI's own dependencies, so `--driver xattr`
- * finds the xattr driver; core falls back to SQLite (with a warning) when it is unusable.
+ * Opens the cache with the resolved settings (core's openConfiguredCache, as the server
+ * does), runs `work`, and always closes the cache. A cache this run creates remembers the
+ * budget it was created with. Driver packages are imported from the CLI's own
+ * dependencies, so `--driver xattr` finds the xattr driver; core falls back to SQLite (with
+ * a warning) when it is unusable.
  */
 export async function withCache<T>(context: CommandContext, work: (cache: ImageCache) => Promise<T>): Promise<T> {
   const { config, logger } = context;
-  const cache = await ImageCache.open({
-    dir: config.dir,
-    driver: config.driver,
-    maxSize: config.maxSize,
-    stallTime: config.stallTime,
-    checksumAlgorithm: config.checksumAlgorithm,
+  const cache = await openConfiguredCache(config, {
     importer: (specifier) => import(specifier),
     logger,
+    rememberBudget: 'at-creation',
+    program: `imgcache ${VERSION}`,
   });
   try {
     // Core's startup reconcile has already warned of each repair, naming the image and the cause.

@@ -47,7 +47,12 @@ export function parsePathFlag(value: string): string {
   return value;
 }
 
-function asArgumentError<T>(parse: () => T): T {
+/**
+ * Runs one of core's setting parsers and turns its refusal into commander's usage error,
+ * keeping only the reason: commander puts the flag and the value in front of it.
+ * @throws {InvalidArgumentError} when `parse` throws an imgcache error.
+ */
+export function asArgumentError<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {

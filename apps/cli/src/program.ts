@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { CHECKSUM_ALGORITHMS } from '@imgcache/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { attachIo, type CliIo } from './cli-io.js';
@@ -21,25 +20,27 @@ import { registerVerify } from './commands/verify.js';
 import { parseDuration } from './format/parse-duration.js';
 import { parseSize } from './format/parse-size.js';
 import { parseChecksumAlgorithmFlag, parseDriverFlag, parsePathFlag } from './option-parsers.js';
-
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+import { VERSION } from './version.js';
 
 const GLOBAL_HELP = `
 Environment (flags win over the environment, which wins over --config, which wins over defaults):
   IMGCACHE_DIR, IMGCACHE_DRIVER, IMGCACHE_MAX_SIZE, IMGCACHE_STALL_TIME,
   IMGCACHE_CHECKSUM_ALGORITHM, IMGCACHE_URL, IMGCACHE_TOKEN
 
-Config file (--config FILE), JSON; a relative dir is relative to the file:
+Config file (--config FILE), TOML if named *.toml, else JSON; a relative dir is relative to the file:
   {"dir": "/var/cache/imgcache", "driver": "sqlite", "maxSize": "20GiB",
    "stallTime": "24h", "checksumAlgorithm": "sha256"}
+
+Budget: without --max-size (or IMGCACHE_MAX_SIZE, or maxSize in --config), the budget the
+directory remembers (written by imgcache-server at start, or when the cache was created).
 
 Managing a running imgcache-server (--url, with its --admin-token as --token):
   list-cached, list-queued, queue-image, delete-cached-image, delete-queued-image,
   delete-all-cached-images and delete-all-queued-images work on the server; the other
   commands need a local --dir. A --dir flag overrides IMGCACHE_URL or a url in --config.
 
-Sizes: bytes, or K/M/G/T (and KiB/MiB/GiB/TiB) in powers of 1024, KB/MB/GB/TB in powers of 1000.
-Durations: seconds, or s/m/h/d.
+Sizes: bytes, or K/M/G/T/P (and KiB…PiB) in powers of 1024, KB…PB in powers of 1000; e.g. .5G, 1PiB.
+Durations: seconds, or s/m/h/d; e.g. 90s, 1.5m, 24h.
 
 Exit status: 0 ok, 1 the operation failed, 2 usage error.
 
@@ -61,17 +62,17 @@ Examples:
 export function buildProgram(io: CliIo): Command {
   const program = new Command('imgcache')
     .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
-    .version(version, '-V, --version', 'print the version')
+    .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(parsePathFlag))
     .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(parseDriverFlag))
-    .addOption(new Option('--max-size <size>', 'cache budget that prune enforces, e.g. 10GiB, 500M (default: 10GiB)').argParser(parseSize))
+    .addOption(new Option('--max-size <size>', "cache budget that prune enforces, e.g. 10GiB, 500M (default: the directory's remembered budget, else 10GiB)").argParser(parseSize))
     .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
     // choices() lists the values in the help; the parser after it accepts any letter case.
     .addOption(
       new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS).argParser(parseChecksumAlgorithmFlag),
     )
-    .addOption(new Option('--config <file>', 'JSON config file (lowest precedence after defaults)').argParser(parsePathFlag))
+    .addOption(new Option('--config <file>', 'config file, TOML (*.toml) or JSON (lowest precedence after defaults)').argParser(parsePathFlag))
     .addOption(new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(parseServerUrl))
     .addOption(new Option('--token <token>', "the server's admin token (prefer IMGCACHE_TOKEN: flags show in ps)"))
     .addOption(new Option('--timeout <duration>', 'how long a request to the server may take, e.g. 10, 2m (default: 30s)').argParser(parseTimeout))

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
-import { ImgcacheError } from '@imgcache/core';
 import { startServer } from './server.js';
 import { handleSignals } from './signals.js';
 
@@ -20,7 +20,8 @@ async function main(): Promise<void> {
       process.stderr.write(`imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`);
       process.exit(2);
     }
-    if (ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG')) {
+    // A bad setting, or a config file that cannot be read or parsed: a usage error, as in the CLI.
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')) {
       process.stderr.write(`imgcache-server: ${error.message}\n`);
       process.exit(2);
     }

@@ -1,15 +1,17 @@
-import { ImgcacheError, parseBoolean, parseDriverName, readEnvSetting, type SettingSource } from '@imgcache/core';
+import { CACHE_SETTINGS, parseBoolean, parseDriverName } from '@imgcache/core';
 import { Command, Option } from 'commander';
 import {
   DEFAULTS,
   parseChecksumAlgorithm,
   parseDirectory,
+  parseDuration,
   parseHost,
   parseInteger,
   parseLogFormat,
   parseLogLevel,
   parseMinFree,
   parseOrigin,
+  parsePemFile,
   parseRangeMiss,
   parseAccelRedirect,
   parseSize,
@@ -18,51 +20,61 @@ import {
   type SettingName,
 } from './config.js';
 import { ConfigError } from './errors.js';
+import { SettingReader, type Flag, type FlagName } from './setting-reader.js';
+import { VERSION } from './version.js';
 
-interface Flag {
-  /** Commander's flag syntax, e.g. `--origin <url>`. */
-  flags: string;
-  env: string;
-  description: string;
-  fallback?: string | number | boolean;
-}
-
-/** Flag, env var, description and default of every setting (also the README's table). */
-const FLAGS: Readonly<Record<SettingName, Flag>> = {
+/**
+ * Flag, env var, description and default of every setting (also the README's table). The
+ * key is also the setting's key in a config file. Settings shared with the CLI take their
+ * flag and variable from core's CACHE_SETTINGS.
+ */
+const FLAGS: Readonly<Record<FlagName, Flag>> = {
   origin: { flags: '--origin <url>', env: 'IMGCACHE_ORIGIN', description: 'Glance API base URL, or an image data URL template containing {id}' },
   host: { flags: '--host <host>', env: 'IMGCACHE_HOST', description: 'address to listen on', fallback: DEFAULTS.host },
   port: { flags: '--port <port>', env: 'IMGCACHE_PORT', description: 'port to listen on (0 picks a free one)', fallback: DEFAULTS.port },
-  dir: { flags: '--dir <path>', env: 'IMGCACHE_DIR', description: 'cache directory' },
-  driver: { flags: '--driver <name>', env: 'IMGCACHE_DRIVER', description: 'metadata driver: sqlite, xattr or a package name', fallback: DEFAULTS.driver },
-  maxSize: { flags: '--max-size <size>', env: 'IMGCACHE_MAX_SIZE', description: 'cache budget (bytes, or K/M/G/T)', fallback: DEFAULTS.maxSize },
+  dir: { flags: `${CACHE_SETTINGS.dir.flag} <path>`, env: CACHE_SETTINGS.dir.env, description: 'cache directory', path: true },
+  driver: { flags: `${CACHE_SETTINGS.driver.flag} <name>`, env: CACHE_SETTINGS.driver.env, description: 'metadata driver: sqlite, xattr or a package name', fallback: DEFAULTS.driver },
+  maxSize: {
+    flags: `${CACHE_SETTINGS.maxSize.flag} <size>`,
+    env: CACHE_SETTINGS.maxSize.env,
+    description: 'cache budget, e.g. 10GiB, .5T, 500GB (also recorded in the directory for the imgcache CLI)',
+    fallback: DEFAULTS.maxSize,
+  },
   minFree: { flags: '--min-free <size|%>', env: 'IMGCACHE_MIN_FREE', description: 'free disk space to keep: bytes or a percentage of the filesystem', fallback: DEFAULTS.minFree },
-  stallTime: { flags: '--stall-time <seconds>', env: 'IMGCACHE_STALL_TIME', description: 'age after which an unfinished write is cleaned', fallback: DEFAULTS.stallTime },
+  stallTime: {
+    flags: `${CACHE_SETTINGS.stallTime.flag} <duration>`,
+    env: CACHE_SETTINGS.stallTime.env,
+    description: 'age after which an unfinished write is cleaned, e.g. 86400, 24h',
+    fallback: DEFAULTS.stallTime,
+  },
   checksumAlgorithm: {
-    flags: '--checksum-algorithm <name>',
-    env: 'IMGCACHE_CHECKSUM_ALGORITHM',
+    flags: `${CACHE_SETTINGS.checksumAlgorithm.flag} <name>`,
+    env: CACHE_SETTINGS.checksumAlgorithm.env,
     description: 'digest recorded for cached images: md5, sha256, sha512',
     fallback: DEFAULTS.checksumAlgorithm,
   },
-  adminToken: { flags: '--admin-token <token>', env: 'IMGCACHE_ADMIN_TOKEN', description: 'token for the management API (disabled when unset)' },
+  adminToken: { flags: '--admin-token <token>', env: 'IMGCACHE_ADMIN_TOKEN', description: 'token for the management API (disabled when unset); prefer --admin-token-file: argv shows in ps' },
+  adminTokenFile: { flags: '--admin-token-file <path>', env: 'IMGCACHE_ADMIN_TOKEN_FILE', description: 'file holding the admin token (one trailing line break is dropped)', path: true },
   originToken: { flags: '--origin-token <token>', env: 'IMGCACHE_ORIGIN_TOKEN', description: 'X-Auth-Token the prefetcher and readiness probe send to the origin' },
+  originTokenFile: { flags: '--origin-token-file <path>', env: 'IMGCACHE_ORIGIN_TOKEN_FILE', description: 'file holding the origin token', path: true },
   public: {
     flags: '--public [bool]',
     env: 'IMGCACHE_PUBLIC',
     description: 'serve cached images without asking the origin to authorise each client (true|1|yes|on, false|0|no|off)',
     fallback: false,
   },
-  authTtl: { flags: '--auth-ttl <seconds>', env: 'IMGCACHE_AUTH_TTL', description: 'how long an origin authorisation of a client is remembered', fallback: DEFAULTS.authTtl },
+  authTtl: { flags: '--auth-ttl <duration>', env: 'IMGCACHE_AUTH_TTL', description: 'how long an origin authorisation of a client is remembered', fallback: DEFAULTS.authTtl },
   authStale: {
-    flags: '--auth-stale <seconds>',
+    flags: '--auth-stale <duration>',
     env: 'IMGCACHE_AUTH_STALE',
-    description: 'serve a cached image to a client the origin authorised within this many seconds while the origin is unreachable, times out or answers 5xx (0: never)',
+    description: 'serve a cached image to a client the origin authorised within this long while the origin is unreachable, times out or answers 5xx (0: never)',
     fallback: DEFAULTS.authStale,
   },
   prefetchConcurrency: { flags: '--prefetch-concurrency <n>', env: 'IMGCACHE_PREFETCH_CONCURRENCY', description: 'queued images fetched at once', fallback: DEFAULTS.prefetchConcurrency },
   maintenanceInterval: {
-    flags: '--maintenance-interval <seconds>',
+    flags: '--maintenance-interval <duration>',
     env: 'IMGCACHE_MAINTENANCE_INTERVAL',
-    description: 'seconds between prune/clean/prefetch runs (0: off)',
+    description: 'time between prune/clean/prefetch runs, e.g. 60, 5m (0: off)',
     fallback: DEFAULTS.maintenanceInterval,
   },
   rangeMiss: {
@@ -79,31 +91,41 @@ const FLAGS: Readonly<Record<SettingName, Flag>> = {
   logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
   logFormat: { flags: '--log-format <format>', env: 'IMGCACHE_LOG_FORMAT', description: 'json (one object per line) or pretty (for people)', fallback: DEFAULTS.logFormat },
   originConnectTimeout: {
-    flags: '--origin-connect-timeout <seconds>',
+    flags: '--origin-connect-timeout <duration>',
     env: 'IMGCACHE_ORIGIN_CONNECT_TIMEOUT',
-    description: 'seconds to connect to the origin (0: no limit)',
+    description: 'time to connect to the origin, TLS handshake included (0: no limit)',
     fallback: DEFAULTS.originConnectTimeout,
   },
   originHeaderTimeout: {
-    flags: '--origin-header-timeout <seconds>',
+    flags: '--origin-header-timeout <duration>',
     env: 'IMGCACHE_ORIGIN_HEADER_TIMEOUT',
-    description: "seconds to wait for the origin's response headers (0: no limit)",
+    description: "time to wait for the origin's response headers (0: no limit)",
     fallback: DEFAULTS.originHeaderTimeout,
   },
   originIdleTimeout: {
-    flags: '--origin-idle-timeout <seconds>',
+    flags: '--origin-idle-timeout <duration>',
     env: 'IMGCACHE_ORIGIN_IDLE_TIMEOUT',
-    description: 'seconds the origin may pause inside a body (0: no limit)',
+    description: 'time the origin may pause inside a body (0: no limit)',
     fallback: DEFAULTS.originIdleTimeout,
   },
+  originCaFile: {
+    flags: '--origin-ca-file <path>',
+    env: 'IMGCACHE_ORIGIN_CA_FILE',
+    description: "PEM bundle of the CAs that sign an https origin's certificate (instead of Node's bundled CAs)",
+    path: true,
+  },
+  originCertFile: { flags: '--origin-cert-file <path>', env: 'IMGCACHE_ORIGIN_CERT_FILE', description: 'PEM client certificate presented to an https origin', path: true },
+  originKeyFile: { flags: '--origin-key-file <path>', env: 'IMGCACHE_ORIGIN_KEY_FILE', description: "PEM private key of --origin-cert-file", path: true },
 };
 
 /** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
 export function createCommand(): Command {
   const command = new Command('imgcache-server')
     .description('Caching image proxy in front of a Glance API or any HTTP image origin.')
+    .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ outputError: () => undefined });
+    .configureOutput({ outputError: () => undefined })
+    .addOption(new Option('--config <file>', 'config file, TOML (*.toml) or JSON, with the settings below by their camelCase names; flags and variables win over it'));
   for (const { flags, env, description, fallback } of Object.values(FLAGS)) {
     const shownDefault = fallback === undefined ? '' : `, default: ${String(fallback)}`;
     const option = new Option(flags, `${description} (env: ${env}${shownDefault})`);
@@ -115,17 +137,22 @@ export function createCommand(): Command {
 }
 
 /**
- * Parses argv and the IMGCACHE_* variables into a checked configuration. A flag wins over
- * its variable, an empty variable counts as unset, and every value is checked before
- * anything starts.
- * @throws {ConfigError} naming the first unusable setting (the flag, or the variable it came from).
- * @throws {CommanderError} for an unknown flag, a flag without its value, or `--help`.
+ * Parses argv, the IMGCACHE_* variables and the `--config` file into a checked
+ * configuration. A flag wins over its variable, which wins over the config file, which
+ * wins over the default; an empty variable counts as unset; every value is checked, and
+ * token and PEM files read, before anything starts.
+ * @throws {ConfigError} naming the first unusable setting (the flag, the variable, or the key and file it came from).
+ * @throws {ConfigFileError} (core) for a config file that cannot be read or parsed.
+ * @throws {CommanderError} for an unknown flag, a flag without its value, `--help` or `--version`.
  */
 export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const command = createCommand();
   command.parse(argv as string[], { from: 'user' });
-  const read = new SettingReader(command, env);
-  return {
+  const given = command.opts();
+  const read = new SettingReader(FLAGS, given, env, typeof given.config === 'string' ? given.config : undefined);
+  const duration = (key: SettingName, name: string) => read.withDefault(key, (value) => parseDuration(name, value));
+  const pem = (key: SettingName, name: string) => read.optional(key, (value) => parsePemFile(name, value));
+  const config: ServerConfig = {
     origin: read.required('origin', parseOrigin, 'an origin URL'),
     host: read.withDefault('host', parseHost),
     port: read.withDefault('port', (value) => parseInteger('port', value, 0, 65_535)),
@@ -133,73 +160,32 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     driver: read.withDefault('driver', (value) => parseDriverName(value, '--driver')),
     maxSize: read.withDefault('maxSize', (value) => parseSize('max-size', value)),
     minFree: read.withDefault('minFree', parseMinFree),
-    stallTime: read.withDefault('stallTime', (value) => parseInteger('stall-time', value, 0)),
+    stallTime: duration('stallTime', 'stall-time'),
     checksumAlgorithm: read.withDefault('checksumAlgorithm', parseChecksumAlgorithm),
-    adminToken: read.optional('adminToken', (value) => parseToken('admin-token', value)),
-    originToken: read.optional('originToken', (value) => parseToken('origin-token', value)),
+    adminToken: read.secret('adminToken', 'adminTokenFile', (value) => parseToken('admin-token', value)),
+    originToken: read.secret('originToken', 'originTokenFile', (value) => parseToken('origin-token', value)),
     public: read.withDefault('public', (value) => parseBoolean(value, '--public')),
-    authTtl: read.withDefault('authTtl', (value) => parseInteger('auth-ttl', value, 0)),
-    authStale: read.withDefault('authStale', (value) => parseInteger('auth-stale', value, 0)),
+    authTtl: duration('authTtl', 'auth-ttl'),
+    authStale: duration('authStale', 'auth-stale'),
     prefetchConcurrency: read.withDefault('prefetchConcurrency', (value) => parseInteger('prefetch-concurrency', value, 1, 64)),
-    maintenanceInterval: read.withDefault('maintenanceInterval', (value) => parseInteger('maintenance-interval', value, 0)),
+    maintenanceInterval: duration('maintenanceInterval', 'maintenance-interval'),
     logLevel: read.withDefault('logLevel', parseLogLevel),
     logFormat: read.withDefault('logFormat', parseLogFormat),
     rangeMiss: read.withDefault('rangeMiss', parseRangeMiss),
     accelRedirect: read.optional('accelRedirect', parseAccelRedirect),
-    originConnectTimeout: read.withDefault('originConnectTimeout', (value) => parseInteger('origin-connect-timeout', value, 0)),
-    originHeaderTimeout: read.withDefault('originHeaderTimeout', (value) => parseInteger('origin-header-timeout', value, 0)),
-    originIdleTimeout: read.withDefault('originIdleTimeout', (value) => parseInteger('origin-idle-timeout', value, 0)),
+    originConnectTimeout: duration('originConnectTimeout', 'origin-connect-timeout'),
+    originHeaderTimeout: duration('originHeaderTimeout', 'origin-header-timeout'),
+    originIdleTimeout: duration('originIdleTimeout', 'origin-idle-timeout'),
+    originCaFile: pem('originCaFile', 'origin-ca-file'),
+    originCertFile: pem('originCertFile', 'origin-cert-file'),
+    originKeyFile: pem('originKeyFile', 'origin-key-file'),
     sources: read.sources,
+    secretFiles: read.secretFiles,
   };
-}
-
-/** Finds each setting's value (flag, else variable, else default), parses it and remembers where it came from. */
-class SettingReader {
-  readonly sources: Partial<Record<SettingName, SettingSource>> = {};
-  private readonly given: Record<string, unknown>;
-
-  constructor(
-    command: Command,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {
-    this.given = command.opts();
+  // A client certificate is useless without its key, and the reverse.
+  if ((config.originCertFile === undefined) !== (config.originKeyFile === undefined)) {
+    const missing = config.originCertFile === undefined ? 'origin-cert-file' : 'origin-key-file';
+    throw new ConfigError(missing, `--origin-cert-file and --origin-key-file go together; --${missing} (or ${FLAGS[missing === 'origin-cert-file' ? 'originCertFile' : 'originKeyFile'].env}) is missing`);
   }
-
-  /** A setting without a default: undefined while neither the flag nor the variable is set. */
-  optional<T>(key: SettingName, parse: (value: string) => T): T | undefined {
-    const { env, fallback } = FLAGS[key];
-    const flag = this.given[key];
-    if (typeof flag === 'string') return this.parse(key, 'flag', flag, parse);
-    const fromEnv = readEnvSetting(this.env, env);
-    if (fromEnv !== undefined) return this.parse(key, 'env', fromEnv, parse);
-    return fallback === undefined ? undefined : this.parse(key, 'default', String(fallback), parse);
-  }
-
-  withDefault<T>(key: SettingName, parse: (value: string) => T): T {
-    return this.optional(key, parse)!;
-  }
-
-  required<T>(key: SettingName, parse: (value: string) => T, what: string): T {
-    const value = this.optional(key, parse);
-    if (value !== undefined) return value;
-    const option = optionName(key);
-    throw new ConfigError(option, `${what} is required (--${option} or ${FLAGS[key].env})`);
-  }
-
-  private parse<T>(key: SettingName, source: SettingSource, value: string, parse: (value: string) => T): T {
-    this.sources[key] = source;
-    try {
-      return parse(value);
-    } catch (error) {
-      // Re-raised under the name the value was given by: the flag, or the variable.
-      const reason = ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as unknown as { reason: string }).reason : undefined;
-      if (reason === undefined) throw error;
-      throw new ConfigError(optionName(key), reason, source === 'env' ? FLAGS[key].env : undefined);
-    }
-  }
-}
-
-/** The flag of a setting without its dashes: `logLevel` gives `log-level`. */
-function optionName(key: SettingName): string {
-  return FLAGS[key].flags.split(' ')[0]!.slice(2);
+  return config;
 }

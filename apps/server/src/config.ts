@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { CHECKSUM_ALGORITHMS, parseChoice, type ChecksumAlgorithm, type SettingSource } from '@imgcache/core';
+import {
+  CHECKSUM_ALGORITHMS,
+  ImgcacheError,
+  parseChoice,
+  parseDuration as parseDurationSetting,
+  parseSize as parseSizeSetting,
+  type ChecksumAlgorithm,
+  type SettingSource,
+} from '@imgcache/core';
 import { ConfigError } from './errors.js';
 
 /** Pino's levels, quietest last; the accepted values of `--log-level`. */
@@ -57,8 +66,16 @@ export interface ServerConfig {
    * with `X-Accel-Redirect: <prefix><image id>` and nginx sends the file (deploy/nginx/).
    */
   accelRedirect?: string | undefined;
-  /** Where each setting came from, when the configuration was read from flags and the environment. */
+  /** Where each setting came from, when the configuration was read from flags, the environment and a config file. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
+  /** The files secrets were read from (`--admin-token-file`, `--origin-token-file`), by setting, when they were. */
+  secretFiles?: Readonly<Partial<Record<SettingName, string>>> | undefined;
+  /** PEM file of the certificate authorities that sign the origin's certificate (replaces Node's bundled ones). */
+  originCaFile?: string | undefined;
+  /** PEM file of the client certificate presented to the origin (with {@link originKeyFile}). */
+  originCertFile?: string | undefined;
+  /** PEM file of the client certificate's private key. */
+  originKeyFile?: string | undefined;
   /** Seconds to open a connection to the origin (0: no limit). Default {@link DEFAULTS}.originConnectTimeout. */
   originConnectTimeout?: number | undefined;
   /** Seconds to wait for the origin's response headers (0: no limit). Default {@link DEFAULTS}.originHeaderTimeout. */
@@ -68,7 +85,7 @@ export interface ServerConfig {
 }
 
 /** The name of every setting of {@link ServerConfig}. */
-export type SettingName = Exclude<keyof ServerConfig, 'sources'>;
+export type SettingName = Exclude<keyof ServerConfig, 'sources' | 'secretFiles'>;
 
 export const DEFAULTS = {
   host: '127.0.0.1',
@@ -102,21 +119,73 @@ export function originTimeouts(config: ServerConfig): { connect: number; headers
   };
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** PEM contents for TLS connections to the origin (undici's `connect` options). */
+export interface OriginTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
 
 /**
- * Parses a byte count: `1048576`, `512M`, `10GiB`, `1.5 G` (binary units), `500MB` (decimal).
+ * Reads the origin's CA bundle and client certificate and key named by a configuration.
+ * @returns undefined when none is set (Node's bundled CAs, no client certificate).
+ * @throws the filesystem's error when a file cannot be read (parseArguments checked them).
+ */
+export function loadOriginTls(config: Pick<ServerConfig, 'originCaFile' | 'originCertFile' | 'originKeyFile'>): OriginTls | undefined {
+  const tls: OriginTls = {};
+  if (config.originCaFile) tls.ca = readFileSync(config.originCaFile, 'utf8');
+  if (config.originCertFile) tls.cert = readFileSync(config.originCertFile, 'utf8');
+  if (config.originKeyFile) tls.key = readFileSync(config.originKeyFile, 'utf8');
+  return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+/**
+ * Parses a byte count by core's rules (the CLI's too): `1048576`, `512M`, `.5G`, `10GiB`,
+ * `1PiB` (binary units), `500MB` (decimal).
+ * @param name the flag without its dashes, e.g. `max-size`.
  * @throws {ConfigError} for anything else.
  */
 export function parseSize(name: string, value: string | number): number {
-  if (typeof value === 'number') return checkBytes(name, value);
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value);
-  if (!match) throw new ConfigError(name, `${JSON.stringify(value)} is not a size; use bytes or a number with K, M, G or T`);
-  const unit = match[2]!.toLowerCase();
-  // As in the CLI: K/M/G/T and KiB/MiB/GiB/TiB are binary, KB/MB/GB/TB decimal.
-  const decimal = unit !== '' && match[3]?.toLowerCase() === 'b';
-  const multiplier = decimal ? 1000 ** (' kmgt'.indexOf(unit)) : UNITS[unit]!;
-  return checkBytes(name, Math.floor(Number(match[1]) * multiplier));
+  return asConfigError(name, () => parseSizeSetting(value, `--${name}`));
+}
+
+/**
+ * Parses a duration by core's rules (the CLI's too): `90`, `90s`, `1.5m`, `24h`, `1d`. The
+ * server's timers count whole seconds, so the result must be one (`1.5m` is, `1.5` is not).
+ * @param name the flag without its dashes, e.g. `stall-time`.
+ * @returns seconds.
+ * @throws {ConfigError} for anything else.
+ */
+export function parseDuration(name: string, value: string | number): number {
+  const seconds = asConfigError(name, () => parseDurationSetting(value, `--${name}`));
+  if (!Number.isSafeInteger(seconds)) throw new ConfigError(name, `${JSON.stringify(value)} is not a whole number of seconds; e.g. 90, 90s, 1.5m`);
+  return seconds;
+}
+
+/**
+ * Checks that a PEM file (a CA bundle, a certificate or a key) can be read and holds a PEM
+ * block; returns its path. Read at start-up, so a wrong path stops the server before it serves.
+ * @throws {ConfigError} for an unreadable file or one without a PEM block.
+ */
+export function parsePemFile(name: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(name, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN ')) throw new ConfigError(name, `${path} holds no PEM block (-----BEGIN …)`);
+  return path;
+}
+
+/** Runs one of core's setting parsers and re-raises its refusal as a ConfigError for `--name`. */
+function asConfigError<T>(name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')) throw new ConfigError(name, (error as unknown as { reason: string }).reason);
+    throw error;
+  }
 }
 
 /**
@@ -233,9 +302,4 @@ export function parseAccelRedirect(value: string): string {
 export function parseToken(name: string, value: string): string {
   if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return value;
   throw new ConfigError(name, 'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header');
-}
-
-function checkBytes(name: string, bytes: number): number {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ConfigError(name, `${bytes} is not a whole number of bytes, 0 or more`);
-  return bytes;
 }

@@ -1,19 +1,36 @@
-import { ImgcacheError, type ImgcacheErrorCode } from '@imgcache/core';
+import { ImgcacheError, describeSettingOrigin, type ImgcacheErrorCode } from '@imgcache/core';
 
 /**
- * A server setting that cannot work. The message names the flag, or the environment
- * variable when the value came from there, and says what is accepted.
+ * A server setting that cannot work. The message names the flag, the environment variable
+ * when the value came from there, or the key and file when it came from a config file, and
+ * says what is accepted (core's {@link describeSettingOrigin}, as in the CLI).
  */
 export class ConfigError extends ImgcacheError {
+  /** The environment variable the value came from, when it did. */
+  readonly env: string | undefined;
+  /** The config file the value came from, when it did, and its key there. */
+  readonly file: string | undefined;
+  readonly key: string | undefined;
+
   constructor(
     /** The flag without its dashes, e.g. `log-level`. */
     readonly option: string,
     /** Why the value is refused, without the setting's name. */
     readonly reason: string,
-    /** The environment variable the value came from, when it did. */
-    readonly env?: string,
+    /** Where the value came from, when not from the flag. */
+    from?: { env: string } | { file: string; key: string },
   ) {
-    super('ERR_IMGCACHE_SERVER_CONFIG', env ? `Invalid ${env} (the environment variable for --${option}): ${reason}.` : `Invalid --${option}: ${reason}.`);
+    const flag = `--${option}`;
+    const where =
+      from === undefined
+        ? describeSettingOrigin({ source: 'flag', flag })
+        : 'env' in from
+          ? describeSettingOrigin({ source: 'env', env: from.env, flag })
+          : describeSettingOrigin({ source: 'file', key: from.key, file: from.file });
+    super('ERR_IMGCACHE_SERVER_CONFIG', `Invalid ${where}: ${reason}.`);
+    this.env = from && 'env' in from ? from.env : undefined;
+    this.file = from && 'file' in from ? from.file : undefined;
+    this.key = from && 'key' in from ? from.key : undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import { Transform, pipeline } from 'node:stream';
 import { Client, type Dispatcher } from 'undici';
+import type { OriginTls } from './config.js';
 import { OriginResponseError } from './errors.js';
 import type { OriginHeaders, OriginResponse } from './origin.js';
 
@@ -29,7 +30,7 @@ export interface OriginTimeouts {
  */
 export async function downloadImage(
   url: string,
-  options: { headers: OriginHeaders; signal?: AbortSignal | undefined; timeouts: OriginTimeouts },
+  options: { headers: OriginHeaders; signal?: AbortSignal | undefined; timeouts: OriginTimeouts; tls?: OriginTls | undefined },
 ): Promise<OriginResponse> {
   const target = new URL(url);
   const client = new Client(target.origin, {
@@ -37,6 +38,7 @@ export async function downloadImage(
     connectTimeout: options.timeouts.connect,
     headersTimeout: options.timeouts.headers,
     bodyTimeout: options.timeouts.idle,
+    ...(options.tls ? { connect: { ...options.tls } } : {}),
   });
   let trailing: Error | null = null;
   client.on('disconnect', (_origin, _targets, error) => {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import type { OriginTls } from './config.js';
 import { originFailure } from './errors.js';
 import { downloadImage, type OriginTimeouts } from './origin-download.js';
 
@@ -61,6 +62,11 @@ export interface OriginOptions {
    * 10 s, 30 s, 30 s.
    */
   timeouts?: Partial<OriginTimeouts>;
+  /**
+   * TLS for an https origin, PEM contents: `ca` replaces Node's bundled CAs (a private
+   * CA), `cert` and `key` are a client certificate for origins that ask for one.
+   */
+  tls?: OriginTls | undefined;
 }
 
 /**
@@ -77,6 +83,7 @@ export class Origin {
   private readonly dispatcher: Dispatcher;
   private readonly withheld: ReadonlySet<string>;
   private readonly timeouts: OriginTimeouts;
+  private readonly tls: OriginTls | undefined;
 
   constructor(
     private readonly url: string,
@@ -86,7 +93,15 @@ export class Origin {
     this.base = new URL(this.kind === 'template' ? new URL(url.replace('{id}', 'x')).origin : url);
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const { connect, headers, idle } = this.timeouts;
-    this.dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, connectTimeout: connect, headersTimeout: headers, bodyTimeout: idle });
+    this.tls = options.tls;
+    this.dispatcher = new Agent({
+      connections: 256,
+      keepAliveTimeout: 10_000,
+      connectTimeout: connect,
+      headersTimeout: headers,
+      bodyTimeout: idle,
+      ...(this.tls ? { connect: { ...this.tls } } : {}),
+    });
     this.withheld = new Set((options.withheldTokens ?? []).filter((token): token is string => typeof token === 'string' && token.length > 0));
   }
 
@@ -138,7 +153,7 @@ export class Origin {
    */
   async download(url: string, options: { headers: OriginHeaders; signal?: AbortSignal | undefined }): Promise<OriginResponse> {
     try {
-      return await downloadImage(url, { headers: this.outgoingHeaders(options.headers), signal: options.signal, timeouts: this.timeouts });
+      return await downloadImage(url, { headers: this.outgoingHeaders(options.headers), signal: options.signal, timeouts: this.timeouts, tls: this.tls });
     } catch (error) {
       throw originFailure('GET', url, error);
     }

@@ -1,7 +1,10 @@
 import type { ServerConfig } from './config.js';
 
-/** Where a secret came from: a flag, the environment, the caller of `startServer`, or nowhere. */
-export type SecretOrigin = 'flag' | 'env' | 'options' | 'unset';
+/**
+ * Where a secret came from: a flag, the environment, the config file (each either the
+ * token itself or a token file named there), the caller of `startServer`, or nowhere.
+ */
+export type SecretOrigin = 'flag' | 'env' | 'file' | 'options' | 'unset';
 
 /** Every security-relevant mode of a server, as logged at startup. Never holds a secret. */
 export interface SecurityModes {
@@ -36,8 +39,8 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const hits = config.public
     ? 'hits public (no origin authorisation: anyone who reaches this server gets cached images)'
     : `hits authorised by the origin per client (remembered ${config.authTtl} s${modes.authStale > 0 ? `; while the origin cannot be asked, served on an authorisation up to ${modes.authStale} s old` : ''})`;
-  const management = config.adminToken ? `management API on (admin token from ${describe(modes.adminToken, '--admin-token', 'IMGCACHE_ADMIN_TOKEN')})` : 'management API off (no admin token)';
-  const originToken = config.originToken ? `origin token from ${describe(modes.originToken, '--origin-token', 'IMGCACHE_ORIGIN_TOKEN')}` : 'no origin token';
+  const management = config.adminToken ? `management API on (admin token from ${describe(config, 'adminToken', modes.adminToken)})` : 'management API off (no admin token)';
+  const originToken = config.originToken ? `origin token from ${describe(config, 'originToken', modes.originToken)}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.
   const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
   return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${offload}` };
@@ -46,9 +49,23 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
 function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken'): SecretOrigin {
   if (!config[key]) return 'unset';
   const source = config.sources?.[key];
-  return source === 'flag' || source === 'env' ? source : 'options';
+  return source === 'flag' || source === 'env' || source === 'file' ? source : 'options';
 }
 
-function describe(origin: SecretOrigin, flag: string, env: string): string {
-  return origin === 'flag' ? flag : origin === 'env' ? env : 'the startServer options';
+/** Flag and variable of each secret, and of the file it can be read from. */
+const SECRET_NAMES = {
+  adminToken: { flag: '--admin-token', env: 'IMGCACHE_ADMIN_TOKEN', key: 'adminToken' },
+  originToken: { flag: '--origin-token', env: 'IMGCACHE_ORIGIN_TOKEN', key: 'originToken' },
+} as const;
+
+function describe(config: ServerConfig, key: 'adminToken' | 'originToken', origin: SecretOrigin): string {
+  const names = SECRET_NAMES[key];
+  const path = config.secretFiles?.[key];
+  // A secret read from a file is named by its file flag (never its value): `--admin-token-file /run/secrets/admin`.
+  const suffix = path === undefined ? '' : '-file';
+  const file = path === undefined ? '' : ` ${path}`;
+  if (origin === 'flag') return `${names.flag}${suffix}${file}`;
+  if (origin === 'env') return `${names.env}${suffix.replace('-', '_').toUpperCase()}${file}`;
+  if (origin === 'file') return `"${names.key}${path === undefined ? '' : 'File'}" in the config file${file}`;
+  return 'the startServer options';
 }

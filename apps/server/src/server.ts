@@ -1,10 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageCache, ImgcacheError, type Logger } from '@imgcache/core';
+import { ImgcacheError, openConfiguredCache, type ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
-import { originTimeouts, type ServerConfig } from './config.js';
+import { loadOriginTls, originTimeouts, type ServerConfig } from './config.js';
 import { originErrorAnswer } from './errors.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
 import { Maintenance } from './maintenance.js';
@@ -20,6 +20,7 @@ import { registerRequestLog } from './request-log.js';
 import type { RetryPolicy } from './retry-schedule.js';
 import { describeSecurityModes } from './security-modes.js';
 import { sendError } from './respond.js';
+import { VERSION } from './version.js';
 
 /** A running server and the parts tests and the CLI need to reach. */
 export interface ImageServer {
@@ -78,17 +79,15 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  const cache = await ImageCache.open({
-    dir: config.dir,
-    driver: config.driver,
-    maxSize: config.maxSize,
-    stallTime: config.stallTime,
-    checksumAlgorithm: config.checksumAlgorithm,
+  // The directory remembers this server's budget, so the imgcache CLI run there enforces it too.
+  const cache = await openConfiguredCache(config, {
     importer: (specifier) => import(specifier),
     logger,
+    rememberBudget: 'always',
+    program: `imgcache-server ${VERSION}`,
   });
   // The admin token is for this server alone: the origin never sees it, whatever the route.
-  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config) });
+  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config), tls: loadOriginTls(config) });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
   if (config.adminToken && config.adminToken === config.originToken) {
     logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');

@@ -6,6 +6,7 @@ export type ImgcacheErrorCode =
   | 'ERR_IMGCACHE_INVALID_CHECKSUM'
   | 'ERR_IMGCACHE_INVALID_OPTION'
   | 'ERR_IMGCACHE_INVALID_SETTING'
+  | 'ERR_IMGCACHE_CONFIG_FILE'
   | 'ERR_IMGCACHE_CACHE_DIR'
   | 'ERR_IMGCACHE_CHECKSUM_MISMATCH'
   | 'ERR_IMGCACHE_SIZE_MISMATCH'
@@ -88,6 +89,21 @@ export class InvalidSettingError extends ImgcacheError {
     readonly reason: string,
   ) {
     super('ERR_IMGCACHE_INVALID_SETTING', `Invalid ${setting}: ${reason}.`);
+  }
+}
+
+/**
+ * A config file that cannot be read or parsed, or whose top level is not a table of
+ * settings. `path` is the file as given. A bad value inside a readable file is an
+ * {@link InvalidSettingError} naming the key instead.
+ */
+export class ConfigFileError extends ImgcacheError {
+  constructor(
+    readonly path: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_IMGCACHE_CONFIG_FILE', `Cannot read config file ${path}: ${detail}`, options);
   }
 }
 

@@ -39,13 +39,21 @@ export { HIT_FLUSH_INTERVAL_MS } from './hit-recorder.js';
 export { BufferPool, READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 export type { PruneResult } from './prune.js';
 export type { ReconcileReport } from './reconcile.js';
-export { FALSE_WORDS, TRUE_WORDS, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
-export type { SettingSource } from './settings.js';
+export { CACHE_SETTINGS, FALSE_WORDS, TRUE_WORDS, describeSettingOrigin, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
+export type { SettingOrigin, SettingSource } from './settings.js';
+export { parseDuration, parseSize } from './setting-values.js';
+export { readConfigFile } from './config-file.js';
+export { readSecretFile } from './secret-file.js';
+export { BUDGET_FILE, readRememberedBudget, rememberBudget } from './budget-file.js';
+export type { RememberedBudget } from './budget-file.js';
+export { openConfiguredCache } from './open-configured-cache.js';
+export type { CacheSettings, OpenConfiguredCacheOptions } from './open-configured-cache.js';
 export { silentLogger, stderrLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export {
   CacheClosedError,
   CacheDirectoryError,
+  ConfigFileError,
   ChecksumMismatchError,
   DriverConfigError,
   DriverContractError,

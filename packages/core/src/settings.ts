@@ -70,3 +70,41 @@ export function readEnvSetting(env: NodeJS.ProcessEnv, name: string): string | u
   const value = env[name];
   return value === undefined || value === '' ? undefined : value;
 }
+
+/**
+ * Where a value was given, for messages: the flag, the environment variable (and its
+ * flag), or the key of a config file.
+ */
+export type SettingOrigin =
+  | { source: 'flag'; flag: string }
+  | { source: 'env'; env: string; flag: string }
+  | { source: 'file'; key: string; file: string };
+
+/**
+ * The name both apps put after "Invalid" when a value is refused: `--max-size`,
+ * `IMGCACHE_MAX_SIZE (the environment variable for --max-size)` or
+ * `"maxSize" in config file /etc/imgcache/server.toml`.
+ */
+export function describeSettingOrigin(origin: SettingOrigin): string {
+  switch (origin.source) {
+    case 'flag':
+      return origin.flag;
+    case 'env':
+      return `${origin.env} (the environment variable for ${origin.flag})`;
+    case 'file':
+      return `${JSON.stringify(origin.key)} in config file ${origin.file}`;
+  }
+}
+
+/**
+ * The cache settings both apps share, with the flag and the environment variable each is
+ * read from; a config-file key is the property name. One table, so `IMGCACHE_MAX_SIZE`
+ * means the same to `imgcache` and `imgcache-server`.
+ */
+export const CACHE_SETTINGS = {
+  dir: { flag: '--dir', env: 'IMGCACHE_DIR' },
+  driver: { flag: '--driver', env: 'IMGCACHE_DRIVER' },
+  maxSize: { flag: '--max-size', env: 'IMGCACHE_MAX_SIZE' },
+  stallTime: { flag: '--stall-time', env: 'IMGCACHE_STALL_TIME' },
+  checksumAlgorithm: { flag: '--checksum-algorithm', env: 'IMGCACHE_CHECKSUM_ALGORITHM' },
+} as const satisfies Record<string, { flag: string; env: string }>;

@@ -1,11 +1,21 @@
 import { listQuarantined } from '@imgcache/core';
 import type { Command } from 'commander';
+import type { BudgetSource } from '../config.js';
 import { contextFor, withCache } from '../context.js';
 import { dirUsage, type DirUsage } from '../dir-usage.js';
 import { formatDuration } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import { printQuarantined, printRepairsAtOpen } from '../format/repairs.js';
 import { examples } from '../help.js';
+
+/** What the Size line adds about the budget's origin: nothing when the operator gave it. */
+const BUDGET_NOTES: Readonly<Record<BudgetSource, string>> = {
+  flag: '',
+  env: '',
+  file: '',
+  remembered: ', the budget the directory remembers',
+  default: ', the default budget',
+};
 
 /**
  * `stats`: size against budget, counts, hits, queue length, the bytes left in `incomplete/`
@@ -27,6 +37,7 @@ export function registerStats(program: Command): void {
           count: totals.count,
           totalSize: totals.totalSize,
           maxSize: config.maxSize,
+          maxSizeSource: context.budgetSource,
           totalHits: totals.totalHits,
           queued: (await cache.getQueuedImages()).length,
           incomplete: await dirUsage(cache.layout.incompleteDir),
@@ -44,7 +55,7 @@ export function registerStats(program: Command): void {
         ['Directory', stats.dir],
         ['Driver', stats.driver],
         ['Images', String(stats.count)],
-        ['Size', `${formatSize(stats.totalSize)} of ${formatSize(stats.maxSize)}${used}${exact(stats.totalSize)}`],
+        ['Size', `${formatSize(stats.totalSize)} of ${formatSize(stats.maxSize)}${used}${exact(stats.totalSize)}${BUDGET_NOTES[stats.maxSizeSource]}`],
         ['Hits', String(stats.totalHits)],
         ['Queued', String(stats.queued)],
         ['Incomplete', describeUsage(stats.incomplete)],

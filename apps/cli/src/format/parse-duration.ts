@@ -1,26 +1,11 @@
-import { InvalidArgumentError } from 'commander';
-
-const SECONDS_PER_UNIT: Readonly<Record<string, number>> = {
-  '': 1,
-  s: 1,
-  sec: 1,
-  m: 60,
-  min: 60,
-  h: 3600,
-  d: 86_400,
-};
-
-const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i;
+import { parseDuration as parseDurationSetting } from '@imgcache/core';
+import { asArgumentError } from '../option-parsers.js';
 
 /**
- * Parses a duration in seconds: `86400`, `90s`, `30m`, `24h`, `1d` (also `sec`, `min`).
+ * Parses a duration flag into seconds by core's rules (the server's too): `86400`, `90s`,
+ * `1.5m`, `30min`, `24h`, `1d`.
  * @throws {InvalidArgumentError} (commander's usage error) for anything else.
  */
 export function parseDuration(text: string): number {
-  const match = DURATION_PATTERN.exec(text);
-  const perUnit = match ? SECONDS_PER_UNIT[match[2]!.toLowerCase()] : undefined;
-  if (!match || perUnit === undefined) {
-    throw new InvalidArgumentError(`"${text}" is not a duration; use seconds or a unit, e.g. 3600, 30m, 24h, 1d.`);
-  }
-  return Number(match[1]) * perUnit;
+  return asArgumentError(() => parseDurationSetting(text, 'duration'));
 }

@@ -120,6 +120,7 @@ describe('stats', () => {
       count: 1,
       totalSize: 5,
       maxSize: 1024,
+      maxSizeSource: 'flag',
       totalHits: 1,
       queued: 1,
       incomplete: { files: 0, bytes: 0 },

@@ -16,8 +16,8 @@ afterEach(async () => {
 describe('bad values exit 2 naming the flag or variable, before anything is created', () => {
   it.each([
     [['--driver', '../evil', 'stats'], {}, `error: option '--driver <name>' argument '../evil' is invalid. "../evil" is neither sqlite, xattr nor an npm package name.`],
-    [['stats'], { IMGCACHE_DRIVER: '../evil' }, 'imgcache: error: Invalid environment variable IMGCACHE_DRIVER: "../evil" is neither sqlite, xattr nor an npm package name.'],
-    [['stats'], { IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, 'imgcache: error: Invalid environment variable IMGCACHE_CHECKSUM_ALGORITHM: "crc32" must be one of md5, sha256, sha512.'],
+    [['stats'], { IMGCACHE_DRIVER: '../evil' }, 'imgcache: error: Invalid IMGCACHE_DRIVER (the environment variable for --driver): "../evil" is neither sqlite, xattr nor an npm package name.'],
+    [['stats'], { IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, 'imgcache: error: Invalid IMGCACHE_CHECKSUM_ALGORITHM (the environment variable for --checksum-algorithm): "crc32" must be one of md5, sha256, sha512.'],
     [['--config=', 'stats'], {}, "error: option '--config <file>' argument '' is invalid. a path is required, not an empty string."],
     [['cache-image', 'x', '-', '--checksum', 'sha256:xyz'], {}, `error: option '--checksum <checksum>' argument 'sha256:xyz' is invalid. Invalid checksum "sha256:xyz"`],
     [['get', 'x', '--output='], {}, "error: option '-o, --output <file>' argument '' is invalid. a path is required"],

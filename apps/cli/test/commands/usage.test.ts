@@ -74,7 +74,7 @@ describe('exit codes for usage errors', () => {
 
   it('exits 2 for a bad size in the environment or config file', async () => {
     const env = await sandbox.run(['stats'], { env: { IMGCACHE_MAX_SIZE: 'huge' } });
-    expect(env).toMatchObject({ code: 2, stderr: 'imgcache: error: Invalid environment variable IMGCACHE_MAX_SIZE: "huge" is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.\n' });
+    expect(env).toMatchObject({ code: 2, stderr: 'imgcache: error: Invalid IMGCACHE_MAX_SIZE (the environment variable for --max-size): "huge" is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.\n' });
     const config = join(sandbox.root, 'config.json');
     await writeFile(config, JSON.stringify({ maxSize: 'huge' }));
     const file = await sandbox.run(['--config', config, 'stats']);

@@ -1,0 +1,4 @@
+import { createRequire } from 'node:module';
+
+/** This package's version, as `imgcache --version` prints it. */
+export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
