@@ -12,10 +12,10 @@ import { describe, target } from './targets.mjs';
 const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 async function loadDrivers() {
-  const drivers = [{ name: 'sqlite', factory: createSqliteDriver }];
+  const drivers = [{ name: 'sqlite', factory: createSqliteDriver() }];
   try {
     const xattr = await import('../packages/driver-xattr/dist/index.js');
-    if (typeof xattr.default === 'function') drivers.push({ name: 'xattr', factory: xattr.default });
+    if (typeof xattr.default === 'function') drivers.push({ name: 'xattr', factory: xattr.default() });
   } catch (error) {
     console.log(`(xattr driver not built: ${error.message})`);
   }
@@ -46,7 +46,7 @@ async function atScale(driver, count) {
   const { dir, dispose } = await scratch(`scale-${driver.name}`);
   try {
     let cache = await ImageCache.open({ dir, driver: driver.factory, fallback: false, logger: silentLogger });
-    const context = { root: cache.layout.root, imagesDir: cache.layout.imagesDir, imagePath: (id) => cache.layout.imagePath(id), nodeId: 'bench', logger: silentLogger, options: {} };
+    const context = { root: cache.layout.root, imagesDir: cache.layout.imagesDir, imagePath: (id) => cache.layout.imagePath(id), nodeId: 'bench', logger: silentLogger };
     await cache.close();
     const raw = await driver.factory(context);
     const base = Date.now() - count;

@@ -1,14 +1,10 @@
-import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import type { CliIo } from './cli-io.js';
-import { CliError } from './errors.js';
+import { exitStatusOf } from './errors.js';
 import { buildProgram } from './program.js';
 
 /** Commander's own "errors" that are really successful exits. */
 const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
-
-/** Core errors that mean the configuration asked for something impossible. */
-const USAGE_CODES = new Set(['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING', 'ERR_IMGCACHE_CONFIG_FILE']);
 
 /**
  * Runs one `imgcache` command line to the end: parses `args` (without the node and script
@@ -32,9 +28,7 @@ export async function runProgram(args: readonly string[], io: CliIo): Promise<nu
 function exitStatusFor(error: unknown): number {
   // `commander.help` is both `imgcache help [command]` (exit code 0) and help shown for a missing command (1).
   if (error instanceof CommanderError) return CLEAN_EXITS.has(error.code) || (error.code === 'commander.help' && error.exitCode === 0) ? 0 : 2;
-  if (CliError.is(error)) return error.exitStatus;
-  if (ImgcacheError.is(error) && USAGE_CODES.has(error.code)) return 2;
-  return 1;
+  return exitStatusOf(error);
 }
 
 /** `--debug` among the options, not among the arguments after `--`. */

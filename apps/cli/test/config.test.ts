@@ -1,9 +1,10 @@
+import { ImgcacheError } from '@imgcache/core';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMEOUT, parseServerUrl, resolveConfig, resolveSettings } from '../src/config.js';
-import { CliError } from '../src/errors.js';
+import { exitStatusOf } from '../src/errors.js';
 
 let root: string;
 beforeEach(async () => {
@@ -53,13 +54,13 @@ describe('resolveConfig', () => {
   ])('rejects a bad config file %j as a usage error', async (content, message) => {
     const config = await configFile(content);
     const error = await resolveConfig({ config }, {}).catch((caught: unknown) => caught);
-    expect(CliError.is(error) && error.exitStatus).toBe(2);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error)).toBe(2);
     expect((error as Error).message).toMatch(message);
   });
 
   it('rejects a bad environment value as a usage error naming the variable', async () => {
     const error = await resolveConfig({}, { IMGCACHE_MAX_SIZE: '10 potatoes' }).catch((caught: unknown) => caught);
-    expect(CliError.is(error) && error.exitStatus).toBe(2);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error)).toBe(2);
     expect((error as Error).message).toMatch(/IMGCACHE_MAX_SIZE/);
   });
 
@@ -91,7 +92,7 @@ describe('resolveSettings: the server to manage', () => {
 
   it('refuses --dir and --url flags together as a usage error', async () => {
     const error = await resolveSettings({ dir: root, url: 'http://cache:9393/' }, {}).catch((caught: unknown) => caught);
-    expect(CliError.is(error) && error.exitStatus).toBe(2);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error)).toBe(2);
   });
 
   it('refuses a token that cannot be sent in a header', async () => {

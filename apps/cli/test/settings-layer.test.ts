@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUDGET_FILE, rememberBudget } from '@imgcache/core';
+import { BUDGET_FILE, rememberBudget, ImgcacheError } from '@imgcache/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../src/config.js';
-import { CliError } from '../src/errors.js';
+import { exitStatusOf } from '../src/errors.js';
 import { parseDuration } from '../src/format/parse-duration.js';
 import { parseSize } from '../src/format/parse-size.js';
 import { createSandbox, type Sandbox } from './helpers/run-cli.js';
@@ -37,7 +37,7 @@ describe('the budget a cache directory remembers', () => {
     await rememberBudget(sandbox.root, GiB, 'x');
     await writeFile(join(sandbox.root, BUDGET_FILE), 'garbage');
     const error = await resolveSettings({ dir: sandbox.root }, {}).catch((caught: unknown) => caught);
-    expect(CliError.is(error) && error.exitStatus).toBe(2);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error)).toBe(2);
     expect((error as Error).message).toMatch(/budget\.json: not valid JSON; pass --max-size, or delete the file/);
     expect(await resolveSettings({ dir: sandbox.root, maxSize: 1 }, {})).toMatchObject({ cache: { maxSize: 1 } });
   });

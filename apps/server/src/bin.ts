@@ -2,7 +2,6 @@
 import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
-import { ConfigError } from './errors.js';
 import { startServer } from './server.js';
 import { handleSignals } from './signals.js';
 
@@ -22,7 +21,7 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     // A bad setting, or a config file that cannot be read or parsed: a usage error, as in the CLI.
-    if (error instanceof ConfigError || ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')) {
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')) {
       process.stderr.write(`imgcache-server: ${error.message}\n`);
       process.exit(2);
     }

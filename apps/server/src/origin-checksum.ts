@@ -1,4 +1,5 @@
-import { parseChecksum, formatChecksum, type ChecksumAlgorithm } from '@imgcache/core';
+import { parseChecksum, parseContentMd5, formatChecksum, type ChecksumAlgorithm } from '@imgcache/core';
+import { OriginResponseError } from './errors.js';
 
 /** Fields of Glance image metadata that describe the image data. */
 export interface GlanceImageMetadata {
@@ -26,9 +27,13 @@ export interface AnnouncedChecksums {
 /**
  * Reads what an origin announced: Glance's multihash (`os_hash_algo`/`os_hash_value`,
  * sha256 or sha512), its md5 `checksum`, and the response's `Content-MD5` (hex as Glance
- * sends it, or base64 as RFC 1864 has it). Values that do not parse are ignored rather
- * than failing the download; two announcements that disagree are both kept, so the
- * download fails verification.
+ * sends it, or base64 as RFC 1864 has it). Two announcements that disagree are both kept, so
+ * the download fails verification. A multihash in an algorithm imgcache does not compute
+ * (Glance allows others) is left out: it cannot be checked, and it is not a malformed value.
+ * @throws {OriginResponseError} when a value is present but cannot be read (a malformed
+ *   Content-MD5, a `checksum` or sha256/sha512 `os_hash_value` that is not hex of the right
+ *   length): the same policy as the CLI's prefetch (core's `parseContentMd5`), since
+ *   ignoring it would cache bytes unverified that the origin meant to be verified.
  */
 export function announcedChecksums(metadata: GlanceImageMetadata | null, contentMd5: string | undefined): AnnouncedChecksums {
   const checksums: string[] = [];
@@ -36,8 +41,8 @@ export function announcedChecksums(metadata: GlanceImageMetadata | null, content
     if (value !== undefined && !checksums.includes(value)) checksums.push(value);
   };
   const algorithm = metadata?.os_hash_algo?.toLowerCase();
-  const multihash = (algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value ? tryParse(`${algorithm}:${metadata.os_hash_value}`) : undefined;
-  const metadataMd5 = metadata?.checksum ? tryParse(`md5:${metadata.checksum}`) : undefined;
+  const multihash = (algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value ? readable('os_hash_value', `${algorithm}:${metadata.os_hash_value}`) : undefined;
+  const metadataMd5 = metadata?.checksum ? readable('checksum', `md5:${metadata.checksum}`) : undefined;
   const headerMd5 = contentMd5 ? md5FromHeader(contentMd5) : undefined;
   add(multihash);
   add(metadataMd5);
@@ -51,12 +56,16 @@ export function algorithmOf(checksum: string): ChecksumAlgorithm {
   return parseChecksum(checksum).algorithm;
 }
 
-/** `md5:hex` from a Content-MD5 header in hex or base64 form, or undefined. */
-export function md5FromHeader(value: string): string | undefined {
-  const trimmed = value.trim();
-  if (/^[0-9a-f]{32}$/i.test(trimmed)) return `md5:${trimmed.toLowerCase()}`;
-  if (/^[A-Za-z0-9+/]{22}==$/.test(trimmed)) return `md5:${Buffer.from(trimmed, 'base64').toString('hex')}`;
-  return undefined;
+/**
+ * `md5:hex` from a Content-MD5 header in hex or base64 form.
+ * @throws {OriginResponseError} for any other value (core's `parseContentMd5` decides).
+ */
+export function md5FromHeader(value: string): string {
+  try {
+    return parseContentMd5(value);
+  } catch (error) {
+    throw new OriginResponseError(`its Content-MD5 header ${JSON.stringify(value)} is not an md5 digest; not caching unverified bytes`, { cause: error });
+  }
 }
 
 /**
@@ -68,10 +77,11 @@ export function contentMd5Header(checksum: string): string | undefined {
   return checksum.startsWith('md5:') ? checksum.slice(4) : undefined;
 }
 
-function tryParse(value: string): string | undefined {
+/** The checksum `value` in canonical form. @throws {OriginResponseError} naming the Glance field when it does not parse. */
+function readable(field: string, value: string): string {
   try {
     return formatChecksum(parseChecksum(value));
-  } catch {
-    return undefined;
+  } catch (error) {
+    throw new OriginResponseError(`its metadata's ${field} ${JSON.stringify(value.slice(value.indexOf(':') + 1))} is not a ${value.slice(0, value.indexOf(':'))} digest; not caching unverified bytes`, { cause: error });
   }
 }

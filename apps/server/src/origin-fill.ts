@@ -163,7 +163,7 @@ interface Announcement extends AnnouncedChecksums {
 /**
  * Reads the size and checksums a response and its metadata announce.
  * @throws {OriginResponseError} (the client gets 502 before any byte, nothing is cached) when
- * they contradict each other: Content-Length and Glance's `size` differ, or the body
+ * a checksum is announced but unreadable, or they contradict each other: Content-Length and Glance's `size` differ, or the body
  * carries a transfer coding other than chunked (undici would hand over coded bytes).
  */
 function announce(imageId: string, response: OriginResponse, metadata: GlanceImageMetadata | null): Announcement {
@@ -180,7 +180,14 @@ function announce(imageId: string, response: OriginResponse, metadata: GlanceIma
     throw fail(`Content-Length is ${length} bytes, its metadata says ${metadataSize}`);
   }
   const size = length ?? metadataSize;
-  return { imageId, size: size !== undefined && Number.isSafeInteger(size) ? size : undefined, ...announcedChecksums(metadata, headerValue(response.headers, 'content-md5')) };
+  let checksums: AnnouncedChecksums;
+  try {
+    checksums = announcedChecksums(metadata, headerValue(response.headers, 'content-md5'));
+  } catch (error) {
+    // A checksum announced but unreadable: refused like a contradiction (origin-checksum.ts).
+    throw fail((error as Error).message);
+  }
+  return { imageId, size: size !== undefined && Number.isSafeInteger(size) ? size : undefined, ...checksums };
 }
 
 /** True when the body carries a content coding (RFC 9110 §8.4) other than identity. */

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openConfiguredCache, type ImageCache, type Logger } from '@imgcache/core';
+import { ImgcacheError, openConfiguredCache, type ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
@@ -112,7 +112,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const answer = originErrorAnswer(error);
-    const status = answer?.status ?? (error.code === 'ERR_IMGCACHE_CLOSED' ? 503 : (error.statusCode ?? 500));
+    const status = answer?.status ?? (ImgcacheError.is(error, 'ERR_IMGCACHE_CLOSED') ? 503 : (error.statusCode ?? 500));
     request.log.warn({ err: error.message, url: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
     sendError(reply, status, answer?.message ?? error.message);

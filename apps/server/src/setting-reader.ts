@@ -122,7 +122,7 @@ export class SettingReader {
     try {
       return parse(found.value);
     } catch (error) {
-      const reason = error instanceof ConfigError || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as { reason: string }).reason : undefined;
+      const reason = ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as unknown as { reason: string }).reason : undefined;
       if (reason === undefined) throw error;
       const from = found.source === 'env' ? { env: this.flags[givenAs].env } : found.source === 'file' ? { file: this.configFile!, key: givenAs } : undefined;
       throw new ConfigError(this.optionName(givenAs), reason, from);

@@ -5,6 +5,7 @@ import { parseMinFree, parseSize } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { addCacheApiVersions } from '../src/versions.js';
 import { announcedChecksums, md5FromHeader } from '../src/origin-checksum.js';
+import { OriginResponseError } from '../src/errors.js';
 
 describe('configuration', () => {
   it('parses sizes with binary and decimal units', () => {
@@ -176,7 +177,9 @@ describe('origin checksums', () => {
     expect(announcedChecksums(null, md5.toUpperCase())).toEqual({ checksums: [`md5:${md5}`], md5, recorded: `md5:${md5}` });
     expect(announcedChecksums(null, Buffer.from(md5, 'hex').toString('base64')).md5).toBe(md5);
     expect(announcedChecksums(null, undefined)).toEqual({ checksums: [], md5: undefined, recorded: undefined });
-    expect(md5FromHeader('garbage')).toBeUndefined();
+    expect(() => md5FromHeader('garbage')).toThrow(OriginResponseError);
+    expect(() => announcedChecksums({ checksum: 'not-hex' }, undefined)).toThrow(/metadata's checksum "not-hex" is not a md5 digest/);
+    expect(() => announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: 'abc' }, undefined)).toThrow(OriginResponseError);
   });
 
   it('keeps both md5 values when the metadata and Content-MD5 disagree, so the download fails verification', () => {

@@ -1,5 +1,5 @@
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import type { CacheEntry } from '@imgcache/core';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { DriverStoreError, errnoCode, removeFile, type CacheEntry } from '@imgcache/core';
 
 /** Version of the file layout below; bump it when the layout changes. */
 const FILE_FORMAT = 1;
@@ -9,43 +9,38 @@ interface MetadataFile {
   entries: CacheEntry[];
 }
 
-/** The metadata file exists but cannot be read as ours. Not a configuration problem: core must not fall back. */
-export class MetadataFileError extends Error {
-  constructor(
-    readonly path: string,
-    reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      `${path} is not a readable memory-json metadata file (${reason}). Move it away to start with empty metadata; ` +
-        'core adopts the cached image files again on the next open.',
-      options,
-    );
-    this.name = 'MetadataFileError';
-  }
+/** The store exists but is not ours to read: never a fallback (core would start an empty cache beside it). */
+function unreadable(path: string, reason: string, cause?: unknown): DriverStoreError {
+  return new DriverStoreError(
+    'memory-json',
+    path,
+    `${reason}. Move the file out of the cache directory to start with empty metadata; core adopts the cached image files again on the next open.`,
+    { cause },
+  );
 }
 
 /**
  * Reads the entries saved at `path`; a missing file means no entries yet.
- * @throws {MetadataFileError} when the file is not valid metadata.
+ * @throws {DriverStoreError} when the file is not valid metadata of this format.
+ * @throws the filesystem error when it cannot be read (permissions, I/O).
  */
 export async function readEntries(path: string): Promise<CacheEntry[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoCode(error) === 'ENOENT') return [];
     throw error;
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new MetadataFileError(path, 'invalid JSON', { cause: error });
+    throw unreadable(path, 'invalid JSON', error);
   }
   const file = parsed as Partial<MetadataFile> | null;
-  if (file?.format !== FILE_FORMAT) throw new MetadataFileError(path, `expected format ${FILE_FORMAT}`);
-  if (!Array.isArray(file.entries) || !file.entries.every(isEntry)) throw new MetadataFileError(path, 'malformed entries');
+  if (file?.format !== FILE_FORMAT) throw unreadable(path, `expected format ${FILE_FORMAT}, found ${JSON.stringify(file?.format)}`);
+  if (!Array.isArray(file.entries) || !file.entries.every(isEntry)) throw unreadable(path, 'malformed entries');
   return file.entries;
 }
 
@@ -54,6 +49,7 @@ let tempCounter = 0;
 /**
  * Replaces the file at `path` atomically: readers (and a restart after a crash) see the old
  * or the new content, never half of it. Rename within one directory is atomic on POSIX.
+ * @throws the filesystem error; the temporary file is removed then.
  */
 export async function writeEntries(path: string, entries: Iterable<CacheEntry>): Promise<void> {
   const content: MetadataFile = { format: FILE_FORMAT, entries: [...entries] };
@@ -62,7 +58,7 @@ export async function writeEntries(path: string, entries: Iterable<CacheEntry>):
     await writeFile(tempPath, JSON.stringify(content));
     await rename(tempPath, path);
   } catch (error) {
-    await unlink(tempPath).catch(() => undefined);
+    await removeFile(tempPath).catch(() => undefined);
     throw error;
   }
 }

@@ -1,17 +1,20 @@
 import { basename, join } from 'node:path';
 import {
   DRIVER_CONTRACT_VERSION,
-  DriverConfigError,
+  InvalidOptionError,
+  isCoreDirectoryName,
   type CacheEntry,
   type Driver,
-  type DriverContext,
+  type DriverCapabilities,
+  type DriverFactory,
   type DriverStats,
+  type HitBatch,
   type LruEntry,
   type NewCacheEntry,
 } from '@imgcache/core';
 import { SharedStore } from './shared-store.js';
 
-/** Options read from `ImageCache.open({ driverOptions })`. */
+/** Options of {@link createMemoryJsonDriver} (`ImageCache.open({ driverOptions })` when loaded by name). */
 export interface MemoryJsonDriverOptions {
   /** Name of the metadata file in the cache root. Default `imgcache-metadata.json`. */
   fileName?: string;
@@ -19,17 +22,15 @@ export interface MemoryJsonDriverOptions {
 
 export const DEFAULT_FILE_NAME = 'imgcache-metadata.json';
 
-/** Directories of the cache root that core owns; the metadata file must not take their names. */
-const CORE_NAMES = new Set(['images', 'incomplete', 'invalid', 'queue']);
-
 /**
  * Metadata in memory, saved to one JSON file in the cache root after every change (written
- * to a temporary file, then renamed over the old one). Single-process: two processes on one
- * cache root would overwrite each other's file, so use it for one server or CLI at a time.
+ * to a temporary file, then renamed over the old one). One process per cache root: two
+ * processes would overwrite each other's file.
  */
 export class MemoryJsonDriver implements Driver {
   readonly name = 'memory-json';
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
+  readonly capabilities: DriverCapabilities = { multiProcess: false, multiProcessHits: false };
   private closed = false;
 
   constructor(private readonly store: SharedStore) {}
@@ -60,12 +61,16 @@ export class MemoryJsonDriver implements Driver {
   }
 
   async recordHit(imageId: string, accessedAt: number): Promise<boolean> {
-    const entry = this.store.entries.get(imageId);
-    if (!entry) return false;
-    entry.hits++;
-    entry.lastAccessed = Math.max(entry.lastAccessed, accessedAt);
+    if (!this.addHits(imageId, 1, accessedAt)) return false;
     await this.store.save();
     return true;
+  }
+
+  /** One save for the whole batch: core flushes its hits this way about once a second. */
+  async recordHits(batch: readonly HitBatch[]): Promise<void> {
+    let changed = false;
+    for (const { imageId, hits, accessedAt } of batch) changed = this.addHits(imageId, hits, accessedAt) || changed;
+    if (changed) await this.store.save();
   }
 
   async remove(imageIds: readonly string[]): Promise<number> {
@@ -84,9 +89,7 @@ export class MemoryJsonDriver implements Driver {
 
   async *leastRecentlyUsed(): AsyncIterable<LruEntry> {
     // One sorted snapshot: entries core removes during the scan are skipped, never re-read.
-    const ordered = [...this.store.entries.values()].sort(
-      (a, b) => a.lastAccessed - b.lastAccessed || compareIds(a.imageId, b.imageId),
-    );
+    const ordered = [...this.store.entries.values()].sort((a, b) => a.lastAccessed - b.lastAccessed || compareIds(a.imageId, b.imageId));
     for (const { imageId, size, lastAccessed } of ordered) {
       if (this.store.entries.has(imageId)) yield { imageId, size, lastAccessed };
     }
@@ -97,30 +100,35 @@ export class MemoryJsonDriver implements Driver {
     this.closed = true;
     await this.store.release();
   }
+
+  /** Adds hits in memory; `lastAccessed` never moves back. @returns false when the image has no entry. */
+  private addHits(imageId: string, hits: number, accessedAt: number): boolean {
+    const entry = this.store.entries.get(imageId);
+    if (!entry) return false;
+    entry.hits += hits;
+    entry.lastAccessed = Math.max(entry.lastAccessed, accessedAt);
+    return true;
+  }
 }
 
 /**
- * Opens the driver on `context.root`. This is the package's default export, which core's
- * loader calls when the driver is named `imgcache-driver-memory-json`.
- * @throws {DriverConfigError} when `fileName` is not a plain file name of its own.
- * @throws {MetadataFileError} when the metadata file exists but is unreadable.
+ * Makes the factory of the driver; the package's default export, which core's loader calls
+ * with `driverOptions` when the driver is named `imgcache-driver-memory-json`.
+ * @throws {InvalidOptionError} when `fileName` is not a plain, non-hidden file name other than
+ *   core's directories (checked at once, before any file is touched).
+ * The factory throws `DriverStoreError` when the metadata file exists but is not valid
+ * metadata, and the filesystem's error when it cannot be read.
  */
-export async function createMemoryJsonDriver(context: DriverContext): Promise<MemoryJsonDriver> {
-  const fileName = metadataFileName(context.options);
-  const store = await SharedStore.acquire(join(context.root, fileName));
-  return new MemoryJsonDriver(store);
-}
-
-function metadataFileName(options: Readonly<Record<string, unknown>>): string {
-  const { fileName = DEFAULT_FILE_NAME } = options as MemoryJsonDriverOptions;
+export function createMemoryJsonDriver(options: MemoryJsonDriverOptions = {}): DriverFactory<MemoryJsonDriver> {
+  const fileName = options.fileName ?? DEFAULT_FILE_NAME;
   const plain = typeof fileName === 'string' && fileName.length > 0 && basename(fileName) === fileName && !fileName.startsWith('.');
-  if (!plain || CORE_NAMES.has(fileName)) {
-    throw new DriverConfigError(
-      'memory-json',
-      `fileName ${JSON.stringify(fileName)} must be a plain file name in the cache root, not hidden and not one of ${[...CORE_NAMES].join(', ')}`,
+  if (!plain || isCoreDirectoryName(fileName)) {
+    throw new InvalidOptionError(
+      'driverOptions.fileName',
+      `${JSON.stringify(fileName)} must be a plain file name in the cache root, not hidden and not images, incomplete, invalid or queue`,
     );
   }
-  return fileName;
+  return async (context) => new MemoryJsonDriver(await SharedStore.acquire(join(context.root, fileName)));
 }
 
 /** Code-unit order, as the contract asks for `list()`. */

@@ -25,7 +25,7 @@ export class SharedStore {
 
   /**
    * The store of `path`, loading the file if no instance of this process has it open.
-   * @throws {MetadataFileError} when the file exists but is not valid metadata.
+   * @throws {DriverStoreError} when the file exists but is not valid metadata.
    */
   static async acquire(path: string): Promise<SharedStore> {
     let opening = SharedStore.open.get(path);

@@ -1,17 +1,17 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageCache, ImgcacheError, silentLogger } from '@imgcache/core';
+import { DriverStoreError, ImageCache, ImgcacheError, silentLogger } from '@imgcache/core';
 import { DriverHarness, entry } from '@imgcache/driver-test-suite';
-import createMemoryJsonDriver, { MetadataFileError } from '../src/index.js';
+import { createMemoryJsonDriver } from '../src/index.js';
 
 describe('the metadata file', () => {
   let harness: DriverHarness;
   const metadataPath = () => join(harness.root, 'imgcache-metadata.json');
 
   beforeEach(async () => {
-    harness = await DriverHarness.create(createMemoryJsonDriver, {});
+    harness = await DriverHarness.create(createMemoryJsonDriver());
   });
 
   afterEach(async () => {
@@ -39,12 +39,17 @@ describe('the metadata file', () => {
     expect((await reopened.stats()).count).toBe(ids.length);
   });
 
-  it('refuses a corrupt file loudly, without falling back and without touching it', async () => {
-    await writeFile(metadataPath(), '{"format":1,"entries":[');
-    await expect(harness.openDriver()).rejects.toBeInstanceOf(MetadataFileError);
-    // Through core, fallback on: a broken store is not a configuration problem, so no fallback.
-    const opening = ImageCache.open({ dir: harness.root, driver: createMemoryJsonDriver, logger: silentLogger });
-    await expect(opening).rejects.toSatisfy((error) => error instanceof MetadataFileError && !ImgcacheError.is(error));
+  it('refuses a corrupt file loudly, saying how to recover, without falling back and without touching it', async () => {
+    const corrupt = '{"format":1,"entries":[';
+    await writeFile(metadataPath(), corrupt);
+    const error = await harness.openDriver().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverStoreError);
+    expect((error as Error).message).toMatch(/invalid JSON\. Move the file out of the cache directory/);
+    // Through core, fallback on: a damaged store is not a configuration problem, so no fallback.
+    const opening = ImageCache.open({ dir: harness.root, driver: createMemoryJsonDriver(), logger: silentLogger });
+    await expect(opening).rejects.toSatisfy((e) => ImgcacheError.is(e, 'ERR_IMGCACHE_DRIVER_STORE'));
+    expect(await readFile(metadataPath(), 'utf8')).toBe(corrupt);
+    expect(await readdir(harness.root)).not.toContain('cache.sqlite');
   });
 
   it('refuses a file of another format', async () => {
@@ -62,15 +67,17 @@ describe('the fileName option', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('rejects names outside the root or owned by core with DriverConfigError', async () => {
+  it('rejects names outside the root or owned by core with InvalidOptionError, before touching anything', async () => {
     for (const fileName of ['../x.json', 'a/b.json', 'images', '.hidden', '', 42]) {
-      const context = { root: dir, imagesDir: join(dir, 'images'), imagePath: (id: string) => join(dir, 'images', id), nodeId: 'n', logger: silentLogger, options: { fileName } };
-      await expect(createMemoryJsonDriver(context)).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG'));
+      expect(() => createMemoryJsonDriver({ fileName: fileName as string })).toThrow(
+        expect.objectContaining({ code: 'ERR_IMGCACHE_INVALID_OPTION', message: expect.stringMatching(/driverOptions\.fileName/) }),
+      );
     }
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('uses the given name', async () => {
-    const cache = await ImageCache.open({ dir, driver: createMemoryJsonDriver, driverOptions: { fileName: 'meta.json' }, fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({ dir, driver: createMemoryJsonDriver({ fileName: 'meta.json' }), fallback: false, logger: silentLogger });
     await cache.cacheImageIter('named', [Buffer.from('x')]);
     await cache.close();
     expect(await readdir(dir)).toContain('meta.json');

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ describe('loading the driver by package name through core', () => {
     }
   });
 
-  it('reports a bad option as DriverConfigError, which core may fall back from', async () => {
+  it('hands driverOptions to the create function, which refuses a bad one without falling back', async () => {
     const opening = ImageCache.open({
       dir,
       driver: PACKAGE_NAME,
@@ -53,6 +53,13 @@ describe('loading the driver by package name through core', () => {
       fallback: false,
       logger: silentLogger,
     });
-    await expect(opening).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG'));
+    await expect(opening).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION'));
+    // With fallback on too: a mistake in the options is reported, not papered over with SQLite.
+    const fallingBack = ImageCache.open({ dir, driver: PACKAGE_NAME, driverOptions: { fileName: 'images' }, resolveFrom: import.meta.url, logger: silentLogger });
+    await expect(fallingBack).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION'));
+    const named = await ImageCache.open({ dir, driver: PACKAGE_NAME, driverOptions: { fileName: 'named.json' }, resolveFrom: import.meta.url, fallback: false, logger: silentLogger });
+    await named.cacheImageIter('named', [Buffer.from('x')]);
+    await named.close();
+    expect(await readdir(dir)).toContain('named.json');
   });
 });

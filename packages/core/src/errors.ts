@@ -16,7 +16,17 @@ export type ImgcacheErrorCode =
   | 'ERR_IMGCACHE_DRIVER_NOT_FOUND'
   | 'ERR_IMGCACHE_DRIVER_CONFIG'
   | 'ERR_IMGCACHE_DRIVER_CONTRACT'
-  | 'ERR_IMGCACHE_DRIVER_LOAD';
+  | 'ERR_IMGCACHE_DRIVER_LOAD'
+  | 'ERR_IMGCACHE_DRIVER_STORE'
+  // Raised by the apps (@imgcache/cli, @imgcache/server); listed here so every code has one home.
+  | 'ERR_IMGCACHE_CLI_USAGE'
+  | 'ERR_IMGCACHE_CLI_FAILED'
+  | 'ERR_IMGCACHE_CLI_INTERRUPTED'
+  | 'ERR_IMGCACHE_CLI_REMOTE'
+  | 'ERR_IMGCACHE_SERVER_CONFIG'
+  | 'ERR_IMGCACHE_ORIGIN'
+  | 'ERR_IMGCACHE_ORIGIN_TIMEOUT'
+  | 'ERR_IMGCACHE_ORIGIN_RESPONSE';
 
 /**
  * Base class of every error imgcache raises. Use {@link ImgcacheError.is} rather than
@@ -173,8 +183,10 @@ export class DriverNotFoundError extends ImgcacheError {
 }
 
 /**
- * The driver is installed but cannot work with this cache directory (for example a
- * filesystem without extended attributes). Core falls back to SQLite on this error.
+ * The driver is installed but cannot work in this place, and another driver would (a
+ * filesystem without extended attributes, an option naming a place the driver cannot use).
+ * Core falls back to SQLite on this error unless `fallback` is false. Never raise it for a
+ * store that exists but is damaged: that is {@link DriverStoreError}.
  */
 export class DriverConfigError extends ImgcacheError {
   constructor(readonly driverName: string, reason: string, options?: { cause?: unknown }) {
@@ -198,6 +210,23 @@ export class DriverLoadError extends ImgcacheError {
       `Cache driver package ${packageName} is installed but failed to load${detail}. Reinstall it (its native module may need rebuilding).`,
       options,
     );
+  }
+}
+
+/**
+ * The driver's store exists but cannot be used: corrupt, unreadable, or written by a newer
+ * version. Core never falls back from it: opening another driver would start an empty cache
+ * beside the user's metadata. The message names the store and says how to recover.
+ */
+export class DriverStoreError extends ImgcacheError {
+  constructor(
+    readonly driverName: string,
+    /** The file or address of the store. */
+    readonly store: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_IMGCACHE_DRIVER_STORE', `Cache driver ${driverName} cannot use its store ${store}: ${reason}`, options);
   }
 }
 

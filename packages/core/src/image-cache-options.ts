@@ -11,7 +11,7 @@ export interface ImageCacheOptions {
   dir: string;
   /** `sqlite` (default), `xattr`, a driver package name, a factory or a driver object. */
   driver?: DriverSpec;
-  /** Options handed to the driver factory. */
+  /** Options of a driver named by package, handed to its `create<Name>Driver(options)`; refused with a factory or object. */
   driverOptions?: Record<string, unknown>;
   /** Budget in bytes that prune() enforces. Default 10 GiB. */
   maxSize?: number;

@@ -15,7 +15,7 @@ import { assertImageSource } from './image-source.js';
 import { ensureWritableDirectory } from './io/ensure-directory.js';
 import { CacheLayout } from './layout.js';
 import { OpenFiles, type OpenImage } from './open-files.js';
-import { driverPackageName, loadDriver } from './load-driver.js';
+import { checkDriverSpec, loadDriver } from './load-driver.js';
 import type { Logger } from './logger.js';
 import type { PruneResult } from './prune.js';
 import { PrefetchQueue } from './queue.js';
@@ -89,8 +89,8 @@ export class ImageCache {
    */
   static async open(options: ImageCacheOptions): Promise<ImageCache> {
     const settings = resolveSettings(options);
-    // A malformed driver name is refused before the directory is created.
-    if (typeof options.driver === 'string') driverPackageName(options.driver);
+    // A malformed driver name, or options with a factory, is refused before the directory is created.
+    checkDriverSpec(options.driver, options.driverOptions);
     const layout = new CacheLayout(options.dir);
     for (const directory of layout.directories) await ensureWritableDirectory(directory);
     const { driver } = await loadDriver({
@@ -98,13 +98,13 @@ export class ImageCache {
       fallback: options.fallback ?? true,
       importer: options.importer,
       resolveFrom: options.resolveFrom,
+      driverOptions: options.driverOptions,
       context: {
         root: layout.root,
         imagesDir: layout.imagesDir,
         imagePath: (imageId) => layout.imagePath(imageId),
         nodeId: settings.nodeId,
         logger: settings.logger,
-        options: options.driverOptions ?? {},
       },
     });
     try {

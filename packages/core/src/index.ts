@@ -1,10 +1,26 @@
 export { ImageCache } from './image-cache.js';
 export type { CachedImage, CleanResult, FillOptions, ImageCacheOptions, ReadOptions, VerifyFailure, VerifyResult } from './image-cache.js';
-export { DRIVER_CONTRACT_VERSION, driverContractProblems } from './driver.js';
-export type { CacheEntry, Driver, DriverContext, DriverFactory, DriverStats, HitBatch, LruEntry, NewCacheEntry } from './driver.js';
-export { DEFAULT_DRIVER_PACKAGE, FIRST_PARTY_DRIVERS, driverPackageName, loadDriver } from './load-driver.js';
+export { DRIVER_CONTRACT_VERSION } from './driver.js';
+export type {
+  CacheEntry,
+  CreateDriver,
+  Driver,
+  DriverCapabilities,
+  DriverContext,
+  DriverContractVersion,
+  DriverFactory,
+  DriverStats,
+  HitBatch,
+  LruEntry,
+  NewCacheEntry,
+} from './driver.js';
+export { driverContractProblems } from './driver-problems.js';
+export { DEFAULT_DRIVER_PACKAGE, FIRST_PARTY_DRIVERS, checkDriverSpec, driverPackageName, loadDriver } from './load-driver.js';
 export type { DriverSpec, Importer, LoadDriverOptions, LoadedDriver } from './load-driver.js';
-export { CacheLayout } from './layout.js';
+export { CORE_DIRECTORY_NAMES, CacheLayout, isCoreDirectoryName } from './layout.js';
+// Small helpers drivers share with core, so they need not copy them.
+export { errnoCode, isProcessAlive, removeFile } from './io/fs-errors.js';
+export { forEachLimited, mapLimited } from './limited.js';
 export { MAX_KEY_LENGTH, MAX_NAME_BYTES, nameKey, parseQuarantineName, parseWorkFileName, quarantineName, workFileName } from './names.js';
 export type { ClaimName, QuarantineCause } from './names.js';
 export { listQuarantined } from './quarantine.js';
@@ -14,6 +30,7 @@ export type { Repair } from './repairs.js';
 export { assertValidImageId, isValidImageId, MAX_IMAGE_ID_LENGTH } from './image-id.js';
 export { CHECKSUM_ALGORITHMS, MultiHasher, formatChecksum, parseChecksum } from './checksum.js';
 export type { ChecksumAlgorithm, ParsedChecksum } from './checksum.js';
+export { parseContentMd5 } from './content-md5.js';
 export type { ImageSource, CommittedImage, FillExpectations } from './fill.js';
 export { Fill } from './fill.js';
 export type { FillOutcome, FillSource, FillStartResult } from './fill-registry.js';
@@ -42,6 +59,7 @@ export {
   DriverContractError,
   DriverLoadError,
   DriverNotFoundError,
+  DriverStoreError,
   FillAbortedError,
   ImgcacheError,
   InvalidChecksumError,

@@ -2,6 +2,17 @@ import { join, resolve } from 'node:path';
 import { assertValidImageId } from './image-id.js';
 
 /**
+ * Names of the directories core owns in a cache root. A driver keeps its own files in the
+ * root under any other name, and refuses options that would take one of these.
+ */
+export const CORE_DIRECTORY_NAMES = ['images', 'incomplete', 'invalid', 'queue'] as const;
+
+/** True when `name` is one of {@link CORE_DIRECTORY_NAMES}. */
+export function isCoreDirectoryName(name: string): boolean {
+  return (CORE_DIRECTORY_NAMES as readonly string[]).includes(name);
+}
+
+/**
  * Where a cache keeps its files. Images live in `images/`, a directory of their own, so
  * no valid image id can name a driver's database or one of the work directories.
  *
@@ -26,10 +37,11 @@ export class CacheLayout {
 
   constructor(root: string) {
     this.root = resolve(root);
-    this.imagesDir = join(this.root, 'images');
-    this.incompleteDir = join(this.root, 'incomplete');
-    this.invalidDir = join(this.root, 'invalid');
-    this.queueDir = join(this.root, 'queue');
+    const [images, incomplete, invalid, queue] = CORE_DIRECTORY_NAMES;
+    this.imagesDir = join(this.root, images);
+    this.incompleteDir = join(this.root, incomplete);
+    this.invalidDir = join(this.root, invalid);
+    this.queueDir = join(this.root, queue);
   }
 
   /** Every directory the cache needs, in creation order. */

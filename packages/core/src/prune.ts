@@ -1,4 +1,5 @@
 import { releaseClaim, takeLocks, unclaimed, type Claim } from './claims.js';
+import { forEachLimited } from './limited.js';
 import type { Driver, LruEntry } from './driver.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
@@ -86,15 +87,4 @@ async function lockVictims(layout: CacheLayout, imageIds: string[]): Promise<{ l
     // on with the weaker check of skipping images claimed at this moment.
     return { locks: [], free: new Set(await unclaimed(layout, imageIds)) };
   }
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await task(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

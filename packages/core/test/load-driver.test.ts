@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -80,7 +80,7 @@ describe('loading drivers', () => {
       app,
       'imgcache-driver-example',
       `import { createMemoryDriver } from ${JSON.stringify(new URL('../dist/testing/index.js', import.meta.url).href)};
-       export default createMemoryDriver();`,
+       export default createMemoryDriver;`,
     );
     const { cache } = await open({ driver: 'imgcache-driver-example', fallback: false, resolveFrom: join(app, 'app.js') });
     expect(cache.driverName).toBe('memory');
@@ -99,9 +99,58 @@ describe('loading drivers', () => {
     const futureDriver = Object.assign(new MemoryDriver(new Map()), { contractVersion: DRIVER_CONTRACT_VERSION + 1 });
     const error = await open({ driver: futureDriver }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DriverContractError);
-    expect((error as Error).message).toMatch(/contract version 2/);
-    const incomplete = await open({ driver: async () => ({ name: 'half', contractVersion: 1 }) as never }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(new RegExp(`contract version ${DRIVER_CONTRACT_VERSION + 1}`));
+    const incomplete = await open({ driver: async () => ({ name: 'half', contractVersion: DRIVER_CONTRACT_VERSION }) as never }).catch((e: unknown) => e);
     expect((incomplete as Error).message).toMatch(/no get\(\) method/);
+    expect((incomplete as Error).message).toMatch(/does not declare capabilities\.multiProcess/);
+  });
+
+  it('hands driverOptions to the named package\'s create function, and only to it', async () => {
+    const app = await tempDir();
+    const memory = JSON.stringify(new URL('../dist/testing/index.js', import.meta.url).href);
+    await installPackage(
+      app,
+      'imgcache-driver-options',
+      `import { createMemoryDriver } from ${memory};
+       export default (options = {}) => async (context) => Object.assign(await createMemoryDriver()(context), { name: 'options-' + options.label });`,
+    );
+    const { cache } = await open({ driver: 'imgcache-driver-options', driverOptions: { label: 'seen' }, fallback: false, resolveFrom: join(app, 'app.js') });
+    expect(cache.driverName).toBe('options-seen');
+    await cache.close();
+  });
+
+  it('refuses driverOptions with a factory or a driver object, before creating the directory', async () => {
+    const parent = await tempDir();
+    for (const driver of [createMemoryDriver(), new MemoryDriver(new Map())]) {
+      const dir = join(parent, 'not-created');
+      const error = await ImageCache.open({ dir, driver, driverOptions: { fileName: 'x' } }).catch((e: unknown) => e);
+      expect(ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION')).toBe(true);
+      expect((error as Error).message).toMatch(/create<Name>Driver\(options\)/);
+      await expect(stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+  });
+
+  it('refuses a package whose default export opens a driver itself (contract 1) as a contract error', async () => {
+    const app = await tempDir();
+    await installPackage(app, 'imgcache-driver-old', `export default async (context) => { throw new Error('context.root is ' + context.root); };`);
+    const error = await open({ driver: 'imgcache-driver-old', resolveFrom: join(app, 'app.js') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverContractError);
+    expect((error as Error).message).toMatch(/returned a promise .*create<Name>Driver\(options\)/);
+  });
+
+  it('falls back to SQLite with its own defaults, never the failed driver\'s options', async () => {
+    const app = await tempDir();
+    await installPackage(
+      app,
+      'imgcache-driver-picky',
+      `import { DriverConfigError } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+       export default () => async () => { throw new DriverConfigError('picky', 'not here'); };`,
+    );
+    // Given to SQLite, this filename would put its database outside the cache root.
+    const { cache, dir } = await open({ driver: 'imgcache-driver-picky', driverOptions: { filename: '../elsewhere.sqlite' }, resolveFrom: join(app, 'app.js') });
+    expect(cache.driverName).toBe('sqlite');
+    await cache.close();
+    expect(await readdir(dir)).toContain('cache.sqlite');
   });
 
   it('rejects a driver name that is not a package name', async () => {

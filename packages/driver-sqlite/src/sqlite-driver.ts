@@ -1,12 +1,15 @@
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import {
   DRIVER_CONTRACT_VERSION,
-  DriverConfigError,
+  DriverStoreError,
   InvalidOptionError,
+  errnoCode,
+  isCoreDirectoryName,
   type CacheEntry,
   type Driver,
-  type DriverContext,
+  type DriverCapabilities,
+  type DriverFactory,
   type DriverStats,
   type HitBatch,
   type LruEntry,
@@ -15,8 +18,9 @@ import {
 import { HitBatcher } from './hit-batcher.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
+/** Options of {@link createSqliteDriver} (`ImageCache.open({ driverOptions })` when loaded by name). */
 export interface SqliteDriverOptions {
-  /** Database file; relative paths are taken from the cache root. Default `cache.sqlite`. */
+  /** Database file, a relative path inside the cache root (not in a directory core owns). Default `cache.sqlite`. */
   filename?: string;
   /** Milliseconds to wait for another process's lock before failing. Default 15000. */
   busyTimeout?: number;
@@ -31,6 +35,7 @@ interface Row {
   last_modified: number;
 }
 
+const DEFAULT_FILENAME = 'cache.sqlite';
 const LRU_PAGE = 2000;
 const DEFAULT_BUSY_TIMEOUT = 15_000;
 const MAX_BUSY_TIMEOUT = 2 ** 31 - 1;
@@ -42,6 +47,8 @@ const MAX_BUSY_TIMEOUT = 2 ** 31 - 1;
 export class SqliteDriver implements Driver {
   readonly name = 'sqlite';
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
+  /** WAL and a busy timeout: several processes share one database; every hit is one atomic UPDATE. */
+  readonly capabilities: DriverCapabilities = { multiProcess: true, multiProcessHits: true };
 
   private readonly statements;
   private readonly hits: HitBatcher;
@@ -170,14 +177,21 @@ function toEntry(row: Row): CacheEntry {
 }
 
 /**
- * Opens (and creates or migrates) the metadata database of a cache directory.
- * Retries only while another process holds the lock, and never past `busyTimeout`.
- * @throws {DriverConfigError} when the database cannot be opened or is not ours.
- * @throws {InvalidOptionError} for a `busyTimeout` that is not 0 to 2^31-1 milliseconds.
+ * Makes the factory of the SQLite driver. Checks the options at once, so a bad option fails
+ * before any file is touched. The factory opens (creating or migrating) the database of a
+ * cache directory, retrying only while another process holds the lock, never past
+ * `busyTimeout`.
+ * @throws {InvalidOptionError} for a `filename` that is not a file name in the cache root, or
+ *   a `busyTimeout` that is not 0 to 2^31-1 milliseconds.
+ * The factory throws {@link DriverStoreError} (never `DriverConfigError`, so core never
+ * falls back to a fresh database beside it) when the database is corrupt, unreadable, from a
+ * newer schema, or stays locked past `busyTimeout`; the message says how to recover.
  */
-export async function createSqliteDriver(context: DriverContext): Promise<SqliteDriver> {
-  const options = context.options as SqliteDriverOptions;
-  const filename = join(context.root, options.filename ?? 'cache.sqlite');
+export function createSqliteDriver(options: SqliteDriverOptions = {}): DriverFactory<SqliteDriver> {
+  const fileName = options.filename ?? DEFAULT_FILENAME;
+  if (typeof fileName !== 'string' || fileName.length === 0 || isAbsolute(fileName) || fileName.split(/[\\/]/).some((part) => part === '..' || isCoreDirectoryName(part))) {
+    throw new InvalidOptionError('driverOptions.filename', `${JSON.stringify(fileName)} must be a file name inside the cache root, outside images, incomplete, invalid and queue`);
+  }
   const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
   // The open below retries until this deadline, so it must be a finite wait; SQLite's own
   // limit is a signed 32-bit millisecond count.
@@ -185,6 +199,10 @@ export async function createSqliteDriver(context: DriverContext): Promise<Sqlite
     const shown = typeof busyTimeout === 'string' ? JSON.stringify(busyTimeout) : String(busyTimeout);
     throw new InvalidOptionError('driverOptions.busyTimeout', `${shown} must be a whole number of milliseconds from 0 to ${MAX_BUSY_TIMEOUT}`);
   }
+  return (context) => openDatabase(join(context.root, fileName), busyTimeout, context.nodeId);
+}
+
+async function openDatabase(filename: string, busyTimeout: number, nodeId: string): Promise<SqliteDriver> {
   const deadline = Date.now() + busyTimeout;
   for (let attempt = 1; ; attempt++) {
     let db: Database.Database | undefined;
@@ -196,29 +214,52 @@ export async function createSqliteDriver(context: DriverContext): Promise<Sqlite
       // NORMAL in WAL mode survives process crashes; a power loss can lose the latest
       // commits, which startup reconcile re-adopts from the fsynced image files.
       db.pragma('synchronous = NORMAL');
-      migrate(db);
-      return new SqliteDriver(db, context.nodeId);
+      migrate(db, filename);
+      return new SqliteDriver(db, nodeId);
     } catch (error) {
       db?.close();
       if (isBusy(error) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 200)));
         continue;
       }
-      throw new DriverConfigError('sqlite', `cannot open ${filename}: ${(error as Error).message}`, { cause: error });
+      throw storeError(filename, error, busyTimeout);
     }
   }
 }
 
 function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY'));
+  const code = errnoCode(error);
+  return code === 'SQLITE_LOCKED' || (code !== undefined && code.startsWith('SQLITE_BUSY'));
 }
 
-function migrate(db: Database.Database): void {
+/** Schema {@link migrate} found newer than this driver reads. */
+class NewerSchemaError extends Error {}
+
+/** What went wrong with the database file, in words that say how to recover. */
+function storeError(filename: string, error: unknown, busyTimeout: number): DriverStoreError {
+  const code = errnoCode(error) ?? '';
+  const detail = (error as Error).message;
+  const moveAside = `stop every process using this cache, move ${filename} (with any ${basename(filename)}-wal and -shm files beside it) out of the cache directory and open the cache again: core then re-adopts every cached image file (re-hashing each; hit counts and access times start afresh)`;
+  let reason: string;
+  if (error instanceof NewerSchemaError) {
+    reason = `${detail}. Upgrade @imgcache/driver-sqlite to the version that wrote it; or, to start afresh, ${moveAside}`;
+  } else if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    reason = `the file is not a readable SQLite database (${code}: ${detail}). To recover, ${moveAside}`;
+  } else if (isBusy(error)) {
+    reason = `another process kept the database locked for more than busyTimeout (${busyTimeout} ms). Find the process holding it (fuser ${filename}), or raise driverOptions.busyTimeout`;
+  } else if (/^(SQLITE_(CANTOPEN|READONLY|PERM|AUTH|IOERR))/.test(code) || code === 'EACCES' || code === 'EPERM') {
+    reason = `the file cannot be opened for reading and writing (${code}: ${detail}). Check that this user may read and write ${filename} and its directory, and that the disk is healthy`;
+  } else {
+    reason = `${code ? `${code}: ` : ''}${detail}`;
+  }
+  return new DriverStoreError('sqlite', filename, reason, { cause: error });
+}
+
+function migrate(db: Database.Database, filename: string): void {
   const apply = db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(`database schema ${version} is newer than this driver understands (${SCHEMA_VERSION}); upgrade @imgcache/driver-sqlite`);
+      throw new NewerSchemaError(`${filename} has schema ${version}, newer than this driver understands (${SCHEMA_VERSION})`);
     }
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

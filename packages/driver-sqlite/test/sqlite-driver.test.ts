@@ -1,25 +1,29 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriverConfigError, ImageCache, InvalidOptionError, silentLogger, type DriverContext } from '@imgcache/core';
+import { DriverStoreError, ImageCache, ImgcacheError, InvalidOptionError, silentLogger, type DriverContext } from '@imgcache/core';
 import { entry } from '@imgcache/driver-test-suite';
-import { createSqliteDriver } from '../src/index.js';
+import { createSqliteDriver, type SqliteDriverOptions } from '../src/index.js';
 
 let root: string;
 
-function context(options: Record<string, unknown> = {}): DriverContext {
+function context(nodeId = 'node-a'): DriverContext {
   return {
     root,
     imagesDir: join(root, 'images'),
     imagePath: (imageId) => join(root, 'images', imageId),
-    nodeId: 'node-a',
+    nodeId,
     logger: silentLogger,
-    options,
   };
+}
+
+/** Opens the driver with these options on the test's root, as core would. */
+function open(options: SqliteDriverOptions = {}, nodeId?: string) {
+  return createSqliteDriver(options)(context(nodeId));
 }
 
 beforeEach(async () => {
@@ -32,7 +36,7 @@ afterEach(async () => {
 
 describe('sqlite driver', () => {
   it('uses WAL, a busy timeout and an index for LRU order', async () => {
-    const driver = await createSqliteDriver(context({ busyTimeout: 1234 }));
+    const driver = await open({ busyTimeout: 1234 });
     await driver.close();
     const db = new Database(join(root, 'cache.sqlite'), { readonly: true });
     try {
@@ -49,14 +53,14 @@ describe('sqlite driver', () => {
 
   it('refuses a busy timeout that would make the open retry without end', async () => {
     for (const busyTimeout of [Infinity, -1, 1.5, 2 ** 31, '100']) {
-      await expect(createSqliteDriver(context({ busyTimeout }))).rejects.toThrow(InvalidOptionError);
+      expect(() => createSqliteDriver({ busyTimeout: busyTimeout as number })).toThrow(InvalidOptionError);
     }
-    await expect(createSqliteDriver(context({ busyTimeout: Infinity }))).rejects.toThrow(/busyTimeout: Infinity must be a whole number of milliseconds/);
+    expect(() => createSqliteDriver({ busyTimeout: Infinity })).toThrow(/busyTimeout: Infinity must be a whole number of milliseconds/);
   });
 
   it('keeps nodes apart in one database', async () => {
-    const a = await createSqliteDriver(context());
-    const b = await createSqliteDriver({ ...context(), nodeId: 'node-b' });
+    const a = await open();
+    const b = await open({}, 'node-b');
     await a.commit(entry('img', 1));
     expect(await b.get('img')).toBeNull();
     expect((await a.stats()).count).toBe(1);
@@ -64,24 +68,56 @@ describe('sqlite driver', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('refuses a database written by a newer schema', async () => {
+  it('refuses a database written by a newer schema loudly, saying to upgrade, and leaves it alone', async () => {
     const db = new Database(join(root, 'cache.sqlite'));
     db.pragma('user_version = 99');
     db.close();
-    await expect(createSqliteDriver(context())).rejects.toThrow(DriverConfigError);
-    await expect(createSqliteDriver(context())).rejects.toThrow(/newer than this driver understands/);
+    const error = await open().catch((e: unknown) => e);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_STORE')).toBe(true);
+    expect((error as Error).message).toMatch(/schema 99, newer than this driver understands \(1\)\. Upgrade @imgcache\/driver-sqlite/);
+    const after = new Database(join(root, 'cache.sqlite'), { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(99);
+    after.close();
   });
 
-  it('reports a file that is not a database as a configuration error', async () => {
-    await writeFile(join(root, 'cache.sqlite'), 'this is not a database'.repeat(100));
-    const error = await createSqliteDriver(context()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DriverConfigError);
-    expect((error as Error).message).toMatch(/cache\.sqlite/);
+  it('refuses a corrupt database loudly with how to recover, never as a configuration problem', async () => {
+    const garbage = 'this is not a database'.repeat(100);
+    await writeFile(join(root, 'cache.sqlite'), garbage);
+    const error = await open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverStoreError);
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG')).toBe(false);
+    expect((error as Error).message).toMatch(/cache\.sqlite: the file is not a readable SQLite database \(SQLITE_NOTADB/);
+    expect((error as Error).message).toMatch(/move .*cache\.sqlite \(with any cache\.sqlite-wal and -shm files beside it\) out of the cache directory/);
+    expect(await readFile(join(root, 'cache.sqlite'), 'utf8')).toBe(garbage);
+  });
+
+  it('through core, a corrupt database fails the open instead of falling back to a fresh one', async () => {
+    await writeFile(join(root, 'cache.sqlite'), 'x'.repeat(4096));
+    for (const driver of ['sqlite', 'xattr-that-is-not-installed']) {
+      const error = await ImageCache.open({ dir: root, driver, logger: silentLogger }).catch((e: unknown) => e);
+      expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_STORE')).toBe(true);
+    }
+    expect(await readFile(join(root, 'cache.sqlite'), 'utf8')).toBe('x'.repeat(4096));
+    expect(await readdir(root)).not.toContain('cache.sqlite-wal');
+  });
+
+  it('refuses a database file it cannot open loudly, naming the file', async () => {
+    // A directory in the database's place cannot be opened even by root.
+    await mkdir(join(root, 'cache.sqlite'));
+    const error = await open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverStoreError);
+    expect((error as Error).message).toMatch(/cache\.sqlite: the file cannot be opened for reading and writing \(SQLITE_CANTOPEN/);
+  });
+
+  it('refuses a filename outside the cache root or in a directory core owns, before touching anything', () => {
+    for (const filename of ['', '../up.sqlite', '/etc/x.sqlite', 'images/db.sqlite', 'queue', 'a/../../b']) {
+      expect(() => createSqliteDriver({ filename })).toThrow(InvalidOptionError);
+    }
   });
 
   it('several processes committing and counting hits at once never see SQLITE_BUSY', async () => {
     const script = fileURLToPath(new URL('./fixtures/hammer.mjs', import.meta.url));
-    const setup = await createSqliteDriver(context());
+    const setup = await open();
     await setup.commit({ imageId: 'shared', size: 1, checksum: 'sha256:00', lastModified: 1 });
     await setup.close();
     const workers = Array.from({ length: 3 }, (_, n) =>
@@ -93,7 +129,7 @@ describe('sqlite driver', () => {
       }),
     );
     await Promise.all(workers);
-    const driver = await createSqliteDriver(context());
+    const driver = await open();
     const stats = await driver.stats();
     // Each worker commits its own 300 entries and records a hit on every entry of "shared".
     expect(stats.count).toBe(3 * 300 + 1);
@@ -114,13 +150,13 @@ describe('sqlite driver', () => {
       new Promise<void>((resolve) => setTimeout(resolve, n * 15)).then(() => run('open-close.mjs', [])),
     );
     await Promise.all([run('hammer.mjs', ['writer', '400']), ...openers]);
-    const driver = await createSqliteDriver(context());
+    const driver = await open();
     expect((await driver.stats()).count).toBe(12 + 400);
     await driver.close();
   });
 
   it('batches concurrent hits yet tells each caller whether its hit landed', async () => {
-    const driver = await createSqliteDriver(context());
+    const driver = await open();
     await driver.commit(entry('a', 1));
     await driver.commit(entry('b', 2));
     const results = await Promise.all([
@@ -135,7 +171,7 @@ describe('sqlite driver', () => {
     const pending = driver.recordHit('b', 20);
     await driver.close();
     expect(await pending).toBe(true);
-    const reopened = await createSqliteDriver(context());
+    const reopened = await open();
     expect((await reopened.get('b'))?.hits).toBe(2);
     await reopened.close();
   });

@@ -4,7 +4,7 @@ import type { Driver, NewCacheEntry } from '@imgcache/core';
 
 const BASE_TIME = Date.UTC(2026, 0, 1);
 
-/** A distinct entry; `n` picks its size, checksum and commit time. */
+/** A distinct entry; `n` picks its size (1000 + n bytes), checksum and commit time (ms). */
 export function entry(imageId: string, n: number, overrides: Partial<NewCacheEntry> = {}): NewCacheEntry {
   return {
     imageId,
@@ -15,7 +15,7 @@ export function entry(imageId: string, n: number, overrides: Partial<NewCacheEnt
   };
 }
 
-/** Commits entries and writes a file of the entry's size for each, as core would. */
+/** Commits entries and writes a file of the entry's size for each, as core would (file first). */
 export async function commitWithFiles(driver: Driver, imagePath: (imageId: string) => string, entries: NewCacheEntry[]): Promise<void> {
   for (const item of entries) {
     await writeFile(imagePath(item.imageId), Buffer.alloc(item.size, 7));
@@ -34,11 +34,4 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 export function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', '0']);
   return child.pid!;
-}
-
-/** Runs `task` over items, `size` at a time, to stay under the open-file limit. */
-export async function inBatches<T>(items: readonly T[], size: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += size) {
-    await Promise.all(items.slice(start, start + size).map(task));
-  }
 }

@@ -1,4 +1,4 @@
 export { runDriverComplianceSuite } from './suite.js';
-export type { ComplianceSuiteOptions } from './suite.js';
-export { DriverHarness } from './context.js';
-export { collect, commitWithFiles, deadPid, entry, inBatches } from './fixtures.js';
+export type { ComplianceSuiteOptions, DriverModule } from './options.js';
+export { DriverHarness, driverContext } from './context.js';
+export { collect, commitWithFiles, deadPid, entry } from './fixtures.js';

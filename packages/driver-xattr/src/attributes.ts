@@ -1,4 +1,5 @@
 import { getAttribute, removeAttribute, setAttribute } from 'fs-xattr';
+import { errnoCode } from '@imgcache/core';
 
 /**
  * Attribute layout. Two attributes in the `user.imgcache.` namespace, each a small JSON
@@ -78,7 +79,7 @@ async function readAttribute(path: string, name: string): Promise<string | null>
   try {
     return (await getAttribute(path, name)).toString('utf8');
   } catch (error) {
-    if (isMissingAttribute(error) || errorCode(error) === 'ENOENT') return null;
+    if (isMissingAttribute(error) || errnoCode(error) === 'ENOENT') return null;
     throw error;
   }
 }
@@ -114,12 +115,6 @@ function isCount(value: unknown): value is number {
 
 /** Linux reports a missing attribute as ENODATA; BSD and macOS as ENOATTR. */
 export function isMissingAttribute(error: unknown): boolean {
-  const code = errorCode(error);
+  const code = errnoCode(error);
   return code === 'ENODATA' || code === 'ENOATTR';
-}
-
-export function errorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  const { code } = error as { code: unknown };
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidImageId, type CacheEntry } from '@imgcache/core';
+import { forEachLimited, isValidImageId, type CacheEntry } from '@imgcache/core';
 import { readAccess, readEntry } from './attributes.js';
 
 /** Attribute reads in flight at once: enough to keep the thread pool busy, few enough for the fd limit. */
@@ -14,15 +14,10 @@ const SCAN_CONCURRENCY = 32;
 export async function scanEntries(entriesDir: string): Promise<CacheEntry[]> {
   const names = (await readdir(entriesDir)).filter((name) => isValidImageId(name));
   const found: CacheEntry[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      const imageId = names[next++]!;
-      const entry = await readCacheEntry(join(entriesDir, imageId), imageId);
-      if (entry) found.push(entry);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, names.length) }, worker));
+  await forEachLimited(names, SCAN_CONCURRENCY, async (imageId) => {
+    const entry = await readCacheEntry(join(entriesDir, imageId), imageId);
+    if (entry) found.push(entry);
+  });
   return found;
 }
 

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidImageId, type DriverStats } from '@imgcache/core';
+import { forEachLimited, isValidImageId, type DriverStats } from '@imgcache/core';
 import { readDirectoryStamp, sameStamp, type DirectoryStamp } from './directory-stamp.js';
 import { readCacheEntry } from './entry-scan.js';
 import { KeyLock } from './key-lock.js';
@@ -167,18 +167,13 @@ export class StatsTracker {
         // Listed ids are read later and show the change; the scan never sees the others.
         if (!listed.has(imageId)) scan.tally.set(imageId, after);
       }
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < names.length) {
-          const imageId = names[next++]!;
-          await this.locks.run(imageId, async () => {
-            const entry = await readCacheEntry(join(this.directory, imageId), imageId);
-            scan.tally.set(imageId, entry && { size: entry.size, hits: entry.hits });
-            listed.set(imageId, true);
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, names.length) }, worker));
+      await forEachLimited(names, SCAN_CONCURRENCY, (imageId) =>
+        this.locks.run(imageId, async () => {
+          const entry = await readCacheEntry(join(this.directory, imageId), imageId);
+          scan.tally.set(imageId, entry && { size: entry.size, hits: entry.hits });
+          listed.set(imageId, true);
+        }),
+      );
       this.tally = scan.tally;
       this.scannedAt = this.now();
     } catch (error) {

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getAttribute, removeAttribute, setAttribute } from 'fs-xattr';
-import { DriverConfigError } from '@imgcache/core';
-import { errorCode } from './attributes.js';
+import { DriverConfigError, errnoCode, removeFile } from '@imgcache/core';
 
 const PROBE_ATTRIBUTE = 'user.imgcache.probe';
 const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP']);
@@ -41,7 +40,7 @@ export async function probeXattrSupport(target: ProbeTarget): Promise<void> {
     await removeAttribute(probe, PROBE_ATTRIBUTE);
     await link(probe, probeLink);
   } catch (error) {
-    const code = errorCode(error);
+    const code = errnoCode(error);
     if (code && UNSUPPORTED.has(code)) {
       throw new DriverConfigError(
         'xattr',
@@ -52,8 +51,8 @@ export async function probeXattrSupport(target: ProbeTarget): Promise<void> {
     }
     throw error;
   } finally {
-    await removeQuietly(probeLink);
-    await removeQuietly(probe);
+    await removeFile(probeLink);
+    await removeFile(probe);
   }
 }
 
@@ -64,13 +63,5 @@ async function assertSameFilesystem({ root, imagesDir, entriesDir }: ProbeTarget
       'xattr',
       `${imagesDir} and ${entriesDir} are on different filesystems, so cached files cannot be hard-linked into the entry index. Keep ${root} on one filesystem.`,
     );
-  }
-}
-
-async function removeQuietly(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
   }
 }

@@ -3,21 +3,27 @@ import { join } from 'node:path';
 import {
   DRIVER_CONTRACT_VERSION,
   InvalidOptionError,
+  errnoCode,
+  forEachLimited,
+  isCoreDirectoryName,
   isValidImageId,
+  removeFile,
   type CacheEntry,
   type Driver,
-  type DriverContext,
+  type DriverCapabilities,
+  type DriverFactory,
   type DriverStats,
   type LruEntry,
   type NewCacheEntry,
   workFileName,
 } from '@imgcache/core';
-import { errorCode, readAccess, readEntry, stripAttributes, writeAccess, writeEntry } from './attributes.js';
+import { readAccess, readEntry, stripAttributes, writeAccess, writeEntry } from './attributes.js';
 import { compareIds, readCacheEntry, scanEntries } from './entry-scan.js';
 import { acquireStatsTracker, type StatsTracker } from './stats-tracker.js';
-import { sweepLeftovers, unlinkIfPresent } from './leftovers.js';
+import { sweepLeftovers } from './leftovers.js';
 import { probeXattrSupport } from './support-probe.js';
 
+/** Options of {@link createXattrDriver} (`ImageCache.open({ driverOptions })` when loaded by name). */
 export interface XattrDriverOptions {
   /**
    * Directory, inside the cache root, that holds one hard link per committed image
@@ -36,7 +42,6 @@ export interface XattrDriverOptions {
 
 export const DEFAULT_INDEX_DIR = 'xattr-entries';
 export const DEFAULT_STATS_MAX_AGE = 1000;
-const CORE_DIRECTORIES = new Set(['images', 'incomplete', 'invalid', 'queue']);
 const REMOVE_CONCURRENCY = 16;
 
 /**
@@ -52,6 +57,8 @@ const REMOVE_CONCURRENCY = 16;
 export class XattrDriver implements Driver {
   readonly name = 'xattr';
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
+  /** Links and attributes are safe across processes; a hit is a read-modify-write of an attribute, last writer wins (README). */
+  readonly capabilities: DriverCapabilities = { multiProcess: true, multiProcessHits: false };
 
   /** Ids removed while each running LRU scan is in progress, so the scan skips them. */
   private readonly activeScans = new Set<Set<string>>();
@@ -112,7 +119,7 @@ export class XattrDriver implements Driver {
         await rename(temporary, linkPath);
       } finally {
         // rename() between two links of one inode leaves both in place; drop ours.
-        await unlinkIfPresent(temporary);
+        await removeFile(temporary);
       }
       this.tracker.applyChange(imageId, { size: entry.size, hits: 0 });
     });
@@ -134,13 +141,9 @@ export class XattrDriver implements Driver {
   async remove(imageIds: readonly string[]): Promise<number> {
     const unique = [...new Set(imageIds)].filter((imageId) => isValidImageId(imageId));
     let removed = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < unique.length) {
-        if (await this.removeOne(unique[next++]!)) removed++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(REMOVE_CONCURRENCY, unique.length) }, worker));
+    await forEachLimited(unique, REMOVE_CONCURRENCY, async (imageId) => {
+      if (await this.removeOne(imageId)) removed++;
+    });
     return removed;
   }
 
@@ -190,7 +193,7 @@ export class XattrDriver implements Driver {
         this.tracker.applyChange(imageId, null);
         return wasEntry;
       } catch (error) {
-        if (errorCode(error) !== 'ENOENT') throw error;
+        if (errnoCode(error) !== 'ENOENT') throw error;
         this.tracker.applyChange(imageId, null);
         return false;
       }
@@ -220,27 +223,29 @@ export class XattrDriver implements Driver {
 }
 
 /**
- * Opens the xattr driver on a cache directory: checks that its filesystem supports user
- * extended attributes and hard links, creates the index directory and sweeps what a
- * crashed process left behind.
- * @throws {DriverConfigError} when the filesystem has no user xattrs (core then falls back to SQLite).
- * @throws {InvalidOptionError} when `indexDir` is not a plain directory name of the driver's own.
+ * Makes the factory of the xattr driver. Checks the options at once. The factory checks that
+ * the cache directory's filesystem supports user extended attributes and hard links,
+ * creates the index directory and sweeps what a crashed process left behind.
+ * @throws {InvalidOptionError} when `indexDir` is not a plain directory name of the driver's
+ *   own, or `statsMaxAge` is not a number of milliseconds, 0 or more.
+ * The factory throws `DriverConfigError` when the filesystem has no user xattrs (core then
+ * falls back to SQLite), and the filesystem's error for anything else.
  */
-export async function createXattrDriver(context: DriverContext): Promise<XattrDriver> {
-  const options = context.options as XattrDriverOptions;
+export function createXattrDriver(options: XattrDriverOptions = {}): DriverFactory<XattrDriver> {
   const indexName = options.indexDir ?? DEFAULT_INDEX_DIR;
-  if (typeof indexName !== 'string' || !isValidImageId(indexName) || CORE_DIRECTORIES.has(indexName)) {
+  if (typeof indexName !== 'string' || !isValidImageId(indexName) || isCoreDirectoryName(indexName)) {
     throw new InvalidOptionError('driverOptions.indexDir', `${JSON.stringify(indexName)} must be a plain directory name other than images, incomplete, invalid or queue`);
   }
   const statsMaxAge = options.statsMaxAge ?? DEFAULT_STATS_MAX_AGE;
   if (typeof statsMaxAge !== 'number' || !Number.isFinite(statsMaxAge) || statsMaxAge < 0) {
     throw new InvalidOptionError('driverOptions.statsMaxAge', `${JSON.stringify(statsMaxAge)} must be a number of milliseconds, 0 or more`);
   }
-  const indexDir = join(context.root, indexName);
-  await mkdir(indexDir, { recursive: true });
-  await probeXattrSupport({ root: context.root, imagesDir: context.imagesDir, entriesDir: indexDir });
-  await sweepLeftovers(context.root, indexDir);
-  const { tracker, release } = await acquireStatsTracker(indexDir);
-  return new XattrDriver(indexDir, (imageId) => context.imagePath(imageId), tracker, statsMaxAge, release);
+  return async (context) => {
+    const indexDir = join(context.root, indexName);
+    await mkdir(indexDir, { recursive: true });
+    await probeXattrSupport({ root: context.root, imagesDir: context.imagesDir, entriesDir: indexDir });
+    await sweepLeftovers(context.root, indexDir);
+    const { tracker, release } = await acquireStatsTracker(indexDir);
+    return new XattrDriver(indexDir, (imageId) => context.imagePath(imageId), tracker, statsMaxAge, release);
+  };
 }
-

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheLayout, DriverConfigError, ImageCache, ImgcacheError } from '@imgcache/core';
 import { createXattrDriver } from '../src/index.js';
-import { capturingLogger, contextFor } from './helpers.js';
+import { capturingLogger, openXattr } from './helpers.js';
 
 /** Mounts a real ramfs (no extended attributes at all); null plus the reason when this host does not allow it. */
 async function mountRamfs(): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {
@@ -49,7 +49,7 @@ describe('on a filesystem without user xattrs (ramfs)', () => {
   // Skipped only where ramfs cannot be mounted (not root, or no mount permission); the reason is printed above.
   it.skipIf(!mounted)('the driver refuses to open with DriverConfigError naming the filesystem problem', async () => {
     const layout = await freshRoot();
-    const error = await createXattrDriver(contextFor(layout)).catch((caught: unknown) => caught);
+    const error = await openXattr(layout).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DriverConfigError);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG')).toBe(true);
     expect((error as Error).message).toMatch(/does not support user extended attributes.*ENOTSUP/);
@@ -60,7 +60,7 @@ describe('on a filesystem without user xattrs (ramfs)', () => {
   // Skipped only where ramfs cannot be mounted; see above.
   it.skipIf(!mounted)('core falls back to sqlite with a warning that names the cause', async () => {
     const layout = await freshRoot();
-    for (const driver of [createXattrDriver, 'xattr'] as const) {
+    for (const driver of [createXattrDriver(), 'xattr'] as const) {
       const logger = capturingLogger();
       const cache = await ImageCache.open({ dir: layout.root, driver, logger });
       try {
@@ -78,7 +78,7 @@ describe('on a filesystem without user xattrs (ramfs)', () => {
   it.skipIf(!mounted)('fallback: false turns the unsupported filesystem into an error', async () => {
     const layout = await freshRoot();
     const logger = capturingLogger();
-    const error = await ImageCache.open({ dir: layout.root, driver: createXattrDriver, fallback: false, logger }).catch((caught: unknown) => caught);
+    const error = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger }).catch((caught: unknown) => caught);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG')).toBe(true);
     expect(logger.warnings).toEqual([]);
   });
@@ -106,11 +106,11 @@ describe('a probe failure that is not a missing feature', () => {
     // An immutable root refuses the probe file with EPERM, even to root.
     execFileSync('chattr', ['+i', root]);
     try {
-      const error = await createXattrDriver(contextFor(layout)).catch((caught: unknown) => caught);
+      const error = await openXattr(layout).catch((caught: unknown) => caught);
       expect((error as { code?: string }).code).toBe('EPERM');
       expect(ImgcacheError.is(error)).toBe(false);
       const logger = capturingLogger();
-      const opened = await ImageCache.open({ dir: root, driver: createXattrDriver, logger }).catch((caught: unknown) => caught);
+      const opened = await ImageCache.open({ dir: root, driver: createXattrDriver(), logger }).catch((caught: unknown) => caught);
       // Core's own check of the directory meets the same EPERM first and names it: still no fallback.
       expect(opened).toMatchObject({ code: 'ERR_IMGCACHE_CACHE_DIR', errno: 'EPERM' });
       expect(logger.warnings).toEqual([]);

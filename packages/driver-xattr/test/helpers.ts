@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheLayout, silentLogger, type DriverContext, type Logger } from '@imgcache/core';
+import { createXattrDriver, type XattrDriver, type XattrDriverOptions } from '../src/index.js';
 
 /** A scratch cache root with core's directory layout, on the OS temp dir (ext4 here). */
 export async function scratchRoot(prefix = 'imgcache-xattr-'): Promise<{ layout: CacheLayout; dispose: () => Promise<void> }> {
@@ -11,15 +12,19 @@ export async function scratchRoot(prefix = 'imgcache-xattr-'): Promise<{ layout:
   return { layout, dispose: () => rm(root, { recursive: true, force: true }) };
 }
 
-export function contextFor(layout: CacheLayout, options: Record<string, unknown> = {}, logger: Logger = silentLogger): DriverContext {
+export function contextFor(layout: CacheLayout, logger: Logger = silentLogger): DriverContext {
   return {
     root: layout.root,
     imagesDir: layout.imagesDir,
     imagePath: (imageId) => layout.imagePath(imageId),
     nodeId: 'test-node',
     logger,
-    options,
   };
+}
+
+/** Creates the driver with `options` and opens it on `layout`, as core does; an option error rejects. */
+export async function openXattr(layout: CacheLayout, options: Record<string, unknown> = {}): Promise<XattrDriver> {
+  return createXattrDriver(options as XattrDriverOptions)(contextFor(layout));
 }
 
 /** A logger that keeps every warning, to check what core reported. */

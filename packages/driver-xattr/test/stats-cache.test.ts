@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImgcacheError, type CacheEntry, type CacheLayout, type DriverStats, type NewCacheEntry } from '@imgcache/core';
 import { readAccess, readEntry, writeAccess, writeEntry } from '../src/attributes.js';
-import { DEFAULT_INDEX_DIR, createXattrDriver, type XattrDriver } from '../src/index.js';
-import { contextFor, scratchRoot, sleep } from './helpers.js';
+import { DEFAULT_INDEX_DIR, type XattrDriver } from '../src/index.js';
+import { scratchRoot, sleep, openXattr } from './helpers.js';
 
 const BASE = Date.UTC(2026, 4, 1);
 const LONG_AGE = { statsMaxAge: 600_000 };
@@ -29,7 +29,7 @@ describe('xattr driver stats() totals kept in memory', () => {
   const indexDir = () => join(layout.root, DEFAULT_INDEX_DIR);
 
   async function open(options: Record<string, unknown> = LONG_AGE): Promise<XattrDriver> {
-    const driver = await createXattrDriver(contextFor(layout, options));
+    const driver = await openXattr(layout, options);
     opened.push(driver);
     return driver;
   }
@@ -186,7 +186,7 @@ describe('xattr driver stats() totals kept in memory', () => {
 
   it('rejects a statsMaxAge that is not a number of milliseconds', async () => {
     for (const statsMaxAge of [-1, Number.NaN, '1000']) {
-      const failure = await createXattrDriver(contextFor(layout, { statsMaxAge })).catch((error: unknown) => error);
+      const failure = await openXattr(layout, { statsMaxAge }).catch((error: unknown) => error);
       expect(ImgcacheError.is(failure)).toBe(true);
       expect(String((failure as Error).message)).toMatch(/statsMaxAge/);
     }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImageCache, ImgcacheError, silentLogger, type CacheLayout, type NewCacheEntry } from '@imgcache/core';
 import { collect, deadPid } from '@imgcache/driver-test-suite';
 import { ACCESS_ATTRIBUTE, DEFAULT_INDEX_DIR, ENTRY_ATTRIBUTE, createXattrDriver, type XattrDriver } from '../src/index.js';
-import { contextFor, scratchRoot, sleep } from './helpers.js';
+import { scratchRoot, sleep, openXattr } from './helpers.js';
 
 const BASE = Date.UTC(2026, 3, 1);
 
@@ -36,7 +36,7 @@ describe('xattr driver', () => {
 
   beforeEach(async () => {
     ({ layout, dispose } = await scratchRoot());
-    driver = await createXattrDriver(contextFor(layout));
+    driver = await openXattr(layout);
   });
 
   afterEach(async () => {
@@ -45,7 +45,7 @@ describe('xattr driver', () => {
   });
 
   it('keeps the metadata of an image committed through ImageCache in user.imgcache.* attributes of its file', async () => {
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver, fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
     try {
       expect(cache.driverName).toBe('xattr');
       const bytes = Buffer.alloc(4096, 3);
@@ -99,7 +99,7 @@ describe('xattr driver', () => {
 
   it('lets core prune the least recently read image', async () => {
     await driver.close();
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver, fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
     try {
       for (const id of ['x', 'y', 'z']) await cache.cacheImageIter(id, [Buffer.alloc(1000, id.charCodeAt(0))]);
       for (const id of ['z', 'x', 'y']) {
@@ -113,7 +113,7 @@ describe('xattr driver', () => {
     } finally {
       await cache.close();
     }
-    driver = await createXattrDriver(contextFor(layout));
+    driver = await openXattr(layout);
   });
 
   it('counts every one of 200 concurrent hits on one image', async () => {
@@ -128,7 +128,7 @@ describe('xattr driver', () => {
     await commitFile(item('a', 1));
     const pending = Array.from({ length: 20 }, (_, k) => driver.recordHit('a', BASE + 100 + k));
     await driver.close();
-    driver = await createXattrDriver(contextFor(layout));
+    driver = await openXattr(layout);
     expect(await driver.get('a')).toMatchObject({ hits: 20, lastAccessed: BASE + 119 });
     expect(await Promise.all(pending)).toEqual(Array(20).fill(true));
   });
@@ -138,7 +138,7 @@ describe('xattr driver', () => {
     await writeFile(layout.imagePath('crashed'), Buffer.alloc(700, 5));
     await setAttribute(layout.imagePath('crashed'), ENTRY_ATTRIBUTE, JSON.stringify({ v: 1, size: 1, checksum: 'sha256:00', lastModified: 1 }));
     expect(await driver.get('crashed')).toBeNull();
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver, fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
     try {
       expect(cache.reconcileReport.adoptedFiles).toBe(1);
       const [image] = await cache.getCachedImages();
@@ -226,7 +226,7 @@ describe('xattr driver', () => {
     await writeFile(join(indexDir, `a~${dead}-abc123`), 'x');
     await writeFile(join(layout.root, `.imgcache-xattr-probe-${dead}-ab12`), '');
     await writeFile(join(indexDir, `b~${process.ppid}-abc123`), 'x');
-    const reopened = await createXattrDriver(contextFor(layout));
+    const reopened = await openXattr(layout);
     await reopened.close();
     expect(await readdir(indexDir)).toEqual([`b~${process.ppid}-abc123`]);
     expect((await readdir(layout.root)).filter((name) => name.includes('probe'))).toEqual([]);
@@ -234,10 +234,10 @@ describe('xattr driver', () => {
 
   it('rejects an index directory option that is not a directory name of its own', async () => {
     for (const indexDir of ['images', 'queue', '../elsewhere', '', 42]) {
-      const error = await createXattrDriver(contextFor(layout, { indexDir })).catch((caught: unknown) => caught);
+      const error = await openXattr(layout, { indexDir }).catch((caught: unknown) => caught);
       expect(ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION')).toBe(true);
     }
-    const custom = await createXattrDriver(contextFor(layout, { indexDir: 'my-index' }));
+    const custom = await openXattr(layout, { indexDir: 'my-index' });
     await writeFile(layout.imagePath('c'), 'x');
     await custom.commit(item('c', 1));
     expect(await readdir(join(layout.root, 'my-index'))).toEqual(['c']);

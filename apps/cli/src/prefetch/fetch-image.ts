@@ -1,13 +1,12 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { ImageCache } from '@imgcache/core';
+import { ImgcacheError, type ImageCache } from '@imgcache/core';
 import { checksumFromHeaders } from './response-checksum.js';
 
-/** The origin answered with a status other than 200. */
-export class OriginStatusError extends Error {
+/** The origin answered with a status other than 200 (`ERR_IMGCACHE_ORIGIN_RESPONSE`, an answer that cannot be used). */
+export class OriginStatusError extends ImgcacheError {
   constructor(readonly status: number, statusText: string) {
-    super(`origin answered HTTP ${status}${statusText ? ` ${statusText}` : ''}`);
-    this.name = 'OriginStatusError';
+    super('ERR_IMGCACHE_ORIGIN_RESPONSE', `origin answered HTTP ${status}${statusText ? ` ${statusText}` : ''}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ImgcacheError } from '@imgcache/core';
 import { RemoteRequestError } from '../errors.js';
 import type { ManagementClient } from './management-client.js';
 
@@ -31,7 +32,7 @@ export async function queueOnServer(client: ManagementClient, ids: readonly stri
       await client.queueImage(imageId);
     } catch (error) {
       // The listing above proves the management API is there, so this 404 is about the image.
-      if (error instanceof RemoteRequestError && error.status === 404) {
+      if (ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_REMOTE') && (error as RemoteRequestError).status === 404) {
         throw new RemoteRequestError(`cannot queue image ${imageId}: the server's origin does not know it`, 404, { cause: error });
       }
       throw error;

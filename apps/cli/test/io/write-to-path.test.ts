@@ -1,9 +1,10 @@
+import { ImgcacheError } from '@imgcache/core';
 import { mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/errors.js';
+import { exitStatusOf } from '../../src/errors.js';
 import { resolveWriteTarget, writeToPath } from '../../src/io/write-to-path.js';
 import { makeFifo } from '../helpers/special-files.js';
 
@@ -46,7 +47,7 @@ describe('resolveWriteTarget', () => {
   });
 
   it('refuses a directory and a cycle of links', async () => {
-    await expect(resolveWriteTarget(dir)).rejects.toSatisfy((error) => CliError.is(error) && error.exitStatus === 2);
+    await expect(resolveWriteTarget(dir)).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error) === 2);
     await symlink('b', join(dir, 'a'));
     await symlink('a', join(dir, 'b'));
     await expect(resolveWriteTarget(join(dir, 'a'))).rejects.toMatchObject({ code: 'ELOOP' });

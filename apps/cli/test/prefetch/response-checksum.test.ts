@@ -29,9 +29,14 @@ describe('checksumFromHeaders', () => {
   it.each([
     ['content-md5', 'not base64!'],
     ['content-md5', Buffer.from('short').toString('base64')],
+    // The values the server's test of the same policy refuses (apps/server/test/origin-checksum.test.ts).
+    ['content-md5', 'garbage'],
+    ['content-md5', '0123456789abcdef0123456789abcde'],
+    ['content-md5', createHash('md5').update('x').digest('base64').replace('==', '=')],
     ['x-checksum', 'crc32:1234'],
     ['x-checksum', 'sha256:abc'],
   ])('refuses an unusable %s header %j', (name, value) => {
     expect(() => checksumFromHeaders(new Headers({ [name]: value }))).toThrow(BadChecksumHeaderError);
+    expect(() => checksumFromHeaders(new Headers({ [name]: value }))).toThrow(expect.objectContaining({ code: 'ERR_IMGCACHE_ORIGIN_RESPONSE' }));
   });
 });

@@ -1,1 +1,2 @@
 export { MemoryDriver, createMemoryDriver } from './memory-driver.js';
+export type { MemoryDriverOptions } from './memory-driver.js';

@@ -1,4 +1,4 @@
-import { DRIVER_CONTRACT_VERSION, type CacheEntry, type Driver, type DriverFactory, type LruEntry } from '../driver.js';
+import { DRIVER_CONTRACT_VERSION, type CacheEntry, type Driver, type DriverCapabilities, type DriverFactory, type LruEntry } from '../driver.js';
 
 /** Entries per cache root, kept for the life of the process so a reopen sees them. */
 const stores = new Map<string, Map<string, CacheEntry>>();
@@ -11,6 +11,8 @@ const stores = new Map<string, Map<string, CacheEntry>>();
 export class MemoryDriver implements Driver {
   readonly name = 'memory';
   readonly contractVersion = DRIVER_CONTRACT_VERSION;
+  /** One process only: the entries live in this process's memory. */
+  readonly capabilities: DriverCapabilities = { multiProcess: false, multiProcessHits: false };
 
   constructor(private readonly entries: Map<string, CacheEntry>) {}
 
@@ -68,8 +70,11 @@ export class MemoryDriver implements Driver {
   async close(): Promise<void> {}
 }
 
+/** Options of {@link createMemoryDriver}: none yet; the type keeps the one driver shape. */
+export type MemoryDriverOptions = Record<string, never>;
+
 /** A factory for {@link MemoryDriver}; pass it as `ImageCache.open({ driver: createMemoryDriver() })`. */
-export function createMemoryDriver(): DriverFactory {
+export function createMemoryDriver(_options: MemoryDriverOptions = {}): DriverFactory {
   return async ({ root }) => {
     let entries = stores.get(root);
     if (!entries) stores.set(root, (entries = new Map()));
