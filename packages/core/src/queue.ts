@@ -1,4 +1,4 @@
-import { open, readdir, stat, unlink } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidImageId } from './image-id.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
