@@ -60,7 +60,8 @@ error_log ${prefix}/error.log warn;
 pid ${prefix}/nginx.pid;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  # imgcache-server writes one request line per request (info); nginx logs each request too.
+  access_log ${prefix}/access.log;
   client_body_temp_path ${prefix}/temp/body;
   proxy_temp_path ${prefix}/temp/proxy;
   fastcgi_temp_path ${prefix}/temp/fastcgi;

@@ -97,7 +97,7 @@ export async function serverBench({ quick = false } = {}) {
     console.log(`\nimgcache-server against its rivals — 127.0.0.1, node ${process.version}, load: ${load.name}`);
     console.log(
       nginx
-        ? `nginx: ${nginxName}, one worker, proxy_cache (proxy_cache_lock on), sendfile on. MB = 10^6 bytes.`
+        ? `nginx: ${nginxName}, one worker, proxy_cache (proxy_cache_lock on), sendfile on, access log on (imgcache-server logs each request too). MB = 10^6 bytes.`
         : 'nginx: skipped (nginx not installed; apt-get install nginx-light to add it). MB = 10^6 bytes.',
     );
     const hits = await hitsBench({
