@@ -1,0 +1,1 @@
+export { freePort, startTestPostgres, type TestPostgres, type TestPostgresResult } from './test-postgres.js';
