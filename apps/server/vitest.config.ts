@@ -4,8 +4,8 @@ export default defineProject({
   test: {
     include: ['test/**/*.test.ts'],
     passWithNoTests: true,
-    // The binary tests drive dist/bin.js, so build it first.
-    globalSetup: ['test/helpers/build-once.ts'],
+    // The binary tests drive dist/bin.js, so build it first; the cluster tests need a PostgreSQL.
+    globalSetup: ['test/helpers/build-once.ts', 'test/cluster/helpers/postgres-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

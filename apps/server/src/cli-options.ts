@@ -16,6 +16,7 @@ import {
   type SettingName,
 } from './config.js';
 import { ConfigError } from './errors.js';
+import { CLUSTER_DEFAULTS, checkClusterConfig, parseAdvertiseUrl, parseClusterCopy, parseClusterSecret, parseClusterUrl, parseSeconds, parseWeight, readClusterSecretFile } from './cluster/cluster-config.js';
 
 interface Flag {
   /** Commander's flag syntax, e.g. `--origin <url>`. */
@@ -82,6 +83,20 @@ const FLAGS: Readonly<Record<SettingName, Flag>> = {
     description: 'seconds the origin may pause inside a body (0: no limit)',
     fallback: DEFAULTS.originIdleTimeout,
   },
+  cluster: { flags: '--cluster <url>', env: 'IMGCACHE_CLUSTER_URL', description: 'PostgreSQL URL of the cluster to join (unset: a single node)' },
+  advertiseUrl: { flags: '--advertise-url <url>', env: 'IMGCACHE_ADVERTISE_URL', description: 'URL peers reach this node at, e.g. http://10.0.0.5:9393 (required with --cluster)' },
+  clusterSecret: { flags: '--cluster-secret <secret>', env: 'IMGCACHE_CLUSTER_SECRET', description: 'shared secret that authenticates requests between nodes (32+ characters)' },
+  clusterSecretFile: { flags: '--cluster-secret-file <path>', env: 'IMGCACHE_CLUSTER_SECRET_FILE', description: 'file holding the shared cluster secret (its first line)' },
+  clusterWeight: { flags: '--cluster-weight <n>', env: 'IMGCACHE_CLUSTER_WEIGHT', description: "this node's relative capacity", fallback: CLUSTER_DEFAULTS.clusterWeight },
+  clusterCopy: {
+    flags: '--cluster-copy <policy>',
+    env: 'IMGCACHE_CLUSTER_COPY',
+    description: 'a non-owner keeps a copy of what it fetched from the owner: always, never, or hot (after --cluster-hot-hits requests)',
+    fallback: CLUSTER_DEFAULTS.clusterCopy,
+  },
+  clusterHotHits: { flags: '--cluster-hot-hits <n>', env: 'IMGCACHE_CLUSTER_HOT_HITS', description: 'requests on a non-owner that make an image hot', fallback: CLUSTER_DEFAULTS.clusterHotHits },
+  clusterHeartbeat: { flags: '--cluster-heartbeat <seconds>', env: 'IMGCACHE_CLUSTER_HEARTBEAT', description: 'seconds between heartbeats', fallback: CLUSTER_DEFAULTS.clusterHeartbeat },
+  clusterDeadAfter: { flags: '--cluster-dead-after <seconds>', env: 'IMGCACHE_CLUSTER_DEAD_AFTER', description: 'seconds of silence after which a node is dead', fallback: CLUSTER_DEFAULTS.clusterDeadAfter },
 };
 
 /** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
@@ -111,7 +126,7 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
   const command = createCommand();
   command.parse(argv as string[], { from: 'user' });
   const read = new SettingReader(command, env);
-  return {
+  const config: ServerConfig = {
     origin: read.required('origin', parseOrigin, 'an origin URL'),
     host: read.withDefault('host', parseHost),
     port: read.withDefault('port', (value) => parseInteger('port', value, 0, 65_535)),
@@ -132,8 +147,23 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     originConnectTimeout: read.withDefault('originConnectTimeout', (value) => parseInteger('origin-connect-timeout', value, 0)),
     originHeaderTimeout: read.withDefault('originHeaderTimeout', (value) => parseInteger('origin-header-timeout', value, 0)),
     originIdleTimeout: read.withDefault('originIdleTimeout', (value) => parseInteger('origin-idle-timeout', value, 0)),
+    cluster: read.optional('cluster', parseClusterUrl),
+    advertiseUrl: read.optional('advertiseUrl', parseAdvertiseUrl),
+    clusterSecret: read.optional('clusterSecret', (value) => parseClusterSecret(value)),
+    clusterSecretFile: read.optional('clusterSecretFile', parseDirectory),
+    clusterWeight: read.withDefault('clusterWeight', parseWeight),
+    clusterCopy: read.withDefault('clusterCopy', parseClusterCopy),
+    clusterHotHits: read.withDefault('clusterHotHits', (value) => parseInteger('cluster-hot-hits', value, 1)),
+    clusterHeartbeat: read.withDefault('clusterHeartbeat', (value) => parseSeconds('cluster-heartbeat', value)),
+    clusterDeadAfter: read.withDefault('clusterDeadAfter', (value) => parseSeconds('cluster-dead-after', value)),
     sources: read.sources,
   };
+  if (config.clusterSecretFile !== undefined) {
+    if (config.clusterSecret !== undefined) throw new ConfigError('cluster-secret-file', 'give the cluster secret once: --cluster-secret (or its variable) or --cluster-secret-file');
+    config.clusterSecret = readClusterSecretFile(config.clusterSecretFile);
+  }
+  checkClusterConfig(config);
+  return config;
 }
 
 /** Finds each setting's value (flag, else variable, else default), parses it and remembers where it came from. */

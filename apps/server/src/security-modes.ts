@@ -15,6 +15,8 @@ export interface SecurityModes {
   originToken: SecretOrigin;
   /** Address the server listens on (all interfaces for 0.0.0.0 or ::). */
   host: string;
+  /** Present only with `--cluster`: peer requests are accepted when signed with the shared secret. */
+  cluster?: { advertiseUrl: string; secret: SecretOrigin | 'file' };
 }
 
 /** The security modes of `config` and the one-line message that states them. */
@@ -32,10 +34,17 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
     : `hits authorised by the origin per client (remembered ${config.authTtl} s)`;
   const management = config.adminToken ? `management API on (admin token from ${describe(modes.adminToken, '--admin-token', 'IMGCACHE_ADMIN_TOKEN')})` : 'management API off (no admin token)';
   const originToken = config.originToken ? `origin token from ${describe(modes.originToken, '--origin-token', 'IMGCACHE_ORIGIN_TOKEN')}` : 'no origin token';
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}` };
+  let cluster = '';
+  if (config.cluster) {
+    const secret = config.clusterSecretFile !== undefined ? 'file' : secretOrigin(config, 'clusterSecret');
+    modes.cluster = { advertiseUrl: config.advertiseUrl ?? '', secret };
+    const from = secret === 'file' ? `--cluster-secret-file ${config.clusterSecretFile}` : describe(secret, '--cluster-secret', 'IMGCACHE_CLUSTER_SECRET');
+    cluster = `; cluster on: peers reach this node at ${modes.cluster.advertiseUrl} and must sign their requests with the shared secret (from ${from})`;
+  }
+  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${cluster}` };
 }
 
-function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken'): SecretOrigin {
+function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken' | 'clusterSecret'): SecretOrigin {
   if (!config[key]) return 'unset';
   const source = config.sources?.[key];
   return source === 'flag' || source === 'env' ? source : 'options';

@@ -4,6 +4,7 @@ import { ImageCache, type Logger } from '@imgcache/core';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { originTimeouts, type ServerConfig } from './config.js';
 import { originErrorAnswer } from './errors.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
@@ -81,6 +82,15 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     importer: (specifier) => import(specifier),
     logger,
   });
+  let clusterNode: ClusterNode | null = null;
+  if (config.cluster) {
+    try {
+      clusterNode = await ClusterNode.join(config, cache, logger);
+    } catch (error) {
+      await cache.close();
+      throw error;
+    }
+  }
   // The admin token is for this server alone: the origin never sees it, whatever the route.
   const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config) });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
@@ -100,7 +110,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictedBytes.inc(bytes);
   });
   const authorizer = new Authorizer(origin, config.authTtl);
-  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
+  const peerSource = clusterNode?.peerSource({ authorizer, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
+  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource);
   const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
@@ -113,6 +124,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     sendError(reply, status, answer?.message ?? error.message);
   });
 
+  clusterNode?.register(app);
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
@@ -121,6 +133,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await clusterNode?.close();
     await cache.close();
     await origin.close();
     throw error;
@@ -131,10 +144,13 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const url = `http://${host}:${port}`;
   logger.info({ url, dir: config.dir, driver: cache.driverName, origin: config.origin }, 'imgcache-server listening');
   maintenance.start(config.maintenanceInterval);
+  await clusterNode?.activate();
 
   let closing: Promise<void> | null = null;
   const close = (graceMs = 10_000) => {
     closing ??= (async () => {
+      // Peers stop sending this node work before it stops taking it.
+      await clusterNode?.drain();
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
@@ -147,6 +163,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await closed;
       clearTimeout(timer);
       await origin.close();
+      await clusterNode?.close();
     })();
     return closing;
   };

@@ -1,1 +1,1 @@
-export { freePort, startTestPostgres, type TestPostgres, type TestPostgresResult } from './test-postgres.js';
+export { createTestDatabase, freePort, startTestPostgres, type TestPostgres, type TestPostgresResult } from './test-postgres.js';

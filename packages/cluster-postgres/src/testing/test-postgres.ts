@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,24 @@ export async function startTestPostgres(): Promise<TestPostgresResult> {
       },
     },
   };
+}
+
+/**
+ * Creates an empty database named `<prefix>_<random>` on the server of `adminUrl` and
+ * returns its URL: one per test file keeps files independent.
+ */
+export async function createTestDatabase(adminUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 /** A TCP port free on 127.0.0.1 at the time of asking. */
