@@ -1,6 +1,7 @@
 import { isValidImageId, type CachedImage, type ImageCache } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createAdminGuard } from './admin-auth.js';
+import type { ClusterManagement } from './cluster/cluster-state.js';
 import { lookupImage } from './image-lookup.js';
 import type { Origin, OriginHeaders } from './origin.js';
 import type { Prefetcher } from './prefetcher.js';
@@ -13,6 +14,8 @@ export interface ManagementContext {
   origin: Origin;
   /** The server's own origin credentials (`--origin-token`), used to look images up. */
   originHeaders: OriginHeaders;
+  /** With `--cluster`: deletes reach every node, and `GET /v2/cache?scope=cluster` shows them all. */
+  cluster?: ClusterManagement | undefined;
 }
 
 type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => Promise<unknown>;
@@ -59,7 +62,8 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   const id = (request: FastifyRequest<{ Params: { id?: string } }>) => request.params.id!;
 
   route('/v2/cache', {
-    GET: async (_request, reply) => {
+    GET: async (request, reply) => {
+      if (context.cluster && (request.query as { scope?: string }).scope === 'cluster') return json(reply, 200, await context.cluster.view());
       const [cached, queued] = await Promise.all([cache.getCachedImages(), cache.getQueuedImages()]);
       return json(reply, 200, { cached_images: cached.map(toGlanceEntry), queued_images: queued });
     },
@@ -108,6 +112,7 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
       prefetcher.retryNow(imageId);
       await cache.deleteCachedImage(imageId);
       await cache.deleteQueuedImage(imageId);
+      await context.cluster?.purge(imageId);
       return reply.code(204).send();
     },
   });

@@ -126,7 +126,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
 
   clusterNode?.register(app);
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders, cluster: clusterNode?.state });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 

@@ -4,3 +4,5 @@ export { DEFAULT_TIMINGS, Membership, type Member, type MembershipLogger, type M
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.js';
 export { NODE_ID_FILE, loadNodeId } from './node-identity.js';
 export { ownerOf, rankFor, rendezvousScore, type PlacementNode } from './placement.js';
+export { Holdings, type Holder, type Holding, type HoldingState, type NodeHoldings } from './holdings.js';
+export { PURGE_CHANNEL, PurgeLog, type PurgeLogOptions } from './purge-log.js';

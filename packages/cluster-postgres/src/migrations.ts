@@ -28,6 +28,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX imgcache_nodes_url ON imgcache_nodes (url);
     `,
   },
+  {
+    version: 2,
+    description: 'holdings and purge log',
+    sql: `
+      CREATE TABLE imgcache_holdings (
+        node_id    text NOT NULL,
+        image_id   text NOT NULL,
+        state      text NOT NULL CHECK (state IN ('filling', 'cached', 'evicting')),
+        size       bigint,
+        checksum   text,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (node_id, image_id)
+      );
+      CREATE INDEX imgcache_holdings_image ON imgcache_holdings (image_id);
+      CREATE TABLE imgcache_purges (
+        seq        bigserial PRIMARY KEY,
+        image_id   text NOT NULL,
+        origin_node text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      ALTER TABLE imgcache_nodes ADD COLUMN purge_seq bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** The schema version this release writes and reads. */

@@ -9,6 +9,8 @@ import type { OriginTimeouts } from '../origin-download.js';
 import type { PeerSource } from '../origin-fill.js';
 import { CLUSTER_DEFAULTS } from './cluster-config.js';
 import { ClusterMetrics } from './cluster-metrics.js';
+import { ClusterState } from './cluster-state.js';
+import { registerClusterRoutes } from './cluster-routes.js';
 import { CopyPolicy } from './copy-policy.js';
 import { PeerFetcher } from './peer-fetch.js';
 import { PeerRequests } from './peer-requests.js';
@@ -28,13 +30,21 @@ export interface ClusterParts {
  */
 export class ClusterNode {
   readonly peers: PeerRequests;
+  /** Holdings and purges: what the management API reaches. */
+  readonly state: ClusterState;
+  private readonly forgetters: ((imageId: string) => void)[] = [];
 
   private constructor(
     readonly cluster: Cluster,
     private readonly config: ServerConfig,
+    cache: ImageCache,
     private readonly logger: Logger,
+    intervalMs: number,
   ) {
     this.peers = new PeerRequests(config.clusterSecret!);
+    this.state = new ClusterState(cluster, config.cluster!, cache, logger, intervalMs, (imageId) => {
+      for (const forget of this.forgetters) forget(imageId);
+    });
   }
 
   /**
@@ -53,16 +63,20 @@ export class ClusterNode {
       logger,
     });
     logger.info({ nodeId: cluster.nodeId, advertiseUrl: config.advertiseUrl }, 'joined the cluster');
-    return new ClusterNode(cluster, config, logger);
+    // Holdings and purges follow at a slower pace than heartbeats: they are summaries.
+    return new ClusterNode(cluster, config, cache, logger, heartbeat * 6 * 1000);
   }
 
-  /** Checks peer signatures on every request (register before the routes). */
+  /** Checks peer signatures on every request and adds the cluster routes (register before the other routes). */
   register(app: FastifyInstance): void {
     this.peers.register(app);
+    registerClusterRoutes(app, this.state, this.config.adminToken);
   }
 
   /** The miss source that asks the owner first (see {@link PeerFetcher}). */
   peerSource(parts: ClusterParts): PeerSource {
+    // A purged image's remembered authorisations go with it, as for a local delete.
+    this.forgetters.push((imageId) => parts.authorizer.forget(imageId));
     const fetcher = new PeerFetcher({
       cluster: this.cluster,
       secret: this.config.clusterSecret!,
@@ -81,6 +95,7 @@ export class ClusterNode {
   /** Marks this node active once it listens: it owns images from its peers' next heartbeat on. */
   async activate(): Promise<void> {
     await this.cluster.activate();
+    this.state.start();
   }
 
   /** Moves ownership away before shutdown: draining, then one heartbeat for peers to notice. */
@@ -90,6 +105,7 @@ export class ClusterNode {
 
   /** Leaves the cluster (its row is removed) and closes the database pool. */
   async close(): Promise<void> {
+    await this.state.close().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not stop the cluster state cleanly'));
     await this.cluster.close().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not leave the cluster cleanly'));
   }
 }
