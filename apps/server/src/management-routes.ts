@@ -94,6 +94,8 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
       if (!found.active) {
         return sendError(reply, 400, `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.`);
       }
+      // In a cluster the image's owner fetches it (and other nodes get it from there).
+      if (await context.cluster?.queueForOwner(imageId)) return reply.code(202).send();
       prefetcher.retryNow(imageId);
       // Already cached: nothing to fetch (Glance would download it again).
       if (!(await cache.isCached(imageId))) {

@@ -144,7 +144,10 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const url = `http://${host}:${port}`;
   logger.info({ url, dir: config.dir, driver: cache.driverName, origin: config.origin }, 'imgcache-server listening');
   maintenance.start(config.maintenanceInterval);
-  await clusterNode?.activate();
+  await clusterNode?.activate(async (imageId) => {
+    prefetcher.retryNow(imageId);
+    if (await cache.queueImage(imageId)) prefetcher.kick();
+  });
 
   let closing: Promise<void> | null = null;
   const close = (graceMs = 10_000) => {

@@ -6,3 +6,5 @@ export { NODE_ID_FILE, loadNodeId } from './node-identity.js';
 export { ownerOf, rankFor, rendezvousScore, type PlacementNode } from './placement.js';
 export { Holdings, type Holder, type Holding, type HoldingState, type NodeHoldings } from './holdings.js';
 export { PURGE_CHANNEL, PurgeLog, type PurgeLogOptions } from './purge-log.js';
+export { JOBS_CHANNEL, PrefetchJobs, type JobTarget } from './jobs.js';
+export { Listener } from './listener.js';

@@ -51,6 +51,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE imgcache_nodes ADD COLUMN purge_seq bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 3,
+    description: 'prefetch jobs',
+    sql: `
+      CREATE TABLE imgcache_jobs (
+        id         bigserial PRIMARY KEY,
+        image_id   text NOT NULL,
+        target     text NOT NULL CHECK (target = 'owner' OR target LIKE 'node:%'),
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** The schema version this release writes and reads. */

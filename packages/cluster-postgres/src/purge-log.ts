@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import type { Listener } from './listener.js';
 import type { MembershipLogger } from './membership.js';
 
 /** The LISTEN/NOTIFY channel that wakes nodes up when a purge is logged. */
@@ -13,8 +14,8 @@ const KEEP_DAYS = 7;
 /** Options of {@link PurgeLog}. */
 export interface PurgeLogOptions {
   pool: pg.Pool;
-  /** Connection settings of the dedicated LISTEN connection (the pool's URL). */
-  url: string;
+  /** The node's LISTEN connection; purges wake it up through {@link PURGE_CHANNEL}. */
+  listener: Listener;
   nodeId: string;
   /** Deletes an image from this node's cache; must be idempotent (an entry may be applied twice after a crash). */
   apply: (imageId: string) => Promise<void>;
@@ -32,14 +33,14 @@ export interface PurgeLogOptions {
  */
 export class PurgeLog {
   private applied = -1;
-  private listener: pg.Client | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
-  private reconnectTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: PurgeLogOptions) {}
+  constructor(private readonly options: PurgeLogOptions) {
+    options.listener.on(PURGE_CHANNEL, () => void this.replay().catch(() => undefined));
+  }
 
   /**
    * Logs a purge of `imageId` for every node, and wakes them up.
@@ -56,11 +57,10 @@ export class PurgeLog {
     return Number(rows[0]!.seq);
   }
 
-  /** Starts listening and replaying (the first replay runs at once). */
+  /** Starts the periodic replay (the first runs at once; the listener wakes it up in between). */
   start(): void {
     this.timer = setInterval(() => void this.replay().catch(() => undefined), this.options.replayMs);
     this.timer.unref();
-    void this.listen();
     void this.replay().catch(() => undefined);
   }
 
@@ -92,15 +92,11 @@ export class PurgeLog {
     return this.running;
   }
 
-  /** Stops listening and replaying. */
+  /** Stops replaying (the listener is closed by its owner). */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     await this.running?.catch(() => undefined);
-    const listener = this.listener;
-    this.listener = null;
-    await listener?.end().catch(() => undefined);
   }
 
   private async replayOnce(): Promise<void> {
@@ -123,31 +119,6 @@ export class PurgeLog {
       await pool.query('UPDATE imgcache_nodes SET purge_seq = $2 WHERE node_id = $1', [nodeId, this.applied]);
       await pool.query(`DELETE FROM imgcache_purges WHERE created_at < now() - interval '${KEEP_DAYS} days'`);
       if (rows.length < PAGE) return;
-    }
-  }
-
-  /** One LISTEN connection, outside any transaction; on loss, reconnects and replays (what was missed is in the table). */
-  private async listen(): Promise<void> {
-    if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'imgcache-server listener' });
-    const retry = () => {
-      if (this.closed || this.listener !== client) return;
-      this.listener = null;
-      void client.end().catch(() => undefined);
-      this.reconnectTimer = setTimeout(() => void this.listen(), this.options.replayMs);
-      this.reconnectTimer.unref();
-    };
-    this.listener = client;
-    client.on('error', retry);
-    client.on('end', retry);
-    client.on('notification', () => void this.replay().catch(() => undefined));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${PURGE_CHANNEL}`);
-      await this.replay().catch(() => undefined);
-    } catch (error) {
-      this.options.logger.warn({ err: (error as Error).message }, 'cluster purge listener could not connect; retrying');
-      retry();
     }
   }
 }

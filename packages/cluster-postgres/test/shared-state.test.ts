@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinCluster, type Cluster } from '../src/cluster.js';
 import { Holdings } from '../src/holdings.js';
+import { Listener } from '../src/listener.js';
 import { PurgeLog } from '../src/purge-log.js';
+import { PrefetchJobs } from '../src/jobs.js';
+import { ownerOf } from '../src/placement.js';
 import { createDatabase, postgresMissing } from './helpers/database.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
@@ -14,6 +17,12 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
   let root: string;
   const nodes: Cluster[] = [];
   const logs: PurgeLog[] = [];
+  const listeners: Listener[] = [];
+  const listener = () => {
+    const created = new Listener(url, silent, 100);
+    listeners.push(created);
+    return created;
+  };
 
   beforeAll(async () => {
     url = await createDatabase('shared');
@@ -27,6 +36,7 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
   });
   afterAll(async () => {
     await Promise.all(logs.map((log) => log.close()));
+    await Promise.all(listeners.map((each) => each.close()));
     await Promise.all(nodes.map((node) => node.close()));
     await rm(root, { recursive: true, force: true });
   });
@@ -60,11 +70,16 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     const appliedOnB: string[] = [];
     const appliedOnA: string[] = [];
     // A long replay interval: only the notification can wake B within the test.
-    const logA = new PurgeLog({ pool: a.pool, url, nodeId: a.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnA.push(id) });
-    const logB = new PurgeLog({ pool: b.pool, url, nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnB.push(id) });
+    const listenerA = listener();
+    const listenerB = listener();
+    const logA = new PurgeLog({ pool: a.pool, listener: listenerA, nodeId: a.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnA.push(id) });
+    const logB = new PurgeLog({ pool: b.pool, listener: listenerB, nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnB.push(id) });
     logs.push(logA, logB);
     logA.start();
     logB.start();
+    listenerA.start();
+    listenerB.start();
+    await Promise.all([listenerA.ready, listenerB.ready]);
     await logB.replay();
     await logA.append('p1');
     await logA.append('p2');
@@ -83,10 +98,33 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     await logs[1]!.close();
     await logA.append('while-away');
     const applied: string[] = [];
-    const again = new PurgeLog({ pool: b.pool, url, nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void applied.push(id) });
+    const again = new PurgeLog({ pool: b.pool, listener: listener(), nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void applied.push(id) });
     logs.push(again);
     await again.replay();
     expect(applied).toEqual(['while-away']);
     expect(a.nodeId).not.toBe(b.nodeId);
+  });
+
+  it('hands each prefetch job to exactly the nodes it targets, claimed without blocking', async () => {
+    const [a, b] = nodes as [Cluster, Cluster];
+    await Promise.all(nodes.map((node) => node.membership.beat()));
+    const jobs = (node: Cluster) => new PrefetchJobs(node.pool, node.nodeId, () => node.membership.ring(), listener(), () => undefined);
+    const jobsA = jobs(a);
+    const jobsB = jobs(b);
+    const ids = Array.from({ length: 20 }, (_, index) => `job-${index}`);
+    for (const id of ids) await jobsA.enqueue(id, 'owner');
+    await jobsA.enqueue('everywhere', 'all');
+    await jobsA.enqueue('on-b', { node: b.nodeId });
+    await jobsA.enqueue('two', { replicas: 2 });
+    // Both claim at once: SKIP LOCKED keeps them from waiting on each other's rows.
+    const [claimedA, claimedB] = await Promise.all([jobsA.claim(), jobsB.claim()]);
+    const [moreA, moreB] = await Promise.all([jobsA.claim(), jobsB.claim()]);
+    const onA = [...claimedA, ...moreA].sort();
+    const onB = [...claimedB, ...moreB].sort();
+    const ring = a.membership.ring();
+    const owned = (node: Cluster) => ids.filter((id) => ownerOf(id, ring)!.nodeId === node.nodeId);
+    expect(onA).toEqual([...owned(a), 'everywhere', 'two'].sort());
+    expect(onB).toEqual([...owned(b), 'everywhere', 'on-b', 'two'].sort());
+    expect(await jobsA.claim()).toEqual([]);
   });
 });

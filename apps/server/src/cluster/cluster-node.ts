@@ -92,10 +92,13 @@ export class ClusterNode {
     return (imageId, incoming) => fetcher.start(imageId, incoming);
   }
 
-  /** Marks this node active once it listens: it owns images from its peers' next heartbeat on. */
-  async activate(): Promise<void> {
+  /**
+   * Marks this node active once it listens (it owns images from its peers' next heartbeat
+   * on) and starts following the shared state; prefetch jobs for this node go to `queueLocally`.
+   */
+  async activate(queueLocally: (imageId: string) => Promise<void>): Promise<void> {
     await this.cluster.activate();
-    this.state.start();
+    this.state.start(queueLocally);
   }
 
   /** Moves ownership away before shutdown: draining, then one heartbeat for peers to notice. */

@@ -1,5 +1,5 @@
 import type { ImageCache, Logger } from '@imgcache/core';
-import { Holdings, PurgeLog, type Cluster } from '@imgcache/cluster-postgres';
+import { Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster } from '@imgcache/cluster-postgres';
 
 /** What the management API asks of the cluster. */
 export interface ClusterManagement {
@@ -8,6 +8,11 @@ export interface ClusterManagement {
    * database cannot be reached the purge is kept and logged once it can.
    */
   purge(imageId: string): Promise<void>;
+  /**
+   * Queues an image for prefetching on its owner. False when this node owns it (or the
+   * database cannot be reached): queue it here.
+   */
+  queueForOwner(imageId: string): Promise<boolean>;
   /** The cluster view of `GET /v2/cache?scope=cluster`. */
   view(): Promise<ClusterView>;
 }
@@ -36,6 +41,10 @@ export interface ClusterView {
 export class ClusterState implements ClusterManagement {
   private readonly holdings: Holdings;
   private readonly purges: PurgeLog;
+  private readonly listener: Listener;
+  private readonly jobs: PrefetchJobs;
+  private queueLocally: ((imageId: string) => Promise<void>) | null = null;
+  private claiming: Promise<void> | null = null;
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
@@ -49,9 +58,11 @@ export class ClusterState implements ClusterManagement {
     onPurged: (imageId: string) => void,
   ) {
     this.holdings = new Holdings(cluster.pool, cluster.nodeId);
+    this.listener = new Listener(databaseUrl, logger, intervalMs);
+    this.jobs = new PrefetchJobs(cluster.pool, cluster.nodeId, () => cluster.membership.ring(), this.listener, () => void this.claimJobs());
     this.purges = new PurgeLog({
       pool: cluster.pool,
-      url: databaseUrl,
+      listener: this.listener,
       nodeId: cluster.nodeId,
       replayMs: intervalMs,
       logger,
@@ -66,13 +77,19 @@ export class ClusterState implements ClusterManagement {
     });
   }
 
-  /** Adopts the local cache into the holdings, then keeps both in step. */
-  start(): void {
+  /**
+   * Adopts the local cache into the holdings, then keeps both in step, and claims the
+   * prefetch jobs meant for this node, handing each to `queueLocally`.
+   */
+  start(queueLocally: (imageId: string) => Promise<void>): void {
+    this.queueLocally = queueLocally;
     this.purges.start();
+    this.listener.start();
     void this.sync();
     this.timer = setInterval(() => {
       void this.sync();
       void this.flushPurges();
+      void this.claimJobs();
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -99,6 +116,36 @@ export class ClusterState implements ClusterManagement {
     this.pending.add(imageId);
     await this.holdings.set(imageId, null).catch(() => undefined);
     await this.flushPurges();
+  }
+
+  async queueForOwner(imageId: string): Promise<boolean> {
+    const owner = this.cluster.ownerOf(imageId);
+    if (!owner || owner.nodeId === this.cluster.nodeId) return false;
+    try {
+      await this.jobs.enqueue(imageId, 'owner');
+      return true;
+    } catch (error) {
+      this.logger.warn({ imageId, err: (error as Error).message }, 'could not queue the image for its owner; queueing it here');
+      return false;
+    }
+  }
+
+  /** Claims this node's prefetch jobs and queues them here (one claim at a time). */
+  private claimJobs(): Promise<void> {
+    this.claiming ??= (async () => {
+      try {
+        for (;;) {
+          const claimed = await this.jobs.claim();
+          if (claimed.length === 0) break;
+          for (const imageId of claimed) await this.queueLocally?.(imageId);
+        }
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'could not claim prefetch jobs; retrying');
+      } finally {
+        this.claiming = null;
+      }
+    })();
+    return this.claiming;
   }
 
   /** Nodes holding an image, for `GET /v2/cache/nodes/{id}`. */
@@ -130,7 +177,9 @@ export class ClusterState implements ClusterManagement {
     if (this.timer) clearInterval(this.timer);
     await this.syncing;
     await this.flushPurges();
+    await this.claiming;
     await this.purges.close();
+    await this.listener.close();
   }
 
   /** Logs the purges not logged yet (the database was down); each is kept until it is. */

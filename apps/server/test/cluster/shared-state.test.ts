@@ -111,4 +111,16 @@ describe.skipIf(postgresMissing)('shared state of a cluster of 3 real server pro
     expect((await download(`${owner.url}/v2/images/purged/file`)).sha256).toBe(sha256(data));
     expect(origin.dataRequests.get('purged')).toBe(2);
   });
+
+  it('queues an image for its owner when any node is asked to cache it', async () => {
+    const data = randomImage(48 * 1024);
+    origin.add('queued', { data });
+    const owner = cluster.ownerOf('queued');
+    const other = cluster.nodes.find((node) => node !== owner && node.process.running)!;
+    expect((await send(`${other.url}/v2/cache/queued`, { method: 'PUT', headers: admin })).status).toBe(202);
+    await until(() => cachedHere(owner), (ids) => ids.includes('queued'));
+    expect(await cachedHere(other)).not.toContain('queued');
+    expect(origin.dataRequests.get('queued')).toBe(1);
+    expect((await download(`${owner.url}/v2/images/queued/file`)).headers['x-cache']).toBe('HIT');
+  });
 });
