@@ -7,7 +7,7 @@ import { joinCluster, type Cluster } from '../src/cluster.js';
 import type { MembershipTimings } from '../src/membership.js';
 import { ownerOf } from '../src/placement.js';
 import { createDatabase, postgresMissing } from './helpers/database.js';
-import { TcpGate } from './helpers/tcp-gate.js';
+import { TcpGate } from '../src/testing/tcp-gate.js';
 
 const timings: Partial<MembershipTimings> = { heartbeatMs: 100, deadAfterMs: 600, forgetAfterMs: 60_000 };
 

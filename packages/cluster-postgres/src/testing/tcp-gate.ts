@@ -13,6 +13,7 @@ export class TcpGate {
     readonly port: number,
   ) {}
 
+  /** Starts a relay on a free loopback port to `127.0.0.1:targetPort`. */
   static async start(targetPort: number): Promise<TcpGate> {
     let gate!: TcpGate;
     const server = createServer((client) => {
@@ -39,10 +40,12 @@ export class TcpGate {
     for (const socket of this.sockets) socket.destroy();
   }
 
+  /** Accepts connections again. */
   reopen(): void {
     this.open = true;
   }
 
+  /** Cuts every connection and stops listening. */
   async close(): Promise<void> {
     this.cut();
     await new Promise((resolve) => this.server.close(resolve));
