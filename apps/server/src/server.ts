@@ -110,7 +110,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictedBytes.inc(bytes);
   });
   const authorizer = new Authorizer(origin, config.authTtl);
-  const peerSource = clusterNode?.peerSource({ authorizer, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
+  const peerSource = clusterNode?.peerSource({ authorizer, origin, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
   const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource);
   const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);

@@ -17,7 +17,7 @@ export class ClusterMetrics {
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['unreachable', 'owner_error']) this.originFallbacks.inc({ reason }, 0);
+    for (const reason of ['unreachable', 'owner_error', 'resumed']) this.originFallbacks.inc({ reason }, 0);
     new Gauge({
       name: 'imgcache_cluster_nodes',
       help: 'Nodes of the cluster as this node last read them, by state (active counts only nodes on the ring)',

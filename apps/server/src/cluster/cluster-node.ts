@@ -6,6 +6,7 @@ import type { Admission } from '../admission.js';
 import type { Authorizer } from '../authorizer.js';
 import type { ServerConfig } from '../config.js';
 import type { OriginTimeouts } from '../origin-download.js';
+import type { Origin } from '../origin.js';
 import type { PeerSource } from '../origin-fill.js';
 import { CLUSTER_DEFAULTS } from './cluster-config.js';
 import { ClusterMetrics } from './cluster-metrics.js';
@@ -18,6 +19,7 @@ import { PeerRequests } from './peer-requests.js';
 /** What the server passes in once its parts exist. */
 export interface ClusterParts {
   authorizer: Authorizer;
+  origin: Origin;
   admission: Admission;
   registry: Registry;
   timeouts: OriginTimeouts;
@@ -82,6 +84,7 @@ export class ClusterNode {
       secret: this.config.clusterSecret!,
       peers: this.peers,
       authorizer: parts.authorizer,
+      origin: parts.origin,
       admission: parts.admission,
       copies: new CopyPolicy(this.config.clusterCopy ?? CLUSTER_DEFAULTS.clusterCopy, this.config.clusterHotHits ?? CLUSTER_DEFAULTS.clusterHotHits),
       metrics: new ClusterMetrics(parts.registry, this.cluster.membership),

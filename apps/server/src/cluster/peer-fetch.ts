@@ -6,12 +6,13 @@ import type { Admission } from '../admission.js';
 import type { Authorizer } from '../authorizer.js';
 import { downloadImage, type OriginTimeouts } from '../origin-download.js';
 import type { Declined, OriginFillInfo } from '../origin-fill.js';
-import { discard, forwardedHeaders, headerValue, returnedHeaders, type OriginResponse } from '../origin.js';
+import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginResponse } from '../origin.js';
 import { verifiedBody } from '../verified-body.js';
 import type { ClusterMetrics } from './cluster-metrics.js';
 import type { CopyPolicy } from './copy-policy.js';
 import { PEER_HEADER, signPeerRequest } from './peer-auth.js';
 import type { PeerRequests } from './peer-requests.js';
+import { resumingBody, withRange } from './resuming-body.js';
 
 /** What the peer fetcher needs of the node. */
 export interface PeerFetchContext {
@@ -19,6 +20,8 @@ export interface PeerFetchContext {
   secret: string;
   peers: PeerRequests;
   authorizer: Authorizer;
+  /** Where the rest of an image comes from when its owner breaks off mid-transfer. */
+  origin: Origin;
   admission: Admission;
   copies: CopyPolicy;
   metrics: ClusterMetrics;
@@ -46,6 +49,9 @@ const OWNER_ONLY = ['x-cache', 'connection', 'keep-alive', 'date'];
  *   here or only relayed, as the copy policy says.
  * - When the owner is this node, unknown, unreachable or failing (5xx), the answer is
  *   null: the caller goes to the origin.
+ * - When the owner breaks off mid-transfer, the rest is fetched from the origin with a
+ *   Range request (if the owner announced the size and checksum that make the splice
+ *   checkable), so the client's download completes.
  */
 export class PeerFetcher {
   constructor(private readonly context: PeerFetchContext) {}
@@ -89,6 +95,15 @@ export class PeerFetcher {
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const recorded = CHECKSUM_TAG.exec(headerValue(response.headers, 'etag') ?? '')?.[1];
     const checksum = recorded ? [recorded] : [];
+    if (size !== undefined && recorded) {
+      const origin = this.context.origin;
+      const resume = { download: (range: string, signal: AbortSignal) => origin.download(origin.dataUrl(imageId), { headers: withRange(forwardedHeaders(incoming, { wholeImage: true }), range), signal }) };
+      const body = resumingBody(response.body, size, resume, download.signal, (offset) => {
+        metrics.originFallbacks.inc({ reason: 'resumed' });
+        this.context.logger.warn({ imageId, owner: owner.nodeId, offset }, 'owner broke off mid-transfer; resuming from the origin');
+      });
+      response = { ...response, body: body as OriginResponse['body'] };
+    }
     if (!this.context.copies.keep(imageId)) {
       return { decline: { response: { ...response, body: verifiedBody(response.body, { imageId, size, checksum }) as OriginResponse['body'] }, bypass: null } };
     }

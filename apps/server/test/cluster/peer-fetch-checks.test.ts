@@ -60,6 +60,7 @@ function fetcher(copy: 'always' | 'never'): PeerFetcher {
     secret: SECRET,
     peers: new PeerRequests(SECRET),
     authorizer: new Authorizer(new Origin('http://127.0.0.1:9/{id}'), 60),
+    origin: new Origin('http://127.0.0.1:9/{id}'),
     admission: new Admission(cache, 1024 ** 3, { bytes: 0 }, () => undefined),
     copies: new CopyPolicy(copy, 3),
     metrics: new ClusterMetrics(new Registry(), membership),

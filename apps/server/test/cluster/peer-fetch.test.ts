@@ -80,4 +80,29 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 3 real server proce
     // Then the ring drops it, and the other two nodes agree on new owners.
     await cluster.waitForRing(2);
   });
+
+  it('completes a client’s download from the origin, checksummed, when the owner dies in the middle of it', async () => {
+    const data = randomImage(1024 * 1024);
+    let release!: () => void;
+    let reached!: () => void;
+    const stopped = new Promise<void>((resolve) => (reached = resolve));
+    origin.add('cut-off', { data, gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached } });
+    const owner = cluster.ownerOf('cut-off');
+    const other = cluster.running.find((node) => node !== owner)!;
+    let firstByte!: () => void;
+    const receiving = new Promise<void>((resolve) => (firstByte = resolve));
+    const pending = download(`${other.url}/v2/images/cut-off/file`, { onFirstByte: firstByte });
+    await stopped;
+    await receiving;
+    await owner.process.kill();
+    release();
+    const response = await pending;
+    expect(response).toMatchObject({ status: 200, length: data.length, sha256: sha256(data) });
+    // The owner's whole fetch, then the rest from where the owner broke off.
+    expect(origin.dataRequests.get('cut-off')).toBe(2);
+    const ranged = origin.seen.filter((request) => request.url.endsWith('/cut-off/file') && request.headers.range !== undefined);
+    expect(ranged).toHaveLength(1);
+    expect(Number(/^bytes=(\d+)-$/.exec(String(ranged[0]!.headers.range))![1])).toBeGreaterThan(0);
+    expect(await metric(other.url, 'imgcache_cluster_origin_fallbacks_total{reason="resumed"}')).toBe(1);
+  });
 });
