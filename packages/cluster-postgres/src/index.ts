@@ -8,3 +8,4 @@ export { Holdings, type Holder, type Holding, type HoldingState, type NodeHoldin
 export { PURGE_CHANNEL, PurgeLog, type PurgeLogOptions } from './purge-log.js';
 export { JOBS_CHANNEL, PrefetchJobs, type JobTarget } from './jobs.js';
 export { Listener } from './listener.js';
+export { FillLeases, type LeaseClaim, type LeaseHolder } from './fill-leases.js';

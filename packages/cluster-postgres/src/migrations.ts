@@ -63,6 +63,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'fill leases',
+    sql: `
+      CREATE TABLE imgcache_fill_leases (
+        image_id   text PRIMARY KEY,
+        node_id    text NOT NULL,
+        url        text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this release writes and reads. */

@@ -75,6 +75,8 @@ export class PurgeLog {
    * @throws the driver's error when the database cannot be reached.
    */
   replay(): Promise<void> {
+    // A closed log applies nothing more: a later instance resumes from its number.
+    if (this.closed) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;

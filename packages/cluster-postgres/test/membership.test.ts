@@ -91,6 +91,8 @@ describe.skipIf(postgresMissing)('membership', () => {
     await mkdir(join(root, 'c2'), { recursive: true });
     const old = byName.get('c')!;
     const oldUrl = old.advertiseUrl;
+    // Gone without a word, and replaced before it was found dead.
+    await old.close({ leave: false });
     const replacement = await node('c2', { advertiseUrl: oldUrl });
     const { rows } = await replacement.pool.query<{ state: string }>('SELECT state FROM imgcache_nodes WHERE node_id = $1', [old.nodeId]);
     expect(rows[0]?.state).toBe('dead');

@@ -7,6 +7,7 @@ import { Holdings } from '../src/holdings.js';
 import { Listener } from '../src/listener.js';
 import { PurgeLog } from '../src/purge-log.js';
 import { PrefetchJobs } from '../src/jobs.js';
+import { FillLeases } from '../src/fill-leases.js';
 import { ownerOf } from '../src/placement.js';
 import { createDatabase, postgresMissing } from './helpers/database.js';
 
@@ -126,5 +127,26 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     expect(onA).toEqual([...owned(a), 'everywhere', 'two'].sort());
     expect(onB).toEqual([...owned(b), 'everywhere', 'on-b', 'two'].sort());
     expect(await jobsA.claim()).toEqual([]);
+  });
+
+  it('gives a fill lease to one node at a time, renewed by its holder, taken over once it expires', async () => {
+    const [a, b] = nodes as [Cluster, Cluster];
+    const leaseA = new FillLeases(a.pool, a.nodeId, 'http://a.test', 300);
+    const leaseB = new FillLeases(b.pool, b.nodeId, 'http://b.test', 300);
+    const [first, second] = await Promise.all([leaseA.claim('img'), leaseB.claim('img')]);
+    const winners = [first, second].filter((claim) => claim.mine);
+    expect(winners).toHaveLength(1);
+    const [winner, loser] = first.mine ? [leaseA, leaseB] : [leaseB, leaseA];
+    const winnerUrl = first.mine ? 'http://a.test' : 'http://b.test';
+    expect(await loser.claim('img')).toEqual({ mine: false, holder: { nodeId: expect.any(String), url: winnerUrl } });
+    expect(await winner.claim('img')).toEqual({ mine: true });
+    expect(await winner.renew('img')).toBe(true);
+    // Not renewed: the holder is presumed dead and the lease is taken over.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await loser.claim('img')).toEqual({ mine: true });
+    expect(await winner.renew('img')).toBe(false);
+    await loser.release('img');
+    expect(await winner.claim('img')).toEqual({ mine: true });
+    await winner.release('img');
   });
 });

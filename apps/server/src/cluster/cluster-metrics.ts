@@ -7,6 +7,8 @@ export class ClusterMetrics {
   readonly peerFetches: Counter<'peer' | 'status'>;
   /** Misses that went to the origin although another node owns the image, by why. */
   readonly originFallbacks: Counter<'reason'>;
+  /** Misses streamed from the node holding the image's fill lease (the owner could not serve). */
+  readonly leaseJoins: Counter;
 
   constructor(registry: Registry, membership: Membership) {
     const registers = [registry];
@@ -17,6 +19,7 @@ export class ClusterMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.leaseJoins = new Counter({ name: 'imgcache_cluster_lease_joins_total', help: 'Misses streamed from the node holding the fill lease, the owner being unable to serve', registers });
     for (const reason of ['unreachable', 'owner_error', 'resumed']) this.originFallbacks.inc({ reason }, 0);
     new Gauge({
       name: 'imgcache_cluster_nodes',

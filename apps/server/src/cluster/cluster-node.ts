@@ -1,5 +1,5 @@
 import type { ImageCache, Logger } from '@imgcache/core';
-import { joinCluster, type Cluster } from '@imgcache/cluster-postgres';
+import { FillLeases, joinCluster, type Cluster } from '@imgcache/cluster-postgres';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Admission } from '../admission.js';
@@ -39,9 +39,11 @@ export class ClusterNode {
   private constructor(
     readonly cluster: Cluster,
     private readonly config: ServerConfig,
-    cache: ImageCache,
+    private readonly cache: ImageCache,
     private readonly logger: Logger,
     intervalMs: number,
+    /** A fill lease lasts one state interval (6 heartbeats) and is renewed every third of it. */
+    private readonly leaseMs = intervalMs,
   ) {
     this.peers = new PeerRequests(config.clusterSecret!);
     this.state = new ClusterState(cluster, config.cluster!, cache, logger, intervalMs, (imageId) => {
@@ -86,6 +88,9 @@ export class ClusterNode {
       authorizer: parts.authorizer,
       origin: parts.origin,
       admission: parts.admission,
+      leases: new FillLeases(this.cluster.pool, this.cluster.nodeId, this.cluster.advertiseUrl, this.leaseMs),
+      leaseMs: this.leaseMs,
+      isFilling: (imageId) => this.cache.isFilling(imageId),
       copies: new CopyPolicy(this.config.clusterCopy ?? CLUSTER_DEFAULTS.clusterCopy, this.config.clusterHotHits ?? CLUSTER_DEFAULTS.clusterHotHits),
       metrics: new ClusterMetrics(parts.registry, this.cluster.membership),
       logger: this.logger,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FillStartResult, Logger } from '@imgcache/core';
-import type { Cluster } from '@imgcache/cluster-postgres';
+import type { Cluster, FillLeases } from '@imgcache/cluster-postgres';
 import type { Admission } from '../admission.js';
 import type { Authorizer } from '../authorizer.js';
 import { downloadImage, type OriginTimeouts } from '../origin-download.js';
@@ -24,6 +24,12 @@ export interface PeerFetchContext {
   origin: Origin;
   admission: Admission;
   copies: CopyPolicy;
+  /** Fill leases for fills that do not go through the owner; none: go to the origin. */
+  leases?: FillLeases | undefined;
+  /** Milliseconds a lease lasts unless renewed. */
+  leaseMs: number;
+  /** Whether this node's fill of an image still runs (its lease is renewed meanwhile). */
+  isFilling: (imageId: string) => boolean;
   metrics: ClusterMetrics;
   logger: Logger;
   /** Serve without asking the origin (the server runs `--public`). */
@@ -47,8 +53,10 @@ const OWNER_ONLY = ['x-cache', 'connection', 'keep-alive', 'date'];
  *   serves it from its cache or its single fill and never forwards it again (one hop).
  * - The owner's body is checked against its Content-Length and ETag checksum, and cached
  *   here or only relayed, as the copy policy says.
- * - When the owner is this node, unknown, unreachable or failing (5xx), the answer is
- *   null: the caller goes to the origin.
+ * - When the owner is this node or unknown, the answer is null: the caller goes to the
+ *   origin. When it is unreachable or failing (5xx), the node claims the image's fill
+ *   lease and goes to the origin, or streams from the node that holds the lease, so the
+ *   origin still sees one fetch.
  * - When the owner breaks off mid-transfer, the rest is fetched from the origin with a
  *   Range request (if the owner announced the size and checksum that make the splice
  *   checkable), so the client's download completes.
@@ -62,7 +70,7 @@ export class PeerFetcher {
    * @throws {OriginError} when the origin cannot be asked for the client's authorisation.
    */
   async start(imageId: string, incoming: IncomingHttpHeaders): Promise<FillStartResult<Declined> | null> {
-    const { cluster, peers, metrics } = this.context;
+    const { cluster, peers } = this.context;
     if (peers.isPeer(incoming)) return null;
     const owner = cluster.ownerOf(imageId);
     if (!owner || owner.nodeId === cluster.nodeId) return null;
@@ -70,25 +78,66 @@ export class PeerFetcher {
       const decision = await this.context.authorizer.check(imageId, incoming);
       if (!decision.allowed) return { decline: { response: refusalResponse(decision), bypass: null } };
     }
+    return (await this.fetchFrom(owner, imageId, incoming)) ?? this.withoutOwner(imageId, incoming);
+  }
+
+  /**
+   * The owner could not serve: claim the image's fill lease and go to the origin (null),
+   * or stream from the node that holds it. Without the database, the origin.
+   */
+  private async withoutOwner(imageId: string, incoming: IncomingHttpHeaders): Promise<FillStartResult<Declined> | null> {
+    const { leases } = this.context;
+    if (!leases) return null;
+    const claim = await leases.claim(imageId).catch((error: unknown) => {
+      this.context.logger.warn({ imageId, err: (error as Error).message }, 'could not claim the fill lease; fetching from the origin');
+      return null;
+    });
+    if (!claim) return null;
+    if (claim.mine) {
+      this.holdWhileFilling(imageId);
+      return null;
+    }
+    const fromHolder = await this.fetchFrom(claim.holder, imageId, incoming);
+    if (fromHolder) this.context.metrics.leaseJoins.inc();
+    return fromHolder;
+  }
+
+  /** Renews this node's lease while its fill of the image runs, then releases it. */
+  private holdWhileFilling(imageId: string): void {
+    const { leases, isFilling, leaseMs } = this.context;
+    const timer = setInterval(() => {
+      if (isFilling(imageId)) return void leases!.renew(imageId).catch(() => undefined);
+      clearInterval(timer);
+      void leases!.release(imageId).catch(() => undefined);
+    }, leaseMs / 3);
+    timer.unref();
+  }
+
+  /**
+   * Fetches the image from a peer (its owner, or the holder of its fill lease), signed.
+   * @returns null when the peer is unreachable or fails (5xx).
+   */
+  private async fetchFrom(peer: { nodeId: string; url: string }, imageId: string, incoming: IncomingHttpHeaders): Promise<FillStartResult<Declined> | null> {
+    const { cluster, metrics } = this.context;
     const path = `/v2/images/${encodeURIComponent(imageId)}/file`;
     const headers = forwardedHeaders(incoming, { wholeImage: true });
     headers[PEER_HEADER] = signPeerRequest(this.context.secret, cluster.nodeId, 'GET', path);
     const download = new AbortController();
     let response: OriginResponse;
     try {
-      response = await downloadImage(`${owner.url}${path}`, { headers, signal: download.signal, timeouts: this.context.timeouts });
+      response = await downloadImage(`${peer.url}${path}`, { headers, signal: download.signal, timeouts: this.context.timeouts });
     } catch (error) {
       metrics.originFallbacks.inc({ reason: 'unreachable' });
-      this.context.logger.warn({ imageId, owner: owner.nodeId, url: owner.url, err: (error as Error).message }, 'owner unreachable; fetching from the origin');
+      this.context.logger.warn({ imageId, peer: peer.nodeId, url: peer.url, err: (error as Error).message }, 'peer unreachable; fetching elsewhere');
       return null;
     }
     if (response.statusCode >= 500) {
       discard(response.body);
       metrics.originFallbacks.inc({ reason: 'owner_error' });
-      this.context.logger.warn({ imageId, owner: owner.nodeId, status: response.statusCode }, 'owner failed; fetching from the origin');
+      this.context.logger.warn({ imageId, peer: peer.nodeId, status: response.statusCode }, 'peer failed; fetching elsewhere');
       return null;
     }
-    metrics.peerFetches.inc({ peer: owner.nodeId, status: String(response.statusCode) });
+    metrics.peerFetches.inc({ peer: peer.nodeId, status: String(response.statusCode) });
     for (const name of OWNER_ONLY) delete response.headers[name];
     if (response.statusCode !== 200) return { decline: { response, bypass: null } };
     const lengthHeader = headerValue(response.headers, 'content-length');
@@ -100,7 +149,7 @@ export class PeerFetcher {
       const resume = { download: (range: string, signal: AbortSignal) => origin.download(origin.dataUrl(imageId), { headers: withRange(forwardedHeaders(incoming, { wholeImage: true }), range), signal }) };
       const body = resumingBody(response.body, size, resume, download.signal, (offset) => {
         metrics.originFallbacks.inc({ reason: 'resumed' });
-        this.context.logger.warn({ imageId, owner: owner.nodeId, offset }, 'owner broke off mid-transfer; resuming from the origin');
+        this.context.logger.warn({ imageId, peer: peer.nodeId, offset }, 'peer broke off mid-transfer; resuming from the origin');
       });
       response = { ...response, body: body as OriginResponse['body'] };
     }

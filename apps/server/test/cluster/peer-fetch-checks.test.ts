@@ -63,6 +63,8 @@ function fetcher(copy: 'always' | 'never'): PeerFetcher {
     origin: new Origin('http://127.0.0.1:9/{id}'),
     admission: new Admission(cache, 1024 ** 3, { bytes: 0 }, () => undefined),
     copies: new CopyPolicy(copy, 3),
+    leaseMs: 1_000,
+    isFilling: () => false,
     metrics: new ClusterMetrics(new Registry(), membership),
     logger: silentLogger,
     public: true,

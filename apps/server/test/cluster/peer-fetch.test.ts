@@ -7,15 +7,15 @@ import { TestCluster, createDatabase, metric, postgresMissing } from './helpers/
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-describe.skipIf(postgresMissing)('peer fetch in a cluster of 3 real server processes', () => {
+describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server processes', () => {
   let origin: FakeOrigin;
   let cluster: TestCluster;
 
   beforeAll(async () => {
     origin = await new FakeOrigin().start();
     cluster = new TestCluster(await createDatabase('peer_fetch'), origin.url);
-    await Promise.all([cluster.start(), cluster.start(), cluster.start()]);
-    await cluster.waitForRing(3);
+    await Promise.all([cluster.start(), cluster.start(), cluster.start(), cluster.start()]);
+    await cluster.waitForRing(4);
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -26,7 +26,7 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 3 real server proce
     // Slow enough that the requests overlap the one fill; the count holds whatever the timing.
     const data = randomImage(1024 * 1024);
     origin.add('spread', { data, chunkSize: 64 * 1024, chunkDelayMs: 10 });
-    const requests = Array.from({ length: 24 }, (_, index) => download(`${cluster.nodes[index % 3]!.url}/v2/images/spread/file`));
+    const requests = Array.from({ length: 24 }, (_, index) => download(`${cluster.nodes[index % 4]!.url}/v2/images/spread/file`));
     const responses = await Promise.all(requests);
     for (const response of responses) {
       expect(response.status).toBe(200);
@@ -66,19 +66,35 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 3 real server proce
     expect(origin.dataRequests.get('forged')).toBeUndefined();
   });
 
+  it('fetches once from the origin for nodes that cannot reach the owner: one holds the fill lease, the others stream from it', async () => {
+    const data = randomImage(512 * 1024);
+    origin.add('leased', { data, chunkSize: 32 * 1024, chunkDelayMs: 20 });
+    const owner = cluster.ownerOf('leased');
+    const others = cluster.running.filter((node) => node !== owner);
+    await owner.process.kill();
+    // Before the ring notices the death: every other node finds the owner unreachable.
+    const responses = await Promise.all(others.map((node) => download(`${node.url}/v2/images/leased/file`)));
+    for (const response of responses) expect(response).toMatchObject({ status: 200, sha256: sha256(data) });
+    expect(origin.dataRequests.get('leased')).toBe(1);
+    let joins = 0;
+    for (const node of others) joins += (await metric(node.url, 'imgcache_cluster_lease_joins_total')) ?? 0;
+    expect(joins).toBe(others.length - 1);
+    await cluster.waitForRing(others.length);
+  });
+
   it('fetches from the origin when the owner is down', async () => {
     const data = randomImage(256 * 1024);
     origin.add('orphan', { data });
     const owner = cluster.ownerOf('orphan');
-    const other = cluster.nodes.find((node) => node !== owner)!;
+    const other = cluster.running.find((node) => node !== owner)!;
     await owner.process.kill();
     // Before the ring has noticed: the owner's connection is refused, so the origin serves.
     const response = await download(`${other.url}/v2/images/orphan/file`);
     expect(response).toMatchObject({ status: 200, sha256: sha256(data) });
     expect(origin.dataRequests.get('orphan')).toBe(1);
     expect(await metric(other.url, 'imgcache_cluster_origin_fallbacks_total{reason="unreachable"}')).toBeGreaterThanOrEqual(1);
-    // Then the ring drops it, and the other two nodes agree on new owners.
-    await cluster.waitForRing(2);
+    // Then the ring drops it, and the other nodes agree on new owners.
+    await cluster.waitForRing(cluster.running.length);
   });
 
   it('completes a client’s download from the origin, checksummed, when the owner dies in the middle of it', async () => {
