@@ -80,9 +80,10 @@ describe.skipIf(postgresMissing)('failure modes of a cluster of real server proc
     const exit = await leaving.process.exited;
     expect(exit.code).toBe(0);
     await cluster.waitForRing(2, stays);
-    // The row is gone: not merely dead.
-    const view = JSON.parse((await send(`${stays[0]!.url}/v2/cache?scope=cluster`, { headers: admin })).body.toString()) as { nodes: { node_id: string }[] };
-    expect(view.nodes.map((node) => node.node_id)).not.toContain(leaving.nodeId);
+    // The row is gone, not merely dead: the others stop listing it at their next read.
+    const listed = async () => (JSON.parse((await send(`${stays[0]!.url}/v2/cache?scope=cluster`, { headers: admin })).body.toString()) as { nodes: { node_id: string }[] }).nodes;
+    const after = await until(listed, (nodes) => !nodes.some((node) => node.node_id === leaving.nodeId));
+    expect(after.map((node) => node.node_id).sort()).toEqual(stays.map((node) => node.nodeId).sort());
     const data = randomImage(16 * 1024);
     origin.add('after-drain', { data });
     const responses = await Promise.all(stays.map((node) => download(`${node.url}/v2/images/after-drain/file`)));
