@@ -1,4 +1,5 @@
 import type { ImageCache } from '@imgcache/core';
+import type { ClusterManagement } from './cluster/cluster-state.js';
 import { lookupImage } from './image-lookup.js';
 import type { Origin, OriginHeaders } from './origin.js';
 import type { Prefetcher } from './prefetcher.js';
@@ -10,6 +11,8 @@ export interface CacheActionContext {
   origin: Origin;
   /** The server's own origin credentials (`--origin-token`), used to look images up. */
   originHeaders: OriginHeaders;
+  /** With `--cluster`: a queued image goes to its owner, and a delete reaches every node. */
+  cluster?: ClusterManagement | undefined;
 }
 
 /** An action's answer: an HTTP status, with a message when it did not succeed. */
@@ -34,6 +37,8 @@ export async function queueImageAction(context: CacheActionContext, imageId: str
   if (!found.active) {
     return { ok: false, status: 400, message: `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.` };
   }
+  // In a cluster the image's owner fetches it (and other nodes get it from there).
+  if (await context.cluster?.queueForOwner(imageId)) return { ok: true, status: 202 };
   prefetcher.retryNow(imageId);
   // Already cached: nothing to fetch (Glance would download it again).
   if (!(await cache.isCached(imageId))) {
@@ -57,5 +62,6 @@ export async function deleteImageAction(context: CacheActionContext, imageId: st
   prefetcher.retryNow(imageId);
   await cache.deleteCachedImage(imageId);
   await cache.deleteQueuedImage(imageId);
+  await context.cluster?.purge(imageId);
   return { ok: true, status: 204 };
 }

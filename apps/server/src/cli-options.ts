@@ -22,6 +22,7 @@ import {
 import { ConfigError } from './errors.js';
 import { SettingReader, type Flag, type FlagName } from './setting-reader.js';
 import { VERSION } from './version.js';
+import { CLUSTER_DEFAULTS, checkClusterConfig, parseAdvertiseUrl, parseClusterCopy, parseClusterSecret, parseClusterUrl, parseSeconds, parseWeight, readClusterSecretFile } from './cluster/cluster-config.js';
 
 /**
  * Flag, env var, description and default of every setting (also the README's table). The
@@ -116,6 +117,20 @@ const FLAGS: Readonly<Record<FlagName, Flag>> = {
   },
   originCertFile: { flags: '--origin-cert-file <path>', env: 'IMGCACHE_ORIGIN_CERT_FILE', description: 'PEM client certificate presented to an https origin', path: true },
   originKeyFile: { flags: '--origin-key-file <path>', env: 'IMGCACHE_ORIGIN_KEY_FILE', description: "PEM private key of --origin-cert-file", path: true },
+  cluster: { flags: '--cluster <url>', env: 'IMGCACHE_CLUSTER_URL', description: 'PostgreSQL URL of the cluster to join (unset: a single node)' },
+  advertiseUrl: { flags: '--advertise-url <url>', env: 'IMGCACHE_ADVERTISE_URL', description: 'URL peers reach this node at, e.g. http://10.0.0.5:9393 (required with --cluster)' },
+  clusterSecret: { flags: '--cluster-secret <secret>', env: 'IMGCACHE_CLUSTER_SECRET', description: 'shared secret that authenticates requests between nodes (32+ characters)' },
+  clusterSecretFile: { flags: '--cluster-secret-file <path>', env: 'IMGCACHE_CLUSTER_SECRET_FILE', description: 'file holding the shared cluster secret (its first line)' },
+  clusterWeight: { flags: '--cluster-weight <n>', env: 'IMGCACHE_CLUSTER_WEIGHT', description: "this node's relative capacity", fallback: CLUSTER_DEFAULTS.clusterWeight },
+  clusterCopy: {
+    flags: '--cluster-copy <policy>',
+    env: 'IMGCACHE_CLUSTER_COPY',
+    description: 'a non-owner keeps a copy of what it fetched from the owner: always, never, or hot (after --cluster-hot-hits requests)',
+    fallback: CLUSTER_DEFAULTS.clusterCopy,
+  },
+  clusterHotHits: { flags: '--cluster-hot-hits <n>', env: 'IMGCACHE_CLUSTER_HOT_HITS', description: 'requests on a non-owner that make an image hot', fallback: CLUSTER_DEFAULTS.clusterHotHits },
+  clusterHeartbeat: { flags: '--cluster-heartbeat <seconds>', env: 'IMGCACHE_CLUSTER_HEARTBEAT', description: 'seconds between heartbeats', fallback: CLUSTER_DEFAULTS.clusterHeartbeat },
+  clusterDeadAfter: { flags: '--cluster-dead-after <seconds>', env: 'IMGCACHE_CLUSTER_DEAD_AFTER', description: 'seconds of silence after which a node is dead', fallback: CLUSTER_DEFAULTS.clusterDeadAfter },
 };
 
 /** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
@@ -179,6 +194,15 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     originCaFile: pem('originCaFile', 'origin-ca-file'),
     originCertFile: pem('originCertFile', 'origin-cert-file'),
     originKeyFile: pem('originKeyFile', 'origin-key-file'),
+    cluster: read.optional('cluster', parseClusterUrl),
+    advertiseUrl: read.optional('advertiseUrl', parseAdvertiseUrl),
+    clusterSecret: read.optional('clusterSecret', (value) => parseClusterSecret(value)),
+    clusterSecretFile: read.optional('clusterSecretFile', parseDirectory),
+    clusterWeight: read.withDefault('clusterWeight', parseWeight),
+    clusterCopy: read.withDefault('clusterCopy', parseClusterCopy),
+    clusterHotHits: read.withDefault('clusterHotHits', (value) => parseInteger('cluster-hot-hits', value, 1)),
+    clusterHeartbeat: read.withDefault('clusterHeartbeat', (value) => parseSeconds('cluster-heartbeat', value)),
+    clusterDeadAfter: read.withDefault('clusterDeadAfter', (value) => parseSeconds('cluster-dead-after', value)),
     sources: read.sources,
     secretFiles: read.secretFiles,
   };
@@ -187,5 +211,10 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     const missing = config.originCertFile === undefined ? 'origin-cert-file' : 'origin-key-file';
     throw new ConfigError(missing, `--origin-cert-file and --origin-key-file go together; --${missing} (or ${FLAGS[missing === 'origin-cert-file' ? 'originCertFile' : 'originKeyFile'].env}) is missing`);
   }
+  if (config.clusterSecretFile !== undefined) {
+    if (config.clusterSecret !== undefined) throw new ConfigError('cluster-secret-file', 'give the cluster secret once: --cluster-secret (or its variable) or --cluster-secret-file');
+    config.clusterSecret = readClusterSecretFile(config.clusterSecretFile);
+  }
+  checkClusterConfig(config);
   return config;
 }

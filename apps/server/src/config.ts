@@ -82,6 +82,24 @@ export interface ServerConfig {
   originHeaderTimeout?: number | undefined;
   /** Seconds the origin may leave between two parts of a body (0: no limit). Default {@link DEFAULTS}.originIdleTimeout. */
   originIdleTimeout?: number | undefined;
+  /** PostgreSQL URL of the cluster this node joins (see docs/cluster.md); unset: a single node, as before. */
+  cluster?: string | undefined;
+  /** The URL peers reach this node at; required with `cluster`. */
+  advertiseUrl?: string | undefined;
+  /** The shared secret that authenticates requests between nodes; required with `cluster`. */
+  clusterSecret?: string | undefined;
+  /** The file `clusterSecret` was read from, when it was. */
+  clusterSecretFile?: string | undefined;
+  /** This node's relative capacity in the cluster. Default 1. */
+  clusterWeight?: number | undefined;
+  /** Whether a non-owner keeps a copy of what it fetched from the owner. Default `hot`. */
+  clusterCopy?: 'always' | 'never' | 'hot' | undefined;
+  /** Requests for an image on a non-owner, within its memory, after which `hot` keeps a copy. Default 3. */
+  clusterHotHits?: number | undefined;
+  /** Seconds between heartbeats. Default 5. */
+  clusterHeartbeat?: number | undefined;
+  /** Seconds of silence after which a node is dead. Default 60. */
+  clusterDeadAfter?: number | undefined;
 }
 
 /** The name of every setting of {@link ServerConfig}. */

@@ -53,7 +53,8 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   const id = (request: FastifyRequest<{ Params: { id?: string } }>) => request.params.id!;
 
   route('/v2/cache', {
-    GET: async (_request, reply) => {
+    GET: async (request, reply) => {
+      if (context.cluster && (request.query as { scope?: string }).scope === 'cluster') return json(reply, 200, await context.cluster.view());
       const [cached, queued] = await Promise.all([cache.getCachedImages(), cache.getQueuedImages()]);
       return json(reply, 200, { cached_images: cached.map(toGlanceEntry), queued_images: queued });
     },

@@ -38,6 +38,12 @@ export interface Declined {
 }
 
 /**
+ * Another source of a miss, asked before the origin (in a cluster: the image's owner node).
+ * Null means "fetch from the origin".
+ */
+export type PeerSource = (imageId: string, incoming: IncomingHttpHeaders) => Promise<FillStartResult<Declined> | null>;
+
+/**
  * The server's side of a miss: the origin request that a fill caches. The cache's
  * {@link ImageCache.fill} does the single-flight; this adds what only the server knows:
  * the client's credentials and the metadata check, the origin request, admission against
@@ -54,6 +60,7 @@ export class OriginFills {
     private readonly authorizer: Authorizer,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
+    private readonly peerSource?: PeerSource,
   ) {}
 
   /**
@@ -80,6 +87,8 @@ export class OriginFills {
   }
 
   private async fetch(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillStartResult<Declined>> {
+    const viaPeer = await this.peerSource?.(imageId, incoming);
+    if (viaPeer) return viaPeer;
     const headers = forwardedHeaders(incoming, { wholeImage: true });
     const metadata = await this.fetchMetadata(imageId, headers);
     this.metrics.originFetches.inc({ purpose });

@@ -22,6 +22,8 @@ export interface SecurityModes {
   host: string;
   /** X-Accel-Redirect prefix hits are handed to nginx under, or null when this server sends them. */
   accelRedirect: string | null;
+  /** Present only with `--cluster`: peer requests are accepted when signed with the shared secret. */
+  cluster?: { advertiseUrl: string; secret: SecretOrigin | 'file' };
 }
 
 /** The security modes of `config` and the one-line message that states them. */
@@ -43,10 +45,26 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const originToken = config.originToken ? `origin token from ${describe(config, 'originToken', modes.originToken)}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.
   const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${offload}` };
+  let cluster = '';
+  if (config.cluster) {
+    const secret = config.clusterSecretFile !== undefined ? 'file' : secretOrigin(config, 'clusterSecret');
+    modes.cluster = { advertiseUrl: config.advertiseUrl ?? '', secret };
+    const from =
+      config.clusterSecretFile !== undefined
+        ? `--cluster-secret-file ${config.clusterSecretFile}`
+        : secret === 'flag'
+          ? '--cluster-secret'
+          : secret === 'env'
+            ? 'IMGCACHE_CLUSTER_SECRET'
+            : secret === 'file'
+              ? '"clusterSecret" in the config file'
+              : 'the startServer options';
+    cluster = `; cluster on: peers reach this node at ${modes.cluster.advertiseUrl} and must sign their requests with the shared secret (from ${from})`;
+  }
+  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${offload}${cluster}` };
 }
 
-function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken'): SecretOrigin {
+function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken' | 'clusterSecret'): SecretOrigin {
   if (!config[key]) return 'unset';
   const source = config.sources?.[key];
   return source === 'flag' || source === 'env' || source === 'file' ? source : 'options';

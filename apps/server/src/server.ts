@@ -4,6 +4,7 @@ import { ImgcacheError, openConfiguredCache, type ImageCache, type Logger } from
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { loadOriginTls, originTimeouts, type ServerConfig } from './config.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { originErrorAnswer } from './errors.js';
@@ -87,6 +88,15 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     rememberBudget: 'always',
     program: `imgcache-server ${VERSION}`,
   });
+  let clusterNode: ClusterNode | null = null;
+  if (config.cluster) {
+    try {
+      clusterNode = await ClusterNode.join(config, cache, logger);
+    } catch (error) {
+      await cache.close();
+      throw error;
+    }
+  }
   // The admin token is for this server alone: the origin never sees it, whatever the route.
   const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config), tls: loadOriginTls(config) });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
@@ -106,7 +116,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictedBytes.inc(bytes);
   });
   const authorizer = new Authorizer(origin, { ttlSeconds: config.authTtl, staleSeconds: config.authStale ?? 0 });
-  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger);
+  const peerSource = clusterNode?.peerSource({ authorizer, origin, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
+  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource);
   const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
@@ -119,15 +130,17 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
 
   registerRequestLog(app, { metrics, imageRoute: IMAGE_ROUTE });
+  clusterNode?.register(app);
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders });
-  registerDashboard(app, { cache, prefetcher, origin, originHeaders, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders, cluster: clusterNode?.state });
+  registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await clusterNode?.close();
     await cache.close();
     await origin.close();
     throw error;
@@ -138,10 +151,16 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const url = `http://${host}:${port}`;
   logger.info({ url, dir: config.dir, driver: cache.driverName, origin: config.origin }, 'imgcache-server listening');
   maintenance.start(config.maintenanceInterval);
+  await clusterNode?.activate(async (imageId) => {
+    prefetcher.retryNow(imageId);
+    if (await cache.queueImage(imageId)) prefetcher.kick();
+  });
 
   let closing: Promise<void> | null = null;
   const close = (graceMs = 10_000) => {
     closing ??= (async () => {
+      // Peers stop sending this node work before it stops taking it.
+      await clusterNode?.drain();
       await maintenance.stop();
       await prefetcher.stop();
       const closed = app.close();
@@ -154,6 +173,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
       await closed;
       clearTimeout(timer);
       await origin.close();
+      await clusterNode?.close();
     })();
     return closing;
   };

@@ -1,0 +1,197 @@
+import type { ImageCache, Logger } from '@imgcache/core';
+import { Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster } from '@imgcache/cluster-postgres';
+
+/** What the management API asks of the cluster. */
+export interface ClusterManagement {
+  /**
+   * Purges an image on every other node (this node deleted it already). When the
+   * database cannot be reached the purge is kept and logged once it can.
+   */
+  purge(imageId: string): Promise<void>;
+  /**
+   * Queues an image for prefetching on its owner. False when this node owns it (or the
+   * database cannot be reached): queue it here.
+   */
+  queueForOwner(imageId: string): Promise<boolean>;
+  /** The cluster view of `GET /v2/cache?scope=cluster`. */
+  view(): Promise<ClusterView>;
+}
+
+/** `GET /v2/cache?scope=cluster`: every node with its health and holdings. */
+export interface ClusterView {
+  node_id: string;
+  database: { connected: boolean; last_contact: number | null };
+  nodes: {
+    node_id: string;
+    url: string;
+    state: string;
+    weight: number;
+    on_ring: boolean;
+    heartbeat_age_s: number;
+    cached_images: number;
+    cached_bytes: number;
+  }[];
+}
+
+/**
+ * The shared state this node publishes and follows: its holdings (synced from the local
+ * cache every `intervalMs`, and at once when it joins, which adopts an existing cache) and
+ * the purge log (applied on notification, on reconnect and every `intervalMs`).
+ */
+export class ClusterState implements ClusterManagement {
+  private readonly holdings: Holdings;
+  private readonly purges: PurgeLog;
+  private readonly listener: Listener;
+  private readonly jobs: PrefetchJobs;
+  private queueLocally: ((imageId: string) => Promise<void>) | null = null;
+  private claiming: Promise<void> | null = null;
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
+
+  constructor(
+    private readonly cluster: Cluster,
+    databaseUrl: string,
+    private readonly cache: ImageCache,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+    onPurged: (imageId: string) => void,
+  ) {
+    this.holdings = new Holdings(cluster.pool, cluster.nodeId);
+    this.listener = new Listener(databaseUrl, logger, intervalMs);
+    this.jobs = new PrefetchJobs(cluster.pool, cluster.nodeId, () => cluster.membership.ring(), this.listener, () => void this.claimJobs());
+    this.purges = new PurgeLog({
+      pool: cluster.pool,
+      listener: this.listener,
+      nodeId: cluster.nodeId,
+      replayMs: intervalMs,
+      logger,
+      apply: async (imageId) => {
+        await this.holdings.set(imageId, { state: 'evicting', size: null, checksum: null }).catch(() => undefined);
+        await cache.deleteCachedImage(imageId);
+        await cache.deleteQueuedImage(imageId);
+        onPurged(imageId);
+        await this.holdings.set(imageId, null).catch(() => undefined);
+        logger.info({ imageId }, 'purged on request of another node');
+      },
+    });
+  }
+
+  /**
+   * Adopts the local cache into the holdings, then keeps both in step, and claims the
+   * prefetch jobs meant for this node, handing each to `queueLocally`.
+   */
+  start(queueLocally: (imageId: string) => Promise<void>): void {
+    this.queueLocally = queueLocally;
+    this.purges.start();
+    this.listener.start();
+    void this.sync();
+    this.timer = setInterval(() => {
+      void this.sync();
+      void this.flushPurges();
+      void this.claimJobs();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Publishes the local cache as this node's holdings (idempotent; concurrent calls share one run).
+   * Failures are logged and retried at the next interval.
+   */
+  sync(): Promise<void> {
+    this.syncing ??= (async () => {
+      try {
+        const cached = await this.cache.getCachedImages();
+        await this.holdings.sync(cached.map((image) => ({ imageId: image.imageId, state: 'cached' as const, size: image.size, checksum: image.checksum ?? null })));
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'could not publish this node’s holdings; retrying');
+      } finally {
+        this.syncing = null;
+      }
+    })();
+    return this.syncing;
+  }
+
+  async purge(imageId: string): Promise<void> {
+    this.pending.add(imageId);
+    await this.holdings.set(imageId, null).catch(() => undefined);
+    await this.flushPurges();
+  }
+
+  async queueForOwner(imageId: string): Promise<boolean> {
+    const owner = this.cluster.ownerOf(imageId);
+    if (!owner || owner.nodeId === this.cluster.nodeId) return false;
+    try {
+      await this.jobs.enqueue(imageId, 'owner');
+      return true;
+    } catch (error) {
+      this.logger.warn({ imageId, err: (error as Error).message }, 'could not queue the image for its owner; queueing it here');
+      return false;
+    }
+  }
+
+  /** Claims this node's prefetch jobs and queues them here (one claim at a time). */
+  private claimJobs(): Promise<void> {
+    this.claiming ??= (async () => {
+      try {
+        for (;;) {
+          const claimed = await this.jobs.claim();
+          if (claimed.length === 0) break;
+          for (const imageId of claimed) await this.queueLocally?.(imageId);
+        }
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'could not claim prefetch jobs; retrying');
+      } finally {
+        this.claiming = null;
+      }
+    })();
+    return this.claiming;
+  }
+
+  /** Nodes holding an image, for `GET /v2/cache/nodes/{id}`. */
+  holders(imageId: string) {
+    return this.holdings.holders(imageId);
+  }
+
+  async view(): Promise<ClusterView> {
+    const { membership } = this.cluster;
+    const totals = new Map((await this.holdings.totals().catch(() => [])).map((total) => [total.nodeId, total]));
+    const ring = new Set(membership.ring().map((member) => member.nodeId));
+    return {
+      node_id: this.cluster.nodeId,
+      database: { connected: membership.connected, last_contact: membership.lastContact ? membership.lastContact / 1000 : null },
+      nodes: membership.members().map((member) => ({
+        node_id: member.nodeId,
+        url: member.url,
+        state: member.state,
+        weight: member.weight,
+        on_ring: ring.has(member.nodeId),
+        heartbeat_age_s: member.heartbeatAgeMs / 1000,
+        cached_images: totals.get(member.nodeId)?.images ?? 0,
+        cached_bytes: totals.get(member.nodeId)?.bytes ?? 0,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.syncing;
+    await this.flushPurges();
+    await this.claiming;
+    await this.purges.close();
+    await this.listener.close();
+  }
+
+  /** Logs the purges not logged yet (the database was down); each is kept until it is. */
+  private async flushPurges(): Promise<void> {
+    for (const imageId of [...this.pending]) {
+      try {
+        await this.purges.append(imageId);
+        this.pending.delete(imageId);
+      } catch (error) {
+        this.logger.warn({ imageId, err: (error as Error).message }, 'could not log a cluster purge; retrying');
+        return;
+      }
+    }
+  }
+}
