@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { CachedImage, ImageCache } from '@imgcache/core';
 import type { Admission } from '../admission.js';
+import type { ClusterManagement, ClusterView } from '../cluster/cluster-state.js';
 import type { Maintenance, StepResult } from '../maintenance.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { AbandonedPrefetch, Prefetcher } from '../prefetcher.js';
@@ -19,6 +20,8 @@ export interface StatusSources {
   traffic: TrafficHistory;
   /** The budget, in bytes (`--max-size`). */
   maxSize: number;
+  /** With `--cluster`: the nodes and their health. */
+  cluster?: ClusterManagement | undefined;
 }
 
 /** A listed image: bytes, hits, last access (ms since the epoch). */
@@ -52,6 +55,8 @@ export interface DashboardStatus {
   hottest: ImageFigure[];
   queue: { queued: string[]; retrying: PendingRetry[]; abandoned: AbandonedPrefetch[] };
   maintenance: { intervalSeconds: number; last: StepResult[] };
+  /** With `--cluster`: the view of `GET /v2/cache?scope=cluster`, or why it could not be read; null on a single node. */
+  cluster: ClusterView | { error: string } | null;
 }
 
 /** Totals of the request and byte counters, read from the metrics registry. */
@@ -86,6 +91,7 @@ export async function buildStatus(sources: StatusSources, context: { startedAt: 
       (error: unknown) => ({ error: String(error) }),
     ),
   ]);
+  const cluster = sources.cluster ? await sources.cluster.view().catch((error: unknown) => ({ error: String(error) })) : null;
   const figure = (image: CachedImage): ImageFigure => ({ imageId: image.imageId, size: image.size, hits: image.hits, lastAccessed: image.lastAccessed.getTime() });
   const top = (key: 'size' | 'hits') => [...images].sort((a, b) => b[key] - a[key] || a.imageId.localeCompare(b.imageId)).slice(0, TOP_IMAGES).map(figure);
   const failures = prefetcher.failures;
@@ -106,5 +112,6 @@ export async function buildStatus(sources: StatusSources, context: { startedAt: 
     hottest: top('hits'),
     queue: { queued, retrying: failures.retrying, abandoned: failures.abandoned },
     maintenance: { intervalSeconds: maintenance.intervalSeconds, last: maintenance.lastResults },
+    cluster,
   };
 }

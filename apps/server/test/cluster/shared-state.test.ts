@@ -84,6 +84,22 @@ describe.skipIf(postgresMissing)('shared state of a cluster of 3 real server pro
     expect(Object.keys(JSON.parse((await send(`${owner.url}/v2/cache`, { headers: admin })).body.toString())).sort()).toEqual(['cached_images', 'queued_images']);
   });
 
+  it('shows every node and its health on the dashboard', async () => {
+    const node = cluster.nodes[0]!;
+    const login = await send(`${node.url}/dashboard/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(new URLSearchParams({ token: ADMIN }).toString()),
+    });
+    expect(login.status).toBe(303);
+    const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0]!;
+    const status = JSON.parse((await send(`${node.url}/dashboard/api/status`, { headers: { cookie } })).body.toString());
+    expect(status.cluster.database.connected).toBe(true);
+    expect(status.cluster.node_id).toBe(node.nodeId);
+    expect(status.cluster.nodes.map((row: { url: string }) => row.url).sort()).toEqual(cluster.nodes.map((running) => running.url).sort());
+    for (const row of status.cluster.nodes) expect(row).toMatchObject({ state: 'active', on_ring: true });
+  });
+
   it('needs the admin token for the holders of an image', async () => {
     expect((await send(`${cluster.nodes[0]!.url}/v2/cache/nodes/shown`)).status).toBe(401);
     expect((await send(`${cluster.nodes[0]!.url}/v2/cache/nodes/bad!id`, { headers: admin })).status).toBe(400);

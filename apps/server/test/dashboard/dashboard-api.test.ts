@@ -164,6 +164,8 @@ describe('dashboard API', () => {
     await h.server.cache.queueImage('later');
     const session = await login(h);
     const status = json(await send(h.url('/dashboard/api/status'), { headers: { cookie: session.cookie } }));
+    // A single node has no cluster section.
+    expect(status.cluster).toBeNull();
     const cache = json(await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } }));
     expect(status.usage).toMatchObject({ cacheBytes: 301_000, images: 2, maxSize: 10_000_000, inFlightFills: 0 });
     expect(status.usage.disk.totalBytes).toBeGreaterThan(status.usage.disk.availableBytes);

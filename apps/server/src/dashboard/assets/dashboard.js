@@ -240,6 +240,31 @@ function drawMaintenance(maintenance) {
   );
 }
 
+function drawCluster(cluster, self) {
+  $('cluster').hidden = cluster === null;
+  if (cluster === null) return;
+  if (cluster.error) {
+    $('cluster-database').textContent = `(cannot be read: ${cluster.error})`;
+    fillRows($('cluster-rows'), [], [], 'unknown');
+    return;
+  }
+  $('cluster-database').textContent = cluster.database.connected ? '(database reachable)' : '(database unreachable: last known membership)';
+  fillRows(
+    $('cluster-rows'),
+    cluster.nodes,
+    [
+      (node) => (node.node_id === self ? `${node.node_id} (this node)` : node.node_id),
+      (node) => node.url,
+      (node) => (node.on_ring ? node.state : `${node.state}, off the ring`),
+      (node) => String(node.weight),
+      (node) => `${node.heartbeat_age_s.toFixed(1)} s ago`,
+      (node) => String(node.cached_images),
+      (node) => bytes(node.cached_bytes),
+    ],
+    'no nodes',
+  );
+}
+
 function draw(status) {
   csrf = status.csrf;
   $('node').textContent = `— ${status.node.hostname} (${status.node.driver})`;
@@ -252,6 +277,7 @@ function draw(status) {
   drawImages(status);
   drawQueue(status.queue);
   drawMaintenance(status.maintenance);
+  drawCluster(status.cluster, status.cluster && !status.cluster.error ? status.cluster.node_id : null);
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   document.body.dataset.loaded = 'true';
 }
