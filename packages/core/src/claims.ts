@@ -1,6 +1,7 @@
-import { link, open, readdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
+import { forEachLimited } from './limited.js';
 import type { CacheLayout } from './layout.js';
 import { nameKey, parseWorkFileName, workFileName, type ClaimName, type QuarantineCause } from './names.js';
 import { moveAside } from './quarantine.js';
@@ -105,21 +106,23 @@ async function otherHolders(layout: CacheLayout, claim: Claim): Promise<'none' |
   return holders;
 }
 
+/** Lock files {@link takeLocks} creates at once: a prune locks thousands, one by one it waits on each. */
+const LOCK_CONCURRENCY = 16;
+
 /**
  * Takes a lock on each image that no other live claim holds.
  * @returns the locks taken; an image claimed elsewhere has none.
  * @throws the filesystem error when a lock file cannot be created.
  */
 export async function takeLocks(layout: CacheLayout, imageIds: readonly string[]): Promise<Claim[]> {
-  const claims: Claim[] = [];
+  const claims = [...new Set(imageIds)].map((imageId): Claim => {
+    const name = workFileName(imageId, process.pid, undefined, true);
+    const path = join(layout.incompleteDir, name);
+    held.add(path);
+    return { imageId, name, path };
+  });
   try {
-    for (const imageId of new Set(imageIds)) {
-      const name = workFileName(imageId, process.pid, undefined, true);
-      const path = join(layout.incompleteDir, name);
-      held.add(path);
-      claims.push({ imageId, name, path });
-      await writeFile(path, '', { flag: 'wx' });
-    }
+    await forEachLimited(claims, LOCK_CONCURRENCY, async (claim) => (await open(claim.path, 'wx')).close());
   } catch (error) {
     await Promise.all(claims.map(releaseClaim));
     throw error;
