@@ -1,13 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LoginThrottle } from './dashboard/login-throttle.js';
 import { sendError } from './respond.js';
 
 /**
  * Guards the management API: disabled (404) without a configured token; otherwise the
  * request needs `X-Auth-Token` or `Authorization: Bearer` equal to it (401 when missing,
- * 403 when wrong). Returns true when the request may proceed; otherwise it has been answered.
+ * 403 when wrong). Wrong tokens count against the client address in `throttle` (share the
+ * dashboard's, so both doors to the token have one budget): after too many, 429 with
+ * Retry-After, without looking at the token. Returns true when the request may proceed;
+ * otherwise it has been answered.
  */
-export function createAdminGuard(adminToken: string | undefined): (request: FastifyRequest, reply: FastifyReply) => boolean {
+export function createAdminGuard(adminToken: string | undefined, throttle: LoginThrottle = new LoginThrottle()): (request: FastifyRequest, reply: FastifyReply) => boolean {
   const expected = adminToken ? digest(adminToken) : null;
   return (request, reply) => {
     if (!expected) {
@@ -21,11 +25,18 @@ export function createAdminGuard(adminToken: string | undefined): (request: Fast
       });
       return false;
     }
+    const wait = throttle.retryAfter(request.ip);
+    if (wait > 0) {
+      sendError(reply, 429, 'Too many wrong admin tokens from this address; try again later.', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      return false;
+    }
     // Comparing fixed-length digests keeps the comparison constant-time whatever the input length.
     if (!timingSafeEqual(digest(presented), expected)) {
+      throttle.failed(request.ip);
       sendError(reply, 403, 'The admin token is not valid.');
       return false;
     }
+    throttle.succeeded(request.ip);
     return true;
   };
 }

@@ -1,11 +1,14 @@
 import { isValidImageId, type CachedImage } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createAdminGuard } from './admin-auth.js';
+import type { LoginThrottle } from './dashboard/login-throttle.js';
 import { deleteImageAction, queueImageAction, type ActionResult, type CacheActionContext } from './cache-actions.js';
 import { sendError, sendInvalidId } from './respond.js';
 
 export interface ManagementContext extends CacheActionContext {
   adminToken: string | undefined;
+  /** Wrong admin tokens per client address, shared with the dashboard's login. */
+  tokenGuesses?: LoginThrottle | undefined;
 }
 
 type Handler = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => Promise<unknown>;
@@ -24,7 +27,7 @@ const NAMESPACES = ['/v2/cache', '/v2/cached_images', '/v2/queued_images'];
  */
 export function registerManagementRoutes(app: FastifyInstance, context: ManagementContext): void {
   const { cache, prefetcher } = context;
-  const guard = createAdminGuard(context.adminToken);
+  const guard = createAdminGuard(context.adminToken, context.tokenGuesses);
 
   /** One path (and its trailing-slash twin), handlers by method, 405 with `Allow` for the rest; guard and id check first. */
   function route(url: string, handlers: Record<string, Handler>): void {

@@ -6,6 +6,7 @@ import { Admission } from './admission.js';
 import { Authorizer } from './authorizer.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { loadOriginTls, originTimeouts, type ServerConfig } from './config.js';
+import { LoginThrottle } from './dashboard/login-throttle.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { originErrorAnswer } from './errors.js';
 import { IMAGE_ROUTE, registerImageRoute } from './image-route.js';
@@ -132,8 +133,10 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerRequestLog(app, { metrics, imageRoute: IMAGE_ROUTE });
   clusterNode?.register(app);
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
-  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, origin, originHeaders, cluster: clusterNode?.state });
-  registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken });
+  // One budget of wrong admin tokens per address, whichever door they come through.
+  const tokenGuesses = new LoginThrottle();
+  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, tokenGuesses, origin, originHeaders, cluster: clusterNode?.state });
+  registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken, tokenGuesses });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 

@@ -22,6 +22,8 @@ export interface DashboardContext extends CacheActionContext {
   maxSize: number;
   /** When set, the dashboard needs a login with this token; without it the page is read-only. */
   adminToken: string | undefined;
+  /** Wrong admin tokens per client address, shared with the management API. */
+  tokenGuesses?: LoginThrottle | undefined;
 }
 
 /** Whether a request may see the dashboard: open without an admin token, else a live session. */
@@ -37,7 +39,7 @@ export function registerDashboard(app: FastifyInstance, context: DashboardContex
   app.register(async (scope) => {
     const assets = await loadAssets();
     const sessions = new DashboardSessions();
-    const throttle = new LoginThrottle();
+    const throttle = context.tokenGuesses ?? new LoginThrottle();
     const startedAt = Date.now();
     const traffic = new TrafficHistory(() => readTrafficTotals(context.metrics), await readTrafficTotals(context.metrics));
     const timer = setInterval(() => void traffic.record().catch(() => undefined), SAMPLE_SECONDS * 1000).unref();

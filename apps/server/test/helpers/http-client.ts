@@ -12,12 +12,14 @@ export interface ClientOptions {
   method?: string;
   headers?: Record<string, string | number>;
   body?: Buffer | Readable;
+  /** Loopback address to send from (127.0.0.2…), to be another client address. */
+  localAddress?: string;
 }
 
 /** One HTTP request; resolves with the whole body, rejects when the connection breaks. */
 export function send(url: string, options: ClientOptions = {}): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (response) => {
+    const outgoing = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
