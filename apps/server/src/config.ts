@@ -66,6 +66,12 @@ export interface ServerConfig {
    * with `X-Accel-Redirect: <prefix><image id>` and nginx sends the file (deploy/nginx/).
    */
   accelRedirect?: string | undefined;
+  /**
+   * Addresses or CIDR ranges of the reverse proxies in front (e.g. `127.0.0.1`): requests
+   * from them are taken to come from the client their `X-Forwarded-For` names, so per-client
+   * limits (wrong admin tokens) apply per real client. Unset: the connection's address.
+   */
+  trustProxy?: string[] | undefined;
   /** Where each setting came from, when the configuration was read from flags, the environment and a config file. */
   sources?: Readonly<Partial<Record<SettingName, SettingSource>>> | undefined;
   /** The files secrets were read from (`--admin-token-file`, `--origin-token-file`), by setting, when they were. */
@@ -315,6 +321,26 @@ export function parseHost(value: string): string {
 export function parseAccelRedirect(value: string): string {
   if (/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(value) && !/(^|\/)\.\.?\//.test(value)) return value;
   throw new ConfigError('accel-redirect', `${JSON.stringify(value)} is not a URI path prefix such as /_imgcache/ (letters, digits, . _ ~ - and /; starts and ends with /)`);
+}
+
+/**
+ * Reads `--trust-proxy`: a comma-separated list of IP addresses or CIDR ranges.
+ * @throws {ConfigError} for an empty list or an entry that is neither.
+ */
+export function parseTrustProxy(value: string): string[] {
+  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  const valid = (entry: string) => {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  };
+  const bad = entries.find((entry) => !valid(entry));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError('trust-proxy', `${JSON.stringify(bad ?? value)} is not an IP address or CIDR range (give a comma-separated list, e.g. 127.0.0.1,10.0.0.0/8)`);
+  }
+  return entries;
 }
 
 export function parseToken(name: string, value: string): string {

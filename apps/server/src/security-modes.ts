@@ -44,6 +44,7 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const management = config.adminToken ? `management API on (admin token from ${describe(config, 'adminToken', modes.adminToken)})` : 'management API off (no admin token)';
   const originToken = config.originToken ? `origin token from ${describe(config, 'originToken', modes.originToken)}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.
+  const proxies = config.trustProxy ? `; client addresses taken from X-Forwarded-For of ${config.trustProxy.join(', ')}` : '';
   const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
   let cluster = '';
   if (config.cluster) {
@@ -61,7 +62,7 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
               : 'the startServer options';
     cluster = `; cluster on: peers reach this node at ${modes.cluster.advertiseUrl} and must sign their requests with the shared secret (from ${from})`;
   }
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${offload}${cluster}` };
+  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}` };
 }
 
 function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken' | 'clusterSecret'): SecretOrigin {

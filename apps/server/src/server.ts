@@ -65,6 +65,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     // the download route's own socket writes.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
+    // Only the proxies named by --trust-proxy may say who the client is.
+    trustProxy: config.trustProxy ?? false,
     // Longer than any request line Node accepts (16 KiB of headers), so an over-long id always
     // reaches its route and is refused there as invalid, instead of falling through to the proxy.
     routerOptions: { maxParamLength: 16 * 1024 },

@@ -46,4 +46,22 @@ describe('guessing the admin token', () => {
     for (let guess = 0; guess < 9; guess++) await send(h.url('/v2/cache'), { headers: { 'x-auth-token': `again-${guess}` } });
     expect((await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } })).status).toBe(200);
   });
+
+  it('behind a trusted proxy, each client has its own budget: one guessing client cannot lock the admin out', async () => {
+    h = await startHarness({ adminToken: TOKEN, trustProxy: ['127.0.0.1'] });
+    const from = (client: string) => ({ 'x-forwarded-for': client });
+    for (let guess = 0; guess < 10; guess++) {
+      expect((await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': `guess-${guess}` } })).status).toBe(403);
+    }
+    expect((await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': TOKEN } })).status).toBe(429);
+    expect((await send(h.url('/v2/cache'), { headers: { ...from('198.51.100.7'), 'x-auth-token': TOKEN } })).status).toBe(200);
+  });
+
+  it('without --trust-proxy, X-Forwarded-For is ignored: a client cannot escape the limit by naming others', async () => {
+    h = await startHarness({ adminToken: TOKEN });
+    for (let guess = 0; guess < 10; guess++) {
+      await send(h.url('/v2/cache'), { headers: { 'x-forwarded-for': `203.0.113.${guess}`, 'x-auth-token': `guess-${guess}` } });
+    }
+    expect((await send(h.url('/v2/cache'), { headers: { 'x-forwarded-for': '198.51.100.7', 'x-auth-token': TOKEN } })).status).toBe(429);
+  });
 });

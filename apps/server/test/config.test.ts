@@ -91,6 +91,14 @@ describe('strict booleans and enumerations', () => {
     expect(fromEnv.message).toBe('Invalid IMGCACHE_PUBLIC (the environment variable for --public): "enabled" is not a boolean; use true, 1, yes, on or false, 0, no, off.');
   });
 
+  it('reads --trust-proxy as addresses or CIDR ranges and refuses anything else', () => {
+    expect(parseArguments(BASE).trustProxy).toBeUndefined();
+    expect(parseArguments([...BASE, '--trust-proxy', '127.0.0.1, 10.0.0.0/8,::1']).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    for (const bad of ['nginx', '10.0.0.0/33', '1.2.3.4/8/1', ',', '::1/129']) {
+      expect(() => parseArguments([...BASE, '--trust-proxy', bad]), bad).toThrow(/trust-proxy/);
+    }
+  });
+
   it('reads --accel-redirect as a URI path prefix and refuses anything nginx could read otherwise', () => {
     expect(parseArguments(BASE).accelRedirect).toBeUndefined();
     expect(parseArguments([...BASE, '--accel-redirect', '/_imgcache/']).accelRedirect).toBe('/_imgcache/');
