@@ -7,30 +7,19 @@ import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
 import { ServerProcess } from '../helpers/server-process.js';
-import { TestCluster, createDatabase, postgresMissing, type ClusterNodeProcess } from './helpers/cluster-harness.js';
+import { TestCluster, createDatabase, imagesCachedOn, until, postgresMissing, type ClusterNodeProcess } from './helpers/cluster-harness.js';
 
 const ADMIN = 'cluster-admin-token';
 const admin = { 'x-auth-token': ADMIN };
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Polls `read` until `accept` holds (bounded by the test timeout). */
-async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const holders = async (node: ClusterNodeProcess, imageId: string): Promise<string[]> => {
   const response = await send(`${node.url}/v2/cache/nodes/${imageId}`, { headers: admin });
   expect(response.status).toBe(200);
   return (JSON.parse(response.body.toString()) as { nodes: string[] }).nodes.sort();
 };
-const cachedHere = async (node: ClusterNodeProcess): Promise<string[]> => {
-  const response = await send(`${node.url}/v2/cache`, { headers: admin });
-  return (JSON.parse(response.body.toString()) as { cached_images: { image_id: string }[] }).cached_images.map((image) => image.image_id);
-};
+const cachedHere = (node: ClusterNodeProcess) => imagesCachedOn(node, admin);
 
 describe.skipIf(postgresMissing)('shared state of a cluster of 3 real server processes', () => {
   let origin: FakeOrigin;

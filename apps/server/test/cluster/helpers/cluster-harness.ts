@@ -95,3 +95,18 @@ export async function metric(url: string, sample: string): Promise<number | unde
     .find((each) => each.startsWith(`${sample} `));
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
+
+/** Reads until `accept` takes the value, every 100 ms (the test's own timeout bounds it). */
+export async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The ids of the images a node lists in its own `GET /v2/cache` (admin headers given). */
+export async function imagesCachedOn(node: ClusterNodeProcess, headers: Record<string, string>): Promise<string[]> {
+  const response = await send(`${node.url}/v2/cache`, { headers });
+  return (JSON.parse(response.body.toString()) as { cached_images: { image_id: string }[] }).cached_images.map((image) => image.image_id);
+}
