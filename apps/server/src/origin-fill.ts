@@ -61,6 +61,8 @@ export class OriginFills {
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly peerSource?: PeerSource,
+    /** Told of each fill this process starts (in a cluster: to publish it as `filling`). */
+    private readonly onFillStarted?: (fill: Fill) => void,
   ) {}
 
   /**
@@ -72,7 +74,10 @@ export class OriginFills {
    */
   async begin(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillOutcome<Declined>> {
     const outcome = await this.cache.fill(imageId, () => this.fetch(imageId, incoming, purpose));
-    if (outcome.kind === 'joined' && outcome.leader) this.watch(outcome.fill);
+    if (outcome.kind === 'joined' && outcome.leader) {
+      this.watch(outcome.fill);
+      this.onFillStarted?.(outcome.fill);
+    }
     if (outcome.kind === 'pass') {
       const reason: BypassReason = outcome.reason === 'claimed' ? 'busy' : 'local_failure';
       this.metrics.bypassed.inc({ reason });

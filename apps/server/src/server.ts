@@ -120,7 +120,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   });
   const authorizer = new Authorizer(origin, { ttlSeconds: config.authTtl, staleSeconds: config.authStale ?? 0 });
   const peerSource = clusterNode?.peerSource({ authorizer, origin, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
-  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource);
+  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource, clusterNode ? (fill) => clusterNode.state.fillStarted(fill) : undefined);
   const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
@@ -159,7 +159,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   await clusterNode?.activate(async (imageId) => {
     prefetcher.retryNow(imageId);
     if (await cache.queueImage(imageId)) prefetcher.kick();
-  });
+  }, maintenance);
 
   let closing: Promise<void> | null = null;
   const close = (graceMs = 10_000) => {

@@ -24,8 +24,11 @@ export interface Holder extends Holding {
 /** Per-node totals of the holdings table. */
 export interface NodeHoldings {
   nodeId: string;
+  /** Cached images and their bytes. */
   images: number;
   bytes: number;
+  /** Fills in progress. */
+  filling: number;
 }
 
 /** Rows written per statement when a whole cache is synced. */
@@ -114,13 +117,15 @@ export class Holdings {
   }
 
   /**
-   * Images and bytes held per node (cached entries only).
+   * Cached images and bytes, and fills in progress, per node.
    * @throws the driver's error.
    */
   async totals(): Promise<NodeHoldings[]> {
-    const { rows } = await this.pool.query<{ node_id: string; images: string; bytes: string | null }>(
-      `SELECT node_id, count(*) AS images, sum(size) AS bytes FROM imgcache_holdings WHERE state = 'cached' GROUP BY node_id ORDER BY node_id`,
+    const { rows } = await this.pool.query<{ node_id: string; images: string; bytes: string | null; filling: string }>(
+      `SELECT node_id, count(*) FILTER (WHERE state = 'cached') AS images, sum(size) FILTER (WHERE state = 'cached') AS bytes,
+              count(*) FILTER (WHERE state = 'filling') AS filling
+       FROM imgcache_holdings WHERE state IN ('cached', 'filling') GROUP BY node_id ORDER BY node_id`,
     );
-    return rows.map((row) => ({ nodeId: row.node_id, images: Number(row.images), bytes: Number(row.bytes ?? 0) }));
+    return rows.map((row) => ({ nodeId: row.node_id, images: Number(row.images), bytes: Number(row.bytes ?? 0), filling: Number(row.filling) }));
   }
 }

@@ -9,3 +9,13 @@ export { PURGE_CHANNEL, PurgeLog, type PurgeLogOptions } from './purge-log.js';
 export { JOBS_CHANNEL, PrefetchJobs, type JobTarget } from './jobs.js';
 export { Listener } from './listener.js';
 export { FillLeases, type LeaseClaim, type LeaseHolder } from './fill-leases.js';
+export {
+  COMMANDS_CHANNEL,
+  COMMAND_KINDS,
+  ClusterCommands,
+  type ClusterCommandsOptions,
+  type CommandKind,
+  type CommandRecord,
+  type NodeCommandResult,
+  type NodeCommandStatus,
+} from './commands.js';

@@ -57,7 +57,7 @@ export class Membership {
     readonly nodeId: string,
     private readonly url: string,
     private readonly weight: number,
-    private readonly timings: MembershipTimings,
+    readonly timings: MembershipTimings,
     private readonly logger: MembershipLogger,
     private readonly onRingChange: (ring: readonly Member[]) => void = () => undefined,
   ) {}
@@ -83,6 +83,8 @@ export class Membership {
    */
   async setState(state: Exclude<NodeState, 'dead'>): Promise<void> {
     this.state = state;
+    // A heartbeat already under way may have written the old state: write once more after it.
+    await this.beating?.catch(() => undefined);
     await this.beat().catch(() => undefined);
   }
 
@@ -136,6 +138,10 @@ export class Membership {
         [this.nodeId, this.url, this.weight, this.state],
       );
       await this.pool.query(`UPDATE imgcache_nodes SET state = 'dead' WHERE state <> 'dead' AND heartbeat_at < now() - ${ms}`, [this.timings.deadAfterMs]);
+      // A node that died or left in the middle of a fill never commits it: its `filling` rows go (partial index, cheap).
+      await this.pool.query(
+        `DELETE FROM imgcache_holdings h WHERE h.state = 'filling' AND NOT EXISTS (SELECT 1 FROM imgcache_nodes n WHERE n.node_id = h.node_id AND n.state <> 'dead')`,
+      );
       await this.pool.query(`DELETE FROM imgcache_nodes WHERE state = 'dead' AND heartbeat_at < now() - ${ms}`, [this.timings.deadAfterMs + this.timings.forgetAfterMs]);
       const { rows } = await this.pool.query<{ node_id: string; url: string; weight: number; state: NodeState; age_ms: number }>(
         `SELECT node_id, url, weight, state, (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms FROM imgcache_nodes ORDER BY node_id`,

@@ -75,6 +75,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: 'cluster commands, filling holdings index',
+    sql: `
+      CREATE TABLE imgcache_commands (
+        id         bigserial PRIMARY KEY,
+        kind       text NOT NULL CHECK (kind IN ('prune', 'clean', 'clear')),
+        args       jsonb NOT NULL DEFAULT '{}',
+        issued_by  text NOT NULL,
+        targets    text[] NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        deadline   timestamptz NOT NULL
+      );
+      CREATE TABLE imgcache_command_results (
+        command_id  bigint NOT NULL REFERENCES imgcache_commands (id) ON DELETE CASCADE,
+        node_id     text NOT NULL,
+        status      text NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
+        result      jsonb,
+        error       text,
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        PRIMARY KEY (command_id, node_id)
+      );
+      CREATE INDEX imgcache_holdings_filling ON imgcache_holdings (node_id) WHERE state = 'filling';
+    `,
+  },
 ];
 
 /** The schema version this release writes and reads. */

@@ -56,8 +56,8 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     expect((await holdingsB.holders('x')).map((holder) => holder.nodeId)).toEqual([b.nodeId]);
     expect(await holdingsA.totals()).toEqual(
       [
-        { nodeId: a.nodeId, images: 1, bytes: 20 },
-        { nodeId: b.nodeId, images: 1, bytes: 10 },
+        { nodeId: a.nodeId, images: 1, bytes: 20, filling: 0 },
+        { nodeId: b.nodeId, images: 1, bytes: 10, filling: 0 },
       ].sort((left, right) => (left.nodeId < right.nodeId ? -1 : 1)),
     );
     await holdingsB.set('x', { state: 'evicting', size: 10, checksum: null });

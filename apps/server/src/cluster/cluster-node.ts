@@ -5,12 +5,15 @@ import type { Registry } from 'prom-client';
 import type { Admission } from '../admission.js';
 import type { Authorizer } from '../authorizer.js';
 import type { ServerConfig } from '../config.js';
+import type { Maintenance } from '../maintenance.js';
 import type { OriginTimeouts } from '../origin-download.js';
 import type { Origin } from '../origin.js';
 import type { PeerSource } from '../origin-fill.js';
 import { CLUSTER_DEFAULTS } from './cluster-config.js';
 import { ClusterMetrics } from './cluster-metrics.js';
 import { ClusterState } from './cluster-state.js';
+import { registerCommandRoutes } from './command-routes.js';
+import { commandRunner } from './command-runner.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { CopyPolicy } from './copy-policy.js';
 import { PeerFetcher } from './peer-fetch.js';
@@ -75,6 +78,8 @@ export class ClusterNode {
   register(app: FastifyInstance): void {
     this.peers.register(app);
     registerClusterRoutes(app, this.state, this.config.adminToken);
+    // This node runs its own part at once, without waiting for its notification.
+    registerCommandRoutes(app, this.state.commands, this.config.adminToken, () => void this.state.commands.replay().catch(() => undefined));
   }
 
   /** The miss source that asks the owner first (see {@link PeerFetcher}). */
@@ -102,11 +107,12 @@ export class ClusterNode {
 
   /**
    * Marks this node active once it listens (it owns images from its peers' next heartbeat
-   * on) and starts following the shared state; prefetch jobs for this node go to `queueLocally`.
+   * on) and starts following the shared state; prefetch jobs for this node go to
+   * `queueLocally`, cluster commands to `maintenance` and the cache.
    */
-  async activate(queueLocally: (imageId: string) => Promise<void>): Promise<void> {
+  async activate(queueLocally: (imageId: string) => Promise<void>, maintenance: Maintenance): Promise<void> {
     await this.cluster.activate();
-    this.state.start(queueLocally);
+    this.state.start(queueLocally, commandRunner({ cache: this.cache, maintenance, syncHoldings: () => this.state.sync() }));
   }
 
   /** Moves ownership away before shutdown: draining, then one heartbeat for peers to notice. */

@@ -1,5 +1,5 @@
-import type { ImageCache, Logger } from '@imgcache/core';
-import { Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster } from '@imgcache/cluster-postgres';
+import type { Fill, ImageCache, Logger } from '@imgcache/core';
+import { ClusterCommands, Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster, type CommandKind } from '@imgcache/cluster-postgres';
 
 /** What the management API asks of the cluster. */
 export interface ClusterManagement {
@@ -30,6 +30,8 @@ export interface ClusterView {
     heartbeat_age_s: number;
     cached_images: number;
     cached_bytes: number;
+    /** Fills in progress on the node. */
+    filling_images: number;
   }[];
 }
 
@@ -43,11 +45,15 @@ export class ClusterState implements ClusterManagement {
   private readonly purges: PurgeLog;
   private readonly listener: Listener;
   private readonly jobs: PrefetchJobs;
+  /** Prune, clean and clear on every node, with a result per node. */
+  readonly commands: ClusterCommands;
+  private runCommand: ((kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>) | null = null;
   private queueLocally: ((imageId: string) => Promise<void>) | null = null;
   private claiming: Promise<void> | null = null;
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
+  private resync = false;
 
   constructor(
     private readonly cluster: Cluster,
@@ -60,6 +66,18 @@ export class ClusterState implements ClusterManagement {
     this.holdings = new Holdings(cluster.pool, cluster.nodeId);
     this.listener = new Listener(databaseUrl, logger, intervalMs);
     this.jobs = new PrefetchJobs(cluster.pool, cluster.nodeId, () => cluster.membership.ring(), this.listener, () => void this.claimJobs());
+    this.commands = new ClusterCommands({
+      pool: cluster.pool,
+      listener: this.listener,
+      nodeId: cluster.nodeId,
+      replayMs: intervalMs,
+      deadAfterMs: cluster.membership.timings.deadAfterMs,
+      logger,
+      run: (kind, args) => {
+        if (!this.runCommand) throw new Error('this node is not serving yet');
+        return this.runCommand(kind, args);
+      },
+    });
     this.purges = new PurgeLog({
       pool: cluster.pool,
       listener: this.listener,
@@ -79,11 +97,14 @@ export class ClusterState implements ClusterManagement {
 
   /**
    * Adopts the local cache into the holdings, then keeps both in step, and claims the
-   * prefetch jobs meant for this node, handing each to `queueLocally`.
+   * prefetch jobs meant for this node, handing each to `queueLocally`, and runs the
+   * cluster commands meant for it with `runCommand`.
    */
-  start(queueLocally: (imageId: string) => Promise<void>): void {
+  start(queueLocally: (imageId: string) => Promise<void>, runCommand: (kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>): void {
     this.queueLocally = queueLocally;
+    this.runCommand = runCommand;
     this.purges.start();
+    void this.commands.start();
     this.listener.start();
     void this.sync();
     this.timer = setInterval(() => {
@@ -99,10 +120,21 @@ export class ClusterState implements ClusterManagement {
    * Failures are logged and retried at the next interval.
    */
   sync(): Promise<void> {
-    this.syncing ??= (async () => {
+    if (this.syncing) {
+      // A change made after the running pass read the cache needs one more pass.
+      this.resync = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
       try {
-        const cached = await this.cache.getCachedImages();
-        await this.holdings.sync(cached.map((image) => ({ imageId: image.imageId, state: 'cached' as const, size: image.size, checksum: image.checksum ?? null })));
+        do {
+          this.resync = false;
+          const cached = await this.cache.getCachedImages();
+          const held = new Set(cached.map((image) => image.imageId));
+          // Fills in progress stay published as such; any other row of this node goes.
+          const filling = this.cache.activeFills.filter((fill) => !held.has(fill.imageId)).map((fill) => fillingHolding(fill));
+          await this.holdings.sync([...cached.map((image) => ({ imageId: image.imageId, state: 'cached' as const, size: image.size, checksum: image.checksum ?? null })), ...filling]);
+        } while (this.resync);
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'could not publish this node’s holdings; retrying');
       } finally {
@@ -110,6 +142,27 @@ export class ClusterState implements ClusterManagement {
       }
     })();
     return this.syncing;
+  }
+
+  /**
+   * Publishes a fill this node started as `filling`, then as `cached` once committed, or
+   * removes it when the fill fails or is cancelled. A node that crashes meanwhile leaves
+   * the row to the dead-node cleanup (or to its own sync when it restarts).
+   */
+  fillStarted(fill: Fill): void {
+    const { imageId } = fill;
+    const warn = (error: unknown) => this.logger.warn({ imageId, err: (error as Error).message }, 'could not publish a fill; the next sync will');
+    const filling = this.holdings.set(imageId, fillingHolding(fill)).catch(warn);
+    void fill.done
+      .then(
+        (committed) => committed,
+        () => null,
+      )
+      .then(async (committed) => {
+        // In order: the final state must not be overwritten by a late `filling`.
+        await filling;
+        await this.holdings.set(imageId, committed ? { state: 'cached', size: committed.size, checksum: committed.checksum } : null).catch(warn);
+      });
   }
 
   async purge(imageId: string): Promise<void> {
@@ -169,6 +222,7 @@ export class ClusterState implements ClusterManagement {
         heartbeat_age_s: member.heartbeatAgeMs / 1000,
         cached_images: totals.get(member.nodeId)?.images ?? 0,
         cached_bytes: totals.get(member.nodeId)?.bytes ?? 0,
+        filling_images: totals.get(member.nodeId)?.filling ?? 0,
       })),
     };
   }
@@ -179,6 +233,7 @@ export class ClusterState implements ClusterManagement {
     await this.flushPurges();
     await this.claiming;
     await this.purges.close();
+    await this.commands.close();
     await this.listener.close();
   }
 
@@ -194,4 +249,9 @@ export class ClusterState implements ClusterManagement {
       }
     }
   }
+}
+
+/** A fill in progress as a holding: its size once announced, no checksum yet. */
+function fillingHolding(fill: Fill) {
+  return { imageId: fill.imageId, state: 'filling' as const, size: fill.size ?? null, checksum: null };
 }
