@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isValidImageId, type Fill, type ImageCache, type Logger, type OpenImage } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthDecision, Authorizer } from './authorizer.js';
@@ -20,6 +20,11 @@ export interface ImageRouteContext {
   logger: Logger;
   /** Serve hits without asking the origin. */
   public: boolean;
+  /**
+   * In a cluster: true for a request a peer node signed with the cluster secret. The peer
+   * authorised its client against the origin before asking, so it is not asked again here.
+   */
+  trustedPeer?: ((headers: IncomingHttpHeaders) => boolean) | undefined;
   /** What a Range request for an uncached image does: start the fill and answer from it, or pass it to the origin. */
   rangeMiss: 'fill' | 'pass';
   /** X-Accel-Redirect prefix for hits that nginx sends, or null. */
@@ -42,7 +47,7 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
 
   /** False when the client may read the image; true when the origin refused it (the refusal is sent). */
   async function refuse(request: Request, reply: FastifyReply, imageId: string): Promise<boolean> {
-    if (context.public) return false;
+    if (context.public || context.trustedPeer?.(request.headers)) return false;
     const decision = await authorizer.check(imageId, request.headers);
     if (decision.allowed) {
       metrics.authChecks.inc({ result: 'allowed' });

@@ -139,7 +139,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const tokenGuesses = new LoginThrottle();
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, tokenGuesses, origin, originHeaders, cluster: clusterNode?.state });
   registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken, tokenGuesses });
-  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
+  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, trustedPeer: clusterNode ? (headers) => clusterNode.peers.isPeer(headers) : undefined, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
   registerProxyRoute(app, { cache, origin, authorizer, logger });
 
   try {
