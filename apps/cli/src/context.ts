@@ -48,27 +48,34 @@ export async function contextFor(command: Command): Promise<CommandContext> {
   const verbose = options.verbose ?? false;
   const json = options.json ?? false;
   const { cache: config, budgetSource, remote } = await settingsFor(command);
-  const client = remote && REMOTE_COMMANDS.has(command) ? new ManagementClient(remote) : undefined;
+  const client = remote && remoteAllowed(command) ? new ManagementClient(remote) : undefined;
   const io = ioFor(command);
   const logger = createCliLogger({ verbose, write: (line) => void io.stderr.write(line) });
   return { config, budgetSource, remote: client, io, out: new Output(json, verbose, io.stdout), logger, verbose, json };
 }
 
-/** Commands that can manage a running server; all others need a local cache directory. */
-const REMOTE_COMMANDS = new WeakSet<Command>();
+/** Commands that can manage a running server, and with which of their options; all others need a local cache directory. */
+const REMOTE_COMMANDS = new WeakMap<Command, (options: Record<string, unknown>) => boolean>();
 
-/** Marks a command as able to manage a running server given with `--url`. */
-export function allowRemote(command: Command): Command {
-  REMOTE_COMMANDS.add(command);
+/**
+ * Marks a command as able to manage a running server given with `--url`; with `when`,
+ * only when its options say so (`stats --scope cluster`, say).
+ */
+export function allowRemote(command: Command, when: (options: Record<string, unknown>) => boolean = () => true): Command {
+  REMOTE_COMMANDS.set(command, when);
   return command;
+}
+
+function remoteAllowed(command: Command): boolean {
+  return REMOTE_COMMANDS.get(command)?.(command.opts()) ?? false;
 }
 
 /** Where the server offers the job of a local-only command in another form. */
 const SERVER_ALTERNATIVE: Readonly<Record<string, string>> = {
   prefetch: 'the server prefetches queued images itself: use queue-image with --url',
-  prune: 'the server prunes in its maintenance passes',
-  clean: 'the server cleans in its maintenance passes',
-  stats: 'the server reports its figures at /metrics',
+  prune: 'the server prunes in its maintenance passes; --scope cluster prunes every node of a cluster now',
+  clean: 'the server cleans in its maintenance passes; --scope cluster cleans every node of a cluster now',
+  stats: 'the server reports its figures at /metrics; --scope cluster shows every node of a cluster',
   get: 'download the image through the server at /v2/images/ID/file',
 };
 
@@ -81,7 +88,7 @@ export async function assertCommandFitsTarget(command: Command): Promise<void> {
   // Bad settings are reported by contextFor, after the command has checked its arguments as before.
   const settings = await settingsFor(command).catch(() => undefined);
   const remote = settings?.remote;
-  if (!remote || REMOTE_COMMANDS.has(command)) return;
+  if (!remote || remoteAllowed(command)) return;
   const alternative = SERVER_ALTERNATIVE[command.name()];
   throw new UsageError(
     `${command.name()} needs a local cache directory (--dir); it cannot work on the server at ${remote.url.href}` +

@@ -2,14 +2,18 @@ import type { Command } from 'commander';
 import { contextFor, withCache } from '../context.js';
 import { formatDuration } from '../format/format-age.js';
 import { examples } from '../help.js';
+import { addScopeOption, clusterClient, runOnCluster } from './cluster-scope.js';
 
 /** `clean`: reaps `invalid/` and writes stalled longer than the configured stall time. */
 export function registerClean(program: Command): void {
   const command = program
     .command('clean')
     .description('delete failed writes (invalid/) and writes stalled longer than --stall-time (incomplete/)')
-    .action(async (_options: object, self: Command) => {
+    .action(async (options: { scope?: string }, self: Command) => {
       const context = await contextFor(self);
+      const cluster = clusterClient(context, options.scope);
+      // Each node cleans with its own --stall-time.
+      if (cluster) return void (await runOnCluster(context, cluster, 'clean'));
       const { stallTime } = context.config;
       const result = await withCache(context, (cache) => cache.clean(stallTime));
       context.out.data({ stallTime, ...result });
@@ -18,5 +22,6 @@ export function registerClean(program: Command): void {
           `and ${result.invalid} invalid file${result.invalid === 1 ? '' : 's'}.`,
       );
     });
-  examples(command, ['imgcache clean', 'imgcache clean --stall-time 1h', 'imgcache clean --stall-time 0   # every write not running in a live process']);
+  addScopeOption(command, true);
+  examples(command, ['imgcache --url http://cache.internal:9393 clean --scope cluster', 'imgcache clean', 'imgcache clean --stall-time 1h', 'imgcache clean --stall-time 0   # every write not running in a live process']);
 }

@@ -1,10 +1,11 @@
 import type { CachedImage } from '@imgcache/core';
 import type { Command } from 'commander';
-import { allowRemote, contextFor, withCache } from '../context.js';
+import { contextFor, withCache } from '../context.js';
 import { formatAge } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import type { Column } from '../format/table.js';
 import { examples } from '../help.js';
+import { addScopeOption, clusterClient, printClusterView } from './cluster-scope.js';
 
 /** A listed image; `checksum` is null when listed by a server, whose API does not report it. */
 type ListedImage = Omit<CachedImage, 'checksum'> & { checksum: string | null };
@@ -26,8 +27,10 @@ export function registerListCached(program: Command): void {
   const command = program
     .command('list-cached')
     .description('list cached images with their size, hits and last access (also with --url)')
-    .action(async (_options: object, self: Command) => {
+    .action(async (options: { scope?: string }, self: Command) => {
       const context = await contextFor(self);
+      const cluster = clusterClient(context, options.scope);
+      if (cluster) return printClusterView(context, await cluster.clusterView());
       const { remote } = context;
       const images: ListedImage[] = remote ? (await remote.listCache()).cachedImages : await withCache(context, (cache) => cache.getCachedImages());
       const { out } = context;
@@ -53,11 +56,12 @@ export function registerListCached(program: Command): void {
         }),
       );
     });
-  allowRemote(command);
+  addScopeOption(command, false);
   examples(command, [
     'imgcache list-cached',
     'imgcache -v list-cached          # with ISO times and checksums',
     'imgcache --json list-cached | jq ".cachedImages[].imageId"',
     'imgcache --url http://cache.internal:9393 --token "$ADMIN_TOKEN" list-cached',
+    'imgcache --url http://cache.internal:9393 list-cached --scope cluster   # every node: state, holdings, health',
   ]);
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { contextFor, withCache } from '../context.js';
 import { formatSize } from '../format/format-size.js';
+import { UsageError } from '../errors.js';
 import { examples } from '../help.js';
+import { addScopeOption, clusterClient, runOnCluster } from './cluster-scope.js';
 
 /** `prune [--dry-run]`: LRU eviction down to the configured `--max-size`. */
 export function registerPrune(program: Command): void {
@@ -9,9 +11,15 @@ export function registerPrune(program: Command): void {
     .command('prune')
     .description('evict least-recently-used images until the cache fits in --max-size')
     .option('--dry-run', 'only list what would be evicted')
-    .action(async (options: { dryRun?: boolean }, self: Command) => {
+    .action(async (options: { dryRun?: boolean; scope?: string }, self: Command) => {
       const context = await contextFor(self);
       const dryRun = options.dryRun ?? false;
+      const cluster = clusterClient(context, options.scope);
+      if (cluster) {
+        if (dryRun) throw new UsageError('--dry-run works on a local directory only, not with --scope cluster');
+        // Each node prunes to its own budget (its --max-size), not to this command line's.
+        return void (await runOnCluster(context, cluster, 'prune'));
+      }
       const { maxSize } = context.config;
       const result = await withCache(context, async (cache) => {
         const sizeBefore = await cache.getCacheSize();
@@ -33,5 +41,6 @@ export function registerPrune(program: Command): void {
         out.table([{ header: 'ID' }, { header: 'SIZE', align: 'right' }], result.images.map((image) => [image.imageId, formatSize(image.size)]), '  ');
       }
     });
-  examples(command, ['imgcache prune', 'imgcache --max-size 5GiB prune --dry-run']);
+  addScopeOption(command, true);
+  examples(command, ['imgcache prune', 'imgcache --max-size 5GiB prune --dry-run', 'imgcache --url http://cache.internal:9393 prune --scope cluster   # every node, to its own budget']);
 }

@@ -7,6 +7,7 @@ import { formatDuration } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import { printQuarantined, printRepairsAtOpen } from '../format/repairs.js';
 import { examples } from '../help.js';
+import { addScopeOption, clusterClient, printClusterView } from './cluster-scope.js';
 
 /** What the Size line adds about the budget's origin: nothing when the operator gave it. */
 const BUDGET_NOTES: Readonly<Record<BudgetSource, string>> = {
@@ -26,8 +27,10 @@ export function registerStats(program: Command): void {
   const command = program
     .command('stats')
     .description('show size against budget, image and queue counts, hit totals, incomplete and invalid bytes')
-    .action(async (_options: object, self: Command) => {
+    .action(async (options: { scope?: string }, self: Command) => {
       const context = await contextFor(self);
+      const cluster = clusterClient(context, options.scope);
+      if (cluster) return printClusterView(context, await cluster.clusterView());
       const { config } = context;
       const stats = await withCache(context, async (cache) => {
         const totals = await cache.getStats();
@@ -66,7 +69,8 @@ export function registerStats(program: Command): void {
       printQuarantined(context.out, stats.quarantined, 'Quarantined in invalid/ (clean deletes them):');
       printRepairsAtOpen(context.out, stats.repairedAtOpen);
     });
-  examples(command, ['imgcache stats', 'imgcache --json stats']);
+  addScopeOption(command, true);
+  examples(command, ['imgcache stats', 'imgcache --json stats', 'imgcache --url http://cache.internal:9393 stats --scope cluster']);
 }
 
 function describeUsage(usage: DirUsage): string {

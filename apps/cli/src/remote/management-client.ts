@@ -1,8 +1,9 @@
 import type { RemoteConfig } from '../config.js';
 import { RemoteRequestError } from '../errors.js';
+import { parseClusterCommand, parseClusterView, type ClusterCommand, type ClusterView } from './cluster-listing.js';
 import { parseCacheListing, parseDeletedCount, type RemoteCacheListing } from './glance-listing.js';
 
-type Method = 'GET' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'PUT' | 'DELETE' | 'POST';
 
 /**
  * Talks to a running `imgcache-server`'s cache management API with the admin token.
@@ -66,6 +67,37 @@ export class ManagementClient {
    */
   async deleteAllQueuedImages(): Promise<number> {
     return this.parse('v2/queued_images', parseDeletedCount, await this.request('DELETE', 'v2/queued_images', 200));
+  }
+
+  /**
+   * The server's view of its cluster: every node with its state and holdings.
+   * @throws {RemoteRequestError} when the request fails, or the server is not in a cluster.
+   */
+  async clusterView(): Promise<ClusterView> {
+    return this.parse('v2/cache?scope=cluster', parseClusterView, await this.request('GET', 'v2/cache?scope=cluster', 200));
+  }
+
+  /**
+   * Issues a cluster command (`prune`, `clean`, `clear`) for every node of the server's cluster.
+   * @throws {RemoteRequestError} when the request fails; status 404 when the server is not in a cluster.
+   */
+  async issueClusterCommand(command: string, query: Record<string, string> = {}): Promise<ClusterCommand> {
+    const path = `v2/cache/cluster/commands?${new URLSearchParams({ command, ...query }).toString()}`;
+    return this.parse(path, parseClusterCommand, await this.request('POST', path, 202));
+  }
+
+  /**
+   * A cluster command as it is now, after the server waited up to `waitS` seconds for it to end.
+   * @throws {RemoteRequestError} when the request fails.
+   */
+  async clusterCommand(id: number, waitS: number): Promise<ClusterCommand> {
+    const path = `v2/cache/cluster/commands/${id}?wait=${waitS}`;
+    return this.parse(path, parseClusterCommand, await this.request('GET', path, 200));
+  }
+
+  /** The request timeout in seconds (`--timeout`). */
+  get timeout(): number {
+    return this.remote.timeout;
   }
 
   /** Sends one request and returns its JSON body (undefined when empty), or throws a clear error. */

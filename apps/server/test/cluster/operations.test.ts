@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
@@ -9,6 +11,17 @@ const ADMIN = 'cluster-admin-token';
 const admin = { 'x-auth-token': ADMIN };
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const COMMANDS = '/v2/cache/cluster/commands';
+/** The built imgcache CLI of this repository. */
+const CLI = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
+
+/** Runs the imgcache CLI against a node with the admin token; resolves with its exit status and output (bounded to 30 s). */
+function cli(node: ClusterNodeProcess, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, '--url', node.url, ...args], { env: { ...process.env, IMGCACHE_TOKEN: ADMIN }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 interface CommandJson {
   id: number;
@@ -122,17 +135,40 @@ describe.skipIf(postgresMissing)('cluster operations on 3 real server processes'
     expect(origin.dataRequests.get('trusted')).toBe(1);
   });
 
+  it('prunes every node and shows the cluster with the CLI (--url, --scope cluster)', async () => {
+    const node = cluster.nodes[0]!;
+    const pruned = await cli(node, ['prune', '--scope', 'cluster']);
+    expect(pruned.stderr).toBe('');
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toContain('3 of 3 nodes succeeded');
+    for (const each of cluster.nodes) expect(pruned.stdout).toMatch(new RegExp(`${each.nodeId} +${each.url} +ok +bytes 0 B, files 0`));
+    const view = JSON.parse((await cli(node, ['--json', 'list-cached', '--scope', 'cluster'])).stdout) as { nodeId: string; nodes: { nodeId: string; state: string; onRing: boolean }[] };
+    expect(view.nodeId).toBe(node.nodeId);
+    expect(view.nodes.map((row) => row.nodeId).sort()).toEqual(cluster.nodes.map((each) => each.nodeId).sort());
+    for (const row of view.nodes) expect(row).toMatchObject({ state: 'active', onRing: true });
+    const human = await cli(node, ['stats', '--scope', 'cluster']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('Cluster of 3 nodes, 3 on the ring');
+    // Without the scope, stats stays a local command.
+    expect((await cli(node, ['stats'])).code).toBe(2);
+  });
+
   it('shows a node killed before it answered a command as dead, never as a success', async () => {
     const victim = cluster.nodes[2]!;
     const survivors = cluster.nodes.filter((node) => node !== victim);
     // Killed while still on every ring: it is a target, and never answers.
     await victim.process.kill();
-    const issued = await issue(survivors[0]!, 'command=prune');
+    // Through the API and the CLI at once, while the victim is still a target.
+    const [issued, cleaned] = await Promise.all([issue(survivors[0]!, 'command=prune'), cli(survivors[1]!, ['clean', '--scope', 'cluster'])]);
     expect(issued.results.map((result) => result.node_id)).toContain(victim.nodeId);
     const done = await finished(survivors[1]!, issued.id);
     expect(done.ok).toBe(false);
     const byNode = new Map(done.results.map((result) => [result.node_id, result]));
     expect(byNode.get(victim.nodeId)).toMatchObject({ status: 'dead', result: null });
     for (const node of survivors) expect(byNode.get(node.nodeId)).toMatchObject({ status: 'ok', result: { files: 0, bytes: 0 } });
+    // The CLI says so, and fails.
+    expect(cleaned.code).toBe(1);
+    expect(cleaned.stdout).toMatch(new RegExp(`${victim.nodeId} +${victim.url} +dead`));
+    expect(cleaned.stderr).toContain(`${victim.nodeId} (dead)`);
   });
 });
