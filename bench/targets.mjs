@@ -1,10 +1,11 @@
 // The project's performance targets, in one place: each benchmark prints its figures against
 // these, and bench/run.mjs prints them all with pass/fail marks (and in --json).
 // `figure(figures)` picks the measured value from the figures run.mjs collects; `needs`
-// names what must be present for it to be measured (nginx, or a full run's 100k entries).
+// names what must be present for it to be measured (nginx, a full run's 100k entries, or a
+// PostgreSQL for the cluster section).
 
 /** @typedef {{ id: string, label: string, op: '>=' | '<=' | '<' | '=', value: number, unit: string,
- *   needs?: 'nginx' | 'full', figure: (figures: any) => number | null | undefined }} Target */
+ *   needs?: 'nginx' | 'full' | 'postgres', figure: (figures: any) => number | null | undefined }} Target */
 
 const hit = (size, rival) => (f) => f.server?.hits?.[size]?.ratios?.[rival];
 const miss = (rival) => (f) => f.server?.misses?.rows?.find((row) => row.key === 'imgcache-sha256')?.ratios?.[rival];
@@ -28,6 +29,8 @@ export const targets = [
   { id: 'server.herd.ttlb', label: '100 concurrent misses: slowest TTLB / one client alone', op: '<=', value: 1.2, unit: '×', figure: (f) => f.server?.herd?.ttlbRatio },
   { id: 'server.rss.miss', label: 'peak RSS, 8 clients joining one fill', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.miss?.peakMB },
   { id: 'server.rss.hit', label: 'peak RSS, 8 clients on a hit', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.hit?.peakMB },
+  { id: 'cluster.herd.origin', label: 'cluster, 100 concurrent misses over 3 nodes: origin data requests', op: '=', value: 1, unit: '', needs: 'postgres', figure: (f) => f.cluster?.herd?.originRequests },
+  { id: 'cluster.herd.bad', label: 'cluster, 100 concurrent misses over 3 nodes: incomplete or wrong bodies', op: '=', value: 0, unit: '', needs: 'postgres', figure: (f) => f.cluster?.herd?.badBodies },
 ];
 
 const SYMBOL = { '>=': '≥', '<=': '≤', '<': '<', '=': '=' };
@@ -83,6 +86,8 @@ export function evaluateTargets(figures) {
     if (met === null) {
       if (entry.needs === 'nginx' && figures.server && !figures.server.nginx) note = 'skipped (nginx not installed)';
       else if (entry.needs === 'full' && figures.quick) note = 'not measured (quick run)';
+      else if (entry.needs === 'postgres' && figures.cluster?.skipped) note = `skipped (${figures.cluster.skipped})`;
+      else if (entry.needs === 'postgres' && figures.cluster === null) note = 'skipped (--no-cluster)';
       else note = 'not measured';
     }
     return { id: entry.id, label: entry.label, goal: describe(entry), measured, unit: entry.unit, met, note };
