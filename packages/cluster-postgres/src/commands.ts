@@ -149,6 +149,7 @@ export class ClusterCommands {
         this.options.nodeId,
       ])
       .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'could not close the commands a restart interrupted'));
+    if (this.closed) return;
     this.timer = setInterval(() => void this.replay().catch(() => undefined), this.options.replayMs);
     this.timer.unref();
     void this.replay().catch(() => undefined);
@@ -250,7 +251,8 @@ export class ClusterCommands {
       command.done &&= FINAL.has(status);
       command.ok &&= status === 'ok';
     }
-    for (const command of commands.values()) command.ok &&= command.done;
+    // A command no node was there to run has succeeded nowhere.
+    for (const command of commands.values()) command.ok &&= command.done && command.results.length > 0;
     return [...commands.values()];
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { joinCluster, type Cluster } from '../src/cluster.js';
 import { ClusterCommands, type CommandKind, type CommandRecord } from '../src/commands.js';
+import { Holdings } from '../src/holdings.js';
 import { Listener } from '../src/listener.js';
 import { createDatabase, postgresMissing } from './helpers/database.js';
 
@@ -130,7 +131,8 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     const id = await onA.issue('clear', { target: 'cache' }, 2_000);
     await Promise.all([onSlow.start(), onRestarted.start()]);
     await until(() => onA.get(id), (command) => statuses(command)[slow.nodeId] === 'running' && statuses(command)[restarted.nodeId] === 'running');
-    // Killed: no leave, no more heartbeats.
+    // Killed in the middle of a fill: no leave, no more heartbeats.
+    await new Holdings(dying.pool, dying.nodeId).set('half-fetched', { state: 'filling', size: 100, checksum: null });
     await dying.close({ leave: false });
     // The same node id comes back (a restart): its unfinished part is closed as interrupted.
     const again = await commandsOf(restarted, async () => ({}));
@@ -143,5 +145,7 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     expect(byNode[slow.nodeId]).toBe('timed_out');
     expect(byNode[restarted.nodeId]).toBe('failed');
     expect(done!.results.find((result) => result.nodeId === restarted.nodeId)!.error).toMatch(/interrupted/);
+    // Once it is dead, the others' heartbeats remove its fill in progress: no permanent `filling` row.
+    await until(async () => (await a.pool.query("SELECT 1 FROM imgcache_holdings WHERE node_id = $1 AND state = 'filling'", [dying.nodeId])).rowCount, (count) => count === 0);
   });
 });
