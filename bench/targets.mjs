@@ -28,6 +28,8 @@ export const targets = [
   { id: 'server.herd.ttlb', label: '100 concurrent misses: slowest TTLB / one client alone', op: '<=', value: 1.2, unit: '×', figure: (f) => f.server?.herd?.ttlbRatio },
   { id: 'server.rss.miss', label: 'peak RSS, 8 clients joining one fill', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.miss?.peakMB },
   { id: 'server.rss.hit', label: 'peak RSS, 8 clients on a hit', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.hit?.peakMB },
+  { id: 'server.rss.miss.deployed', label: 'peak RSS, 8 clients joining one fill, as deploy/ starts it', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.deployed?.miss?.peakMB },
+  { id: 'server.rss.hit.deployed', label: 'peak RSS, 8 clients on a hit, as deploy/ starts it', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.deployed?.hit?.peakMB },
 ];
 
 const SYMBOL = { '>=': '≥', '<=': '≤', '<': '<', '=': '=' };
