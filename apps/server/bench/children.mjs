@@ -99,11 +99,13 @@ export function startPlain(mode, target) {
  * imgcache-server from this package's build (dist/bin.js), public (no origin
  * authorisation), with maintenance off so nothing but the load runs.
  * @param {object} options `extraArgs`: more flags; `nodeOptions`: NODE_OPTIONS for the
- *   process (as a deployment sets them), none by default
+ *   process (as a deployment sets them), none by default; `nodeArgs`: Node flags that
+ *   NODE_OPTIONS refuses (`--cpu-prof`)
  */
-export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256', extraArgs = [], nodeOptions = '', label = checksumAlgorithm }) {
+export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256', extraArgs = [], nodeOptions = '', nodeArgs = [], label = checksumAlgorithm }) {
   return startNode(
     [
+      ...nodeArgs,
       join(here, '..', 'dist', 'bin.js'),
       '--origin', `${originUrl}/v2/images/{id}/file`,
       '--port', '0',
