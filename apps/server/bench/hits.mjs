@@ -59,7 +59,7 @@ export async function hitsBench({ servers, load, seconds, rounds, warmupSeconds 
     if (stats.offload) rows.push(['', 'nginx → imgcache --accel-redirect', ...figureCells(stats.offload), `nginx proxy_cache × ${ratios.offloadToNginx?.toFixed(2)}`]);
   }
   printTable(
-    `Hits: median of ${rounds} rounds × ${seconds} s, order rotated each round (CPU/request: CPU time of the server process, nginx's worker, per image served)`,
+    `Hits: median of ${rounds} rounds × ${seconds} s, order rotated each round (CPU/request: CPU time of the server process, nginx's worker, per image served, and its share spent in the kernel)`,
     ['case', 'server', ...FIGURE_HEADERS, 'imgcache / this (target)'],
     rows,
   );
