@@ -16,6 +16,7 @@ import { median, micros } from './format.mjs';
  *   share they got. kernelShare: the part of that CPU time spent in the kernel (0–1).
  */
 export async function alternate(contenders, { load, name, size, unique = false, seconds, connections, rounds, beforeRun }) {
+  /** @type {Map<string, any[]>} */
   const runs = new Map(contenders.map((contender) => [contender.key, []]));
   for (let round = 0; round < rounds; round++) {
     const shift = round % contenders.length;
@@ -24,7 +25,7 @@ export async function alternate(contenders, { load, name, size, unique = false, 
       const before = cpuSplit(contender.pids);
       const result = await load.run({ url: contender.url, name, unique, seconds, connections });
       const after = cpuSplit(contender.pids);
-      runs.get(contender.key).push({
+      runs.get(contender.key)?.push({
         ...result,
         bytesPerSecond: result.bytes / result.seconds,
         requestsPerSecond: result.requests / result.seconds,
@@ -33,6 +34,7 @@ export async function alternate(contenders, { load, name, size, unique = false, 
       });
     }
   }
+  /** @type {Record<string, any>} */
   const summary = {};
   for (const [key, list] of runs) {
     const requests = list.reduce((sum, run) => sum + run.requests, 0);
@@ -43,7 +45,7 @@ export async function alternate(contenders, { load, name, size, unique = false, 
       bytesPerSecond: median(list.map((run) => run.bytesPerSecond)),
       requestsPerSecond: median(list.map((run) => run.requestsPerSecond)),
       cpuPerRequestUs: cpu === null || served === 0 ? null : cpu / served,
-      kernelShare: cpu === null || cpu === 0 ? null : system / cpu,
+      kernelShare: cpu === null || system === null || cpu === 0 ? null : system / cpu,
       requests,
       errors: list.reduce((sum, run) => sum + run.errors, 0),
       runs: list.map(({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs, systemUs }) => ({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs, systemUs })),

@@ -109,7 +109,7 @@ export async function serverBench({ quick = false } = {}) {
         imgcache: contender(imgcache.sha256),
         nginx: nginx && contender(nginx),
         static: contender(staticServer),
-        offload: offload && { url: offload.url, pids: [...offload.workers, offloaded.pid] },
+        offload: offload && offloaded && { url: offload.url, pids: [...offload.workers, offloaded.pid] },
       },
       load,
       seconds: Math.max(plan.seconds, load.minSeconds),
