@@ -1,5 +1,6 @@
-import { link, open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, readdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BATCH_KEY, batchLockName, batchLockText, forgetGoneBatchLocks, readBatchLock } from './batch-lock.js';
 import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
 import { nameKey, parseWorkFileName, workFileName, type ClaimName, type QuarantineCause } from './names.js';
@@ -12,8 +13,8 @@ import { moveAside } from './quarantine.js';
  * A claim is a file in `incomplete/` whose name carries the pid of the process holding it
  * and names the images it claims: a writer's work file `<key>~<pid>-<rand>` or a lock
  * `<key>~<pid>-<rand>.lock` claims the image whose key (names.ts) it carries; a batch lock
- * `#batch~<pid>-<rand>.lock` claims every key it lists, one per line, ended by a `#end`
- * line (`#` never starts a key). Locks hold no data of their own. A claim is live while its
+ * `#batch~<pid>-<rand>.lock` claims every key it lists (batch-lock.ts). Locks hold no data
+ * of their own. A claim is live while its
  * process lives (for this process: while it is registered here, so leftovers of an earlier
  * process that had the same pid, as in a restarted container, count as dead).
  *
@@ -63,14 +64,6 @@ interface HeldBatch {
 
 /** This process's batch locks by path, shared like {@link held}. */
 const heldBatches: Map<string, HeldBatch> = (shared[Symbol.for('imgcache.claims.batches')] ??= new Map<string, HeldBatch>()) as Map<string, HeldBatch>;
-
-/** Keys of other processes' complete batch locks, by file name (a batch file never changes once written). */
-const knownBatches = new Map<string, readonly string[]>();
-
-/** The key part of a batch lock's name; `#` never starts a key, so no image's claim has it. */
-const BATCH_KEY = '#batch';
-/** Last line of a complete batch lock. */
-const BATCH_END = '#end';
 
 /**
  * Whose claim a name in `incomplete/` is.
@@ -144,13 +137,13 @@ export async function takeLocks(layout: CacheLayout, imageIds: readonly string[]
   const ids = [...new Set(imageIds)];
   if (ids.length === 0) return [];
   const batch = ids.length > 1;
-  const name = workFileName(batch ? BATCH_KEY : ids[0]!, process.pid, undefined, true);
+  const name = batch ? batchLockName(process.pid) : workFileName(ids[0]!, process.pid, undefined, true);
   const path = join(layout.incompleteDir, name);
   const keys = new Set(ids.map(nameKey));
   held.add(path);
   if (batch) heldBatches.set(path, { keys, open: new Set(ids) });
   try {
-    await writeFile(path, batch ? `${[...keys, BATCH_END].join('\n')}\n` : '', { flag: 'wx' });
+    await writeFile(path, batch ? batchLockText(keys) : '', { flag: 'wx' });
   } catch (error) {
     // A write that failed (a full disk) may have left the file created but short.
     await forget(path);
@@ -281,34 +274,14 @@ async function liveClaims(layout: CacheLayout): Promise<LiveClaim[]> {
     const keys = owner.lock && owner.key === BATCH_KEY ? await batchKeys(layout, name) : [owner.key];
     claims.push({ name, pid: owner.pid, lock: owner.lock, keys });
   }
-  // Batch files are named at random and never reused: forget those that are gone.
-  if (knownBatches.size > 0) {
-    const present = new Set(names);
-    for (const name of knownBatches.keys()) if (!present.has(name)) knownBatches.delete(name);
-  }
+  forgetGoneBatchLocks(names);
   return claims;
 }
 
-/** The keys a batch lock names: this process's from memory, another's from its file (as far as written yet). */
+/** The keys a batch lock names: this process's from memory, another's from its file. */
 async function batchKeys(layout: CacheLayout, name: string): Promise<readonly string[]> {
-  const path = join(layout.incompleteDir, name);
-  const own = heldBatches.get(path);
-  if (own) return [...own.keys];
-  const known = knownBatches.get(name);
-  if (known) return known;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
-  // Only whole lines count: a line cut short by a write in progress could name another key.
-  const lines = text.split('\n').slice(0, -1);
-  const complete = lines.at(-1) === BATCH_END;
-  const keys = complete ? lines.slice(0, -1) : lines;
-  if (complete) knownBatches.set(name, keys);
-  return keys;
+  const own = heldBatches.get(join(layout.incompleteDir, name));
+  return own ? [...own.keys] : readBatchLock(layout.incompleteDir, name);
 }
 
 async function listClaims(layout: CacheLayout): Promise<string[]> {
