@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isClaimed, releaseClaim, takeLock, takeLocks } from '../src/claims.js';
@@ -8,6 +8,7 @@ import { workFileName } from '../src/names.js';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/content.mjs';
 import { bytes, listDir, openCache, tempDir } from './helpers.js';
+import { mountSmallTmpfs } from './mount.js';
 import { pausedWriter } from './paused-writer.js';
 
 /** A live process that is not this one, to own hand-made claim files. */
@@ -61,7 +62,36 @@ describe('batch locks', () => {
     expect(await reopened.clean(0)).toEqual({ incomplete: 0, invalid: 0 });
     expect(await listDir(cache.layout.incompleteDir)).toEqual([live]);
   });
+
+  it('on a full disk, where a batch lock cannot be written, prune still evicts and leaves no lock behind', async (context) => {
+    const mount = await mountSmallTmpfs('1m');
+    if ('skipReason' in mount) return context.skip(mount.skipReason);
+    try {
+      const cache = await openCache({ dir: join(mount.dir, 'cache') });
+      for (let n = 0; n < 8; n++) expect(await cache.cacheImageIter(`img-${n}`, [bytes(64 * 1024, n + 1)])).toBe(true);
+      await fillUp(join(mount.dir, 'filler'));
+      expect(await cache.prune(0)).toEqual({ files: 8, bytes: 8 * 64 * 1024 });
+      expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
+      await cache.close();
+    } finally {
+      await mount.unmount();
+    }
+  });
 });
+
+/** Appends to `path` until the filesystem refuses even one more byte. */
+async function fillUp(path: string): Promise<void> {
+  for (const size of [64 * 1024, 1024, 1]) {
+    for (;;) {
+      try {
+        await appendFile(path, Buffer.alloc(size));
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ENOSPC') throw error;
+        break;
+      }
+    }
+  }
+}
 
 const open = (dir: string, driver: string) => ImageCache.open({ dir, driver, fallback: false, logger: silentLogger });
 const NEW_SIZE = 300_000;
