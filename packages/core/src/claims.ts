@@ -211,9 +211,15 @@ export async function releaseClaim(claim: Claim): Promise<void> {
   await forget(claim.path);
 }
 
-/** Ends every claim in `claims`, one file removal per batch. */
+/** Ends every claim in `claims`, like {@link releaseClaim}: one file removal per batch lock. */
 export async function releaseClaims(claims: readonly Claim[]): Promise<void> {
-  await Promise.all(claims.map(releaseClaim));
+  const ended = new Set<string>();
+  for (const claim of claims) {
+    const batch = heldBatches.get(claim.path);
+    batch?.open.delete(claim.imageId);
+    if (!batch || batch.open.size === 0) ended.add(claim.path);
+  }
+  await Promise.all([...ended].map(forget));
 }
 
 /** Removes a claim file (if still there), then stops counting it as held. */
