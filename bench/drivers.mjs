@@ -15,12 +15,13 @@ import { describe, target } from './targets.mjs';
 const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 async function loadDrivers() {
+  /** @type {{name: string, factory: import('../packages/core/dist/index.js').DriverFactory<any>}[]} */
   const drivers = [{ name: 'sqlite', factory: createSqliteDriver() }];
   try {
     const xattr = await import('../packages/driver-xattr/dist/index.js');
     if (typeof xattr.default === 'function') drivers.push({ name: 'xattr', factory: xattr.default() });
   } catch (error) {
-    console.log(`(xattr driver not built: ${error.message})`);
+    console.log(`(xattr driver not built: ${error instanceof Error ? error.message : error})`);
   }
   return drivers;
 }
@@ -71,9 +72,15 @@ async function atScale(driver, count) {
   }
 }
 
+/**
+ * Runs the driver benchmark and prints its tables.
+ * @param {{scales?: number[], ops?: number, only?: string | null}} [options] entry counts for
+ *   the at-scale rows, images per per-operation row (0: none), and one driver's name to run alone
+ */
 export async function driverBench({ scales = [10_000, 100_000], ops = 2000, only = null } = {}) {
   const drivers = (await loadDrivers()).filter((driver) => only === null || driver.name === only);
   const opRows = [];
+  /** @type {{ops: number, perImage: object[], atScale: object[]}} */
   const figures = { ops, perImage: [], atScale: [] };
   for (const driver of ops > 0 ? drivers : []) {
     const { write, read } = await perOperation(driver, ops);
