@@ -1,7 +1,10 @@
 // Metadata-heavy operations per driver: per-image write and read cost, listing and prune
 // at scale. Setup commits entries straight through the driver so it stays quick.
+// Run alone: node bench/drivers.mjs [--driver sqlite|xattr] [--scale N]... [--ops N]
+// (defaults: both drivers, 10k and 100k entries, 2000 operations; --ops 0 skips them).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { ImageCache, silentLogger } from '../packages/core/dist/index.js';
@@ -12,12 +15,13 @@ import { describe, target } from './targets.mjs';
 const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 async function loadDrivers() {
+  /** @type {{name: string, factory: import('../packages/core/dist/index.js').DriverFactory<any>}[]} */
   const drivers = [{ name: 'sqlite', factory: createSqliteDriver() }];
   try {
     const xattr = await import('../packages/driver-xattr/dist/index.js');
     if (typeof xattr.default === 'function') drivers.push({ name: 'xattr', factory: xattr.default() });
   } catch (error) {
-    console.log(`(xattr driver not built: ${error.message})`);
+    console.log(`(xattr driver not built: ${error instanceof Error ? error.message : error})`);
   }
   return drivers;
 }
@@ -68,17 +72,23 @@ async function atScale(driver, count) {
   }
 }
 
-export async function driverBench({ scales = [10_000, 100_000], ops = 2000 } = {}) {
-  const drivers = await loadDrivers();
+/**
+ * Runs the driver benchmark and prints its tables.
+ * @param {{scales?: number[], ops?: number, only?: string | null}} [options] entry counts for
+ *   the at-scale rows, images per per-operation row (0: none), and one driver's name to run alone
+ */
+export async function driverBench({ scales = [10_000, 100_000], ops = 2000, only = null } = {}) {
+  const drivers = (await loadDrivers()).filter((driver) => only === null || driver.name === only);
   const opRows = [];
+  /** @type {{ops: number, perImage: object[], atScale: object[]}} */
   const figures = { ops, perImage: [], atScale: [] };
-  for (const driver of drivers) {
+  for (const driver of ops > 0 ? drivers : []) {
     const { write, read } = await perOperation(driver, ops);
     figures.perImage.push({ driver: driver.name, writeMs: write, readMs: read });
     opRows.push([driver.name, fmtMs(write), fmtMs(read)]);
   }
   opRows.push(['(reference) Glance sqlite', '2.5 ms', '2.2 ms'], ['(reference) Glance xattr', '170 µs', '40 µs']);
-  printTable(`Per image, 4 KiB images, ${ops} each (write = cacheImageIter incl. fsync; read = openForRead + hit)`, ['driver', 'write', 'read'], opRows);
+  if (ops > 0) printTable(`Per image, 4 KiB images, ${ops} each (write = cacheImageIter incl. fsync; read = openForRead + hit)`, ['driver', 'write', 'read'], opRows);
 
   const scaleRows = [];
   for (const driver of drivers) {
@@ -93,4 +103,13 @@ export async function driverBench({ scales = [10_000, 100_000], ops = 2000 } = {
   const prune = describe(target('sqlite.prune50k'));
   printTable(`At scale (targets at 100k: getCachedImages ${list}, prune of 50k ${prune})`, ['driver', 'entries', 'getCachedImages', 'prune half', 'per eviction'], scaleRows);
   return figures;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { driver: { type: 'string' }, scale: { type: 'string', multiple: true }, ops: { type: 'string' } } });
+  await driverBench({
+    only: values.driver ?? null,
+    ...(values.scale ? { scales: values.scale.map(Number) } : {}),
+    ...(values.ops !== undefined ? { ops: Number(values.ops) } : {}),
+  });
 }

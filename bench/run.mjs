@@ -53,7 +53,7 @@ let serverBench = null;
 try {
   ({ serverBench } = await import('../apps/server/bench/server-bench.mjs'));
 } catch (error) {
-  if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'ERR_MODULE_NOT_FOUND') throw error;
   console.log('\n(server benchmark not available)');
 }
 if (serverBench) figures.server = await serverBench({ quick });

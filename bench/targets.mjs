@@ -29,6 +29,8 @@ export const targets = [
   { id: 'server.herd.ttlb', label: '100 concurrent misses: slowest TTLB / one client alone', op: '<=', value: 1.2, unit: '×', figure: (f) => f.server?.herd?.ttlbRatio },
   { id: 'server.rss.miss', label: 'peak RSS, 8 clients joining one fill', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.miss?.peakMB },
   { id: 'server.rss.hit', label: 'peak RSS, 8 clients on a hit', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.hit?.peakMB },
+  { id: 'server.rss.miss.deployed', label: 'peak RSS, 8 clients joining one fill, as deploy/ starts it', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.deployed?.miss?.peakMB },
+  { id: 'server.rss.hit.deployed', label: 'peak RSS, 8 clients on a hit, as deploy/ starts it', op: '<', value: 150, unit: 'MB', figure: (f) => f.server?.memory?.deployed?.hit?.peakMB },
   { id: 'cluster.herd.origin', label: 'cluster, 100 concurrent misses over 3 nodes: origin data requests', op: '=', value: 1, unit: '', needs: 'postgres', figure: (f) => f.cluster?.herd?.originRequests },
   { id: 'cluster.herd.bad', label: 'cluster, 100 concurrent misses over 3 nodes: incomplete or wrong bodies', op: '=', value: 0, unit: '', needs: 'postgres', figure: (f) => f.cluster?.herd?.badBodies },
 ];

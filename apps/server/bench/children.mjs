@@ -49,7 +49,7 @@ export function stopProcess(child, graceMs = 10_000) {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
-      resolve();
+      resolve(undefined);
     });
     child.kill('SIGTERM');
   });
@@ -60,8 +60,8 @@ export function stopProcess(child, graceMs = 10_000) {
  * Keeps the last lines of output to explain a failure.
  * @returns {Promise<{url: string, pid: number, stop: () => Promise<void>}>}
  */
-export function startNode(args, pattern, { name = args[0], timeoutMs = 20_000 } = {}) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNode(args, pattern, { name = args[0], timeoutMs = 20_000, env = process.env } = {}) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const entry = track({ pid: child.pid, stop: () => stopProcess(child), killNow: () => child.kill('SIGKILL') });
   let tail = '';
   const keep = (chunk) => {
@@ -98,10 +98,14 @@ export function startPlain(mode, target) {
 /**
  * imgcache-server from this package's build (dist/bin.js), public (no origin
  * authorisation), with maintenance off so nothing but the load runs.
+ * @param {object} options `extraArgs`: more flags; `nodeOptions`: NODE_OPTIONS for the
+ *   process (as a deployment sets them), none by default; `nodeArgs`: Node flags that
+ *   NODE_OPTIONS refuses (`--cpu-prof`)
  */
-export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256' }) {
+export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256', extraArgs = [], nodeOptions = '', nodeArgs = [], label = checksumAlgorithm }) {
   return startNode(
     [
+      ...nodeArgs,
       join(here, '..', 'dist', 'bin.js'),
       '--origin', `${originUrl}/v2/images/{id}/file`,
       '--port', '0',
@@ -112,8 +116,9 @@ export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256' }) 
       '--public',
       '--maintenance-interval', '0',
       '--log-level', 'info',
+      ...extraArgs,
     ],
     /"url":"(http:\/\/[^"]+)"/,
-    { name: `imgcache-server (${checksumAlgorithm})` },
+    { name: `imgcache-server (${label})`, env: { ...process.env, NODE_OPTIONS: nodeOptions } },
   );
 }

@@ -66,7 +66,10 @@ async function freePort() {
   return find();
 }
 
-/** An imgcache-server: public, maintenance off; in the cluster when `databaseUrl` is given. */
+/**
+ * An imgcache-server: public, maintenance off; in the cluster when `databaseUrl` is given.
+ * @param {{ originUrl: string, dir: string, databaseUrl?: string }} options
+ */
 async function startServer({ originUrl, dir, databaseUrl }) {
   const port = await freePort();
   const args = [BIN, '--origin', `${originUrl}/v2/images/{id}/file`, '--port', String(port), '--dir', dir, '--max-size', '64G', '--min-free', '1G'];

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 export function download(url, { hash = false, timeoutMs = 120_000, method = 'GET' } = {}) {
   return new Promise((resolve) => {
     const digest = hash ? createHash('sha256') : null;
+    /** @type {{status: number|null, bytes: number, expected: number|null, sha256: string|null, xCache: string|null, endMs: number, error: string|null}} */
     const result = { status: null, bytes: 0, expected: null, sha256: null, xCache: null, endMs: 0, error: null };
     let settled = false;
     const finish = (error) => {
@@ -29,7 +30,8 @@ export function download(url, { hash = false, timeoutMs = 120_000, method = 'GET
     };
     const req = request(url, { method, agent: false }, (res) => {
       result.status = res.statusCode ?? null;
-      result.xCache = res.headers['x-cache'] ?? res.headers['x-cache-status'] ?? null;
+      const xCache = res.headers['x-cache'] ?? res.headers['x-cache-status'];
+      result.xCache = (Array.isArray(xCache) ? xCache[0] : xCache) ?? null;
       result.expected = res.headers['content-length'] === undefined ? null : Number(res.headers['content-length']);
       res.on('data', (chunk) => {
         result.bytes += chunk.length;

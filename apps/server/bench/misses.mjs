@@ -33,7 +33,7 @@ async function metric(url, name) {
 async function settle(servers, limitMs = 30_000) {
   const deadline = Date.now() + limitMs;
   for (const server of servers) {
-    while (Date.now() < deadline && (await metric(server.url, 'imgcache_inflight_fills')) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (Date.now() < deadline && ((await metric(server.url, 'imgcache_inflight_fills')) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -67,6 +67,7 @@ export async function missesBench({ proxy, nginx, imgcache, load, seconds, round
   const rows = [];
   const table = [];
   for (const contender of contenders) {
+    /** @type {Record<string, any>} */
     const row = { key: contender.key, label: contender.label, ...stats[contender.key] };
     if (contender.algorithm) {
       row.checksumAlgorithm = contender.algorithm;

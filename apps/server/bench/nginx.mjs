@@ -5,8 +5,11 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { track, stopProcess } from './children.mjs';
 import { childPids } from './proc-stats.mjs';
+
+const OFFLOAD_CONF = fileURLToPath(new URL('../../../deploy/nginx/imgcache.conf', import.meta.url));
 
 /** `nginx/1.22.1`, or null when nginx is not on PATH. */
 export function nginxVersion() {
@@ -20,7 +23,7 @@ function freePort() {
     const probe = createServer();
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (probe.address());
       probe.close(() => resolve(port));
     });
   });
@@ -41,20 +44,10 @@ async function waitForPort(port, deadline) {
   throw new Error(`nginx did not listen on ${port}`);
 }
 
-/**
- * One nginx worker (the Node servers are one process too), caching 200s for an hour, with
- * sendfile on. Responses carry `X-Cache-Status` (HIT, MISS…) so the bench can check which
- * path it measured. Resolves with the URL and the worker's pid (whose CPU time is counted).
- */
-export async function startNginx(originUrl, work) {
-  const prefix = join(work, 'nginx');
-  await mkdir(join(prefix, 'cache'), { recursive: true });
-  await mkdir(join(prefix, 'temp'), { recursive: true });
-  const port = await freePort();
+/** The nginx directives every bench instance shares, around one `server { … }` block or include. */
+function nginxConf(prefix, body) {
   const root = process.getuid?.() === 0 ? 'user root;' : '';
-  await writeFile(
-    join(prefix, 'nginx.conf'),
-    `${root}
+  return `${root}
 worker_processes 1;
 error_log ${prefix}/error.log warn;
 pid ${prefix}/nginx.pid;
@@ -68,7 +61,23 @@ http {
   uwsgi_temp_path ${prefix}/temp/uwsgi;
   scgi_temp_path ${prefix}/temp/scgi;
   sendfile on;
-  proxy_cache_path ${prefix}/cache levels=1:2 keys_zone=images:10m max_size=64g inactive=1h use_temp_path=off;
+${body}
+}
+`;
+}
+
+/**
+ * One nginx worker (the Node servers are one process too), caching 200s for an hour, with
+ * sendfile on. Responses carry `X-Cache-Status` (HIT, MISS…) so the bench can check which
+ * path it measured. Resolves with the URL and the worker's pid (whose CPU time is counted).
+ */
+export async function startNginx(originUrl, work) {
+  const prefix = join(work, 'nginx');
+  const port = await freePort();
+  return runNginx(
+    prefix,
+    port,
+    `  proxy_cache_path ${prefix}/cache levels=1:2 keys_zone=images:10m max_size=64g inactive=1h use_temp_path=off;
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -80,10 +89,30 @@ http {
       proxy_cache_lock on;
       add_header X-Cache-Status $upstream_cache_status;
     }
-  }
-}
-`,
+  }`,
   );
+}
+
+/**
+ * nginx in front of an imgcache-server started with `--accel-redirect /_imgcache/`, configured
+ * by the shipped deploy/nginx/imgcache.conf (one worker): nginx sends hits with sendfile.
+ * @param {string} imgcacheUrl the imgcache-server behind it; `cacheDir` its `--dir`
+ */
+export async function startNginxOffload(imgcacheUrl, cacheDir, work) {
+  const prefix = join(work, 'nginx-offload');
+  const port = await freePort();
+  const site = readFileSync(OFFLOAD_CONF, 'utf8')
+    .replaceAll('@LISTEN@', `127.0.0.1:${port}`)
+    .replaceAll('@UPSTREAM@', new URL(imgcacheUrl).host)
+    .replaceAll('@CACHE_DIR@', cacheDir);
+  return runNginx(prefix, port, site);
+}
+
+/** Writes the configuration, starts nginx in the foreground and waits for its port and worker. */
+async function runNginx(prefix, port, body) {
+  await mkdir(join(prefix, 'cache'), { recursive: true });
+  await mkdir(join(prefix, 'temp'), { recursive: true });
+  await writeFile(join(prefix, 'nginx.conf'), nginxConf(prefix, body));
   const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   let workers = [];
   // Stopping the master stops its workers; a SIGKILLed master leaves them, so they go too

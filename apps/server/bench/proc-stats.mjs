@@ -20,17 +20,21 @@ function statFields(pid) {
 }
 
 /**
- * utime + stime of the given processes (all their threads), in microseconds, or null.
- * proc(5): utime and stime are fields 14 and 15, in clock ticks.
+ * CPU time of `pids` so far, in µs: in user space, in the kernel (system calls: copies to and
+ * from sockets and files), and both. Null when a process is gone.
+ * @returns {{user: number, system: number, total: number} | null}
  */
-export function cpuMicros(pids) {
+export function cpuSplit(pids) {
   try {
-    let ticks = 0;
+    let user = 0;
+    let system = 0;
     for (const pid of pids) {
       const fields = statFields(pid);
-      ticks += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      system += Number(fields[12]);
     }
-    return (ticks * 1e6) / clockTicks;
+    const micros = (ticks) => (ticks * 1e6) / clockTicks;
+    return { user: micros(user), system: micros(system), total: micros(user + system) };
   } catch {
     return null;
   }

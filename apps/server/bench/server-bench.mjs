@@ -17,7 +17,7 @@ import { HIT_FILES, hitsBench } from './hits.mjs';
 import { loadGenerator } from './load.mjs';
 import { memoryBench } from './memory.mjs';
 import { MISS_FILE, missesBench } from './misses.mjs';
-import { nginxVersion, startNginx } from './nginx.mjs';
+import { nginxVersion, startNginx, startNginxOffload } from './nginx.mjs';
 import { MiB } from './format.mjs';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -91,6 +91,10 @@ export async function serverBench({ quick = false } = {}) {
     const nginx = nginxName ? await startNginx(origin.url, work) : null;
     const imgcache = {};
     for (const algorithm of ['sha256', 'md5', 'sha512']) imgcache[algorithm] = await startImgcache({ originUrl: origin.url, dir: join(work, `cache-${algorithm}`), checksumAlgorithm: algorithm });
+    // The deployment behind nginx: nginx sends hits with sendfile, imgcache-server decides.
+    const offloadDir = join(work, 'cache-offload');
+    const offloaded = nginx ? await startImgcache({ originUrl: origin.url, dir: offloadDir, extraArgs: ['--accel-redirect', '/_imgcache/'], label: 'offload' }) : null;
+    const offload = offloaded ? await startNginxOffload(offloaded.url, offloadDir, work) : null;
     const load = await loadGenerator(work);
     const contender = (server) => ({ url: server.url, pids: server.workers ?? [server.pid] });
 
@@ -101,12 +105,19 @@ export async function serverBench({ quick = false } = {}) {
         : 'nginx: skipped (nginx not installed; apt-get install nginx-light to add it). MB = 10^6 bytes.',
     );
     const hits = await hitsBench({
-      servers: { imgcache: contender(imgcache.sha256), nginx: nginx && contender(nginx), static: contender(staticServer) },
+      servers: {
+        imgcache: contender(imgcache.sha256),
+        nginx: nginx && contender(nginx),
+        static: contender(staticServer),
+        offload: offload && offloaded && { url: offload.url, pids: [...offload.workers, offloaded.pid] },
+      },
       load,
       seconds: Math.max(plan.seconds, load.minSeconds),
       rounds: plan.rounds,
       warmupSeconds: plan.warmupSeconds,
     });
+    await offload?.stop();
+    await offloaded?.stop();
     console.log(`(${elapsed()})`);
     const misses = await missesBench({
       proxy: contender(proxy),

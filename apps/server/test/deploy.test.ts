@@ -16,6 +16,9 @@ const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.me
 /** Every IMGCACHE_* variable the server reads, from its own command definition. */
 const SERVER_VARIABLES = new Set(createCommand().options.flatMap((option) => /\(env: (IMGCACHE_\w+)/.exec(option.description)?.[1] ?? []));
 
+/** The Node options the systemd unit sets (`Environment=NODE_OPTIONS=…`), split into flags. */
+const unitNodeOptions = () => (/^Environment=NODE_OPTIONS=(.*)$/m.exec(read('systemd/imgcache-server.service'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+
 /** A systemd unit: section → key → values in order (a key may repeat). */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
   const sections = new Map<string, Map<string, string[]>>();
@@ -90,6 +93,15 @@ describe('deploy/systemd', () => {
     expect(service.has('MemoryDenyWriteExecute')).toBe(false);
   });
 
+  it('starts Node with a small young generation, through NODE_OPTIONS that Node accepts', () => {
+    const flags = unitNodeOptions();
+    expect(flags).toContainEqual(expect.stringMatching(/^--max-semi-space-size=\d+$/));
+    // Node refuses (exit 9) a V8 flag it does not allow in NODE_OPTIONS, so the service would not start.
+    const probe = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.execArgv.length))'], { env: { ...process.env, NODE_OPTIONS: flags.join(' ') }, encoding: 'utf8' });
+    expect(probe.stderr).toBe('');
+    expect(probe.status).toBe(0);
+  });
+
   it('starts the package binary with flags the server accepts, on the cache directory systemd makes', () => {
     const [binary, ...argv] = value('ExecStart')!.split(/\s+/);
     expect(basename(binary!)).toBe(Object.keys(packageJson.bin)[0]);
@@ -121,7 +133,7 @@ describe('deploy/docker', () => {
     const user = args('USER').at(-1);
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
-    expect(JSON.parse(args('ENTRYPOINT')[0]!)).toEqual(['node', `/opt/imgcache/${packageJson.bin['imgcache-server'].replace(/^\.\//, '')}`]);
+    expect(JSON.parse(args('ENTRYPOINT')[0]!)).toEqual(['node', ...unitNodeOptions(), `/opt/imgcache/${packageJson.bin['imgcache-server'].replace(/^\.\//, '')}`]);
   });
 
   it('sets only server variables, with values the server accepts', () => {

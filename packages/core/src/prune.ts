@@ -1,4 +1,4 @@
-import { releaseClaim, takeLocks, unclaimed, type Claim } from './claims.js';
+import { releaseClaims, takeLocks, unclaimed, type Claim } from './claims.js';
 import { forEachLimited } from './limited.js';
 import type { Driver, LruEntry } from './driver.js';
 import { errnoCode, removeFile } from './io/fs-errors.js';
@@ -43,16 +43,18 @@ export async function planPrune({ driver, maxSize, inUse }: PrunePlanInput): Pro
   return victims;
 }
 
-const EVICT_BATCH = 1000;
+/** Victims per batch: one lock file, one driver call. */
+export const EVICT_BATCH = 1000;
 const UNLINK_CONCURRENCY = 16;
 
 /**
  * Removes the victims' files, then their metadata, in batches. File first: a crash in
  * between leaves metadata without a file, which reconcile drops, never a file that is
  * served without metadata. A reader that already opened a victim keeps its bytes: the
- * kernel frees them when it closes. Each batch is locked first (claims.ts): a victim that
- * another process is writing right now (re-caching it after a delete) is skipped, so its
- * fresh file is never removed under its commit.
+ * kernel frees them when it closes. Each batch is locked first, with one batch lock
+ * (claims.ts): a victim that another process is writing right now (re-caching it after a
+ * delete) is skipped, so its fresh file is never removed under its commit, and a writer
+ * that starts on a victim while its batch runs backs off.
  * @returns what was removed; skipped victims are not counted.
  */
 export async function evict(layout: CacheLayout, driver: Driver, victims: readonly LruEntry[]): Promise<PruneResult> {
@@ -69,7 +71,7 @@ export async function evict(layout: CacheLayout, driver: Driver, victims: readon
         result.bytes += entry.size;
       }
     } finally {
-      await forEachLimited(locks, UNLINK_CONCURRENCY, releaseClaim);
+      await releaseClaims(locks);
     }
   }
   return result;

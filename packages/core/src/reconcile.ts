@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChecksumAlgorithm } from './checksum.js';
-import { claimOwner, releaseClaim, takeLocks, withLock } from './claims.js';
+import { claimOwner, releaseClaims, takeLocks, withLock } from './claims.js';
 import { nextTimestamp } from './clock.js';
 import type { Driver } from './driver.js';
 import { isValidImageId } from './image-id.js';
@@ -155,7 +155,7 @@ async function dropMissing(layout: CacheLayout, driver: Driver, log: RepairLog, 
       log.record({ action: 'dropped', imageId, cause: 'missing', reason: 'metadata without a file (deleted behind the cache, or a removal interrupted)' });
     }
   } finally {
-    await Promise.all(locks.map(releaseClaim));
+    await releaseClaims(locks);
   }
 }
 

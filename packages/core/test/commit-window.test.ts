@@ -1,38 +1,12 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ImageCache, silentLogger } from '../src/index.js';
 // @ts-expect-error plain JS fixture shared with the child processes
 import { imageBytes, sha256 } from './fixtures/content.mjs';
 import { tempDir } from './helpers.js';
+import { pausedWriter } from './paused-writer.js';
 
-const fixture = fileURLToPath(new URL('./fixtures/paused-commit.mjs', import.meta.url));
 const NEW_SIZE = 300_000;
-
-/** A writer in another process, stopped between placing its file in images/ and committing its metadata. */
-async function pausedWriter(dir: string, driver: string, imageId: string, mode: 'fresh' | 'replace'): Promise<{ resume: () => Promise<string> }> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [fixture, dir, driver, imageId, String(NEW_SIZE), mode]);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (data) => (err += data));
-  const exited = new Promise<string>((resolve, reject) => {
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`writer exited ${code}: ${err}`))));
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (data) => {
-      out += data;
-      if (out.includes('paused\n')) resolve();
-    });
-    exited.catch(reject);
-  });
-  return {
-    async resume() {
-      child.stdin.end('go\n');
-      return exited;
-    },
-  };
-}
 
 const open = (dir: string, driver: string) => ImageCache.open({ dir, driver, fallback: false, logger: silentLogger });
 
@@ -58,7 +32,7 @@ describe.each(['sqlite', 'xattr'])('maintenance while another process commits (%
           const old = imageBytes(imageId, 1000) as Buffer;
           expect(await cache.cacheImageIter(imageId, [old], sha256(old))).toBe(true);
         }
-        const writer = await pausedWriter(dir, driver, imageId, mode);
+        const writer = await pausedWriter(dir, driver, imageId, NEW_SIZE, mode);
         await steps[step]!(cache, imageId);
         // The placed file is untouched and still claimed.
         expect((await readFile(cache.layout.imagePath(imageId))).length).toBe(NEW_SIZE);

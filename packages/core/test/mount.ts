@@ -10,16 +10,28 @@ export type Mount = { dir: string; unmount: () => Promise<void> };
  * mock. Returns the reason instead when this host does not allow the mount, so the caller
  * can skip with that reason printed.
  */
-export async function mountReadOnly(): Promise<Mount | { skipReason: string }> {
+export function mountReadOnly(): Promise<Mount | { skipReason: string }> {
+  return mountTmpfs('ro,size=1m');
+}
+
+/**
+ * Mounts a real tmpfs of `size` (mount's syntax: `1m`), root only, so ENOSPC comes from the
+ * kernel. Returns the reason instead when the mount is not allowed here.
+ */
+export function mountSmallTmpfs(size: string): Promise<Mount | { skipReason: string }> {
+  return mountTmpfs(`size=${size}`);
+}
+
+async function mountTmpfs(options: string): Promise<Mount | { skipReason: string }> {
   if (process.platform !== 'linux') return { skipReason: 'tmpfs mounts are a Linux feature' };
-  if (process.getuid?.() !== 0) return { skipReason: 'mounting a read-only tmpfs needs root' };
-  const dir = await mkdtemp(join(tmpdir(), 'imgcache-ro-'));
+  if (process.getuid?.() !== 0) return { skipReason: `mounting a tmpfs (${options}) needs root` };
+  const dir = await mkdtemp(join(tmpdir(), 'imgcache-tmpfs-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
-    return { skipReason: `mount -t tmpfs -o ro is not permitted here: ${detail}` };
+    return { skipReason: `mount -t tmpfs -o ${options} is not permitted here: ${detail}` };
   }
   return {
     dir,
