@@ -75,11 +75,14 @@ async function startServer({ originUrl, dir, databaseUrl }) {
   const args = [BIN, '--origin', `${originUrl}/v2/images/{id}/file`, '--port', String(port), '--dir', dir, '--max-size', '64G', '--min-free', '1G'];
   args.push('--public', '--maintenance-interval', '0', '--log-level', 'info', '--admin-token', ADMIN);
   if (databaseUrl) {
-    // The secret on the command line is fine here: loopback, a throwaway cluster.
-    args.push('--cluster', databaseUrl, '--advertise-url', `http://127.0.0.1:${port}`, '--cluster-secret', SECRET);
+    args.push('--cluster', databaseUrl, '--advertise-url', `http://127.0.0.1:${port}`);
     args.push('--cluster-heartbeat', '0.5', '--cluster-dead-after', String(DEAD_AFTER_S), '--cluster-copy', 'always');
   }
-  return startNode(args, /"url":"(http:\/\/[^"]+)"/, { name: databaseUrl ? 'imgcache-server (cluster node)' : 'imgcache-server (single)', timeoutMs: 30_000 });
+  return startNode(args, /"url":"(http:\/\/[^"]+)"/, {
+    name: databaseUrl ? 'imgcache-server (cluster node)' : 'imgcache-server (single)',
+    timeoutMs: 30_000,
+    env: { ...process.env, IMGCACHE_CLUSTER_SECRET: SECRET },
+  });
 }
 
 /** `clients` concurrent downloads of `id`, spread over `urls` in turn; the first `hashed` are checked by sha256. */
