@@ -1,5 +1,8 @@
 import type { Fill, ImageCache, Logger } from '@imgcache/core';
 import { ClusterCommands, Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster, type CommandKind } from '@imgcache/cluster-postgres';
+import { clusterView, type ClusterView } from './cluster-view.js';
+
+export type { ClusterView } from './cluster-view.js';
 
 /** What the management API asks of the cluster. */
 export interface ClusterManagement {
@@ -15,24 +18,6 @@ export interface ClusterManagement {
   queueForOwner(imageId: string): Promise<boolean>;
   /** The cluster view of `GET /v2/cache?scope=cluster`. */
   view(): Promise<ClusterView>;
-}
-
-/** `GET /v2/cache?scope=cluster`: every node with its health and holdings. */
-export interface ClusterView {
-  node_id: string;
-  database: { connected: boolean; last_contact: number | null };
-  nodes: {
-    node_id: string;
-    url: string;
-    state: string;
-    weight: number;
-    on_ring: boolean;
-    heartbeat_age_s: number;
-    cached_images: number;
-    cached_bytes: number;
-    /** Fills in progress on the node. */
-    filling_images: number;
-  }[];
 }
 
 /**
@@ -206,25 +191,8 @@ export class ClusterState implements ClusterManagement {
     return this.holdings.holders(imageId);
   }
 
-  async view(): Promise<ClusterView> {
-    const { membership } = this.cluster;
-    const totals = new Map((await this.holdings.totals().catch(() => [])).map((total) => [total.nodeId, total]));
-    const ring = new Set(membership.ring().map((member) => member.nodeId));
-    return {
-      node_id: this.cluster.nodeId,
-      database: { connected: membership.connected, last_contact: membership.lastContact ? membership.lastContact / 1000 : null },
-      nodes: membership.members().map((member) => ({
-        node_id: member.nodeId,
-        url: member.url,
-        state: member.state,
-        weight: member.weight,
-        on_ring: ring.has(member.nodeId),
-        heartbeat_age_s: member.heartbeatAgeMs / 1000,
-        cached_images: totals.get(member.nodeId)?.images ?? 0,
-        cached_bytes: totals.get(member.nodeId)?.bytes ?? 0,
-        filling_images: totals.get(member.nodeId)?.filling ?? 0,
-      })),
-    };
+  view(): Promise<ClusterView> {
+    return clusterView(this.cluster, this.holdings);
   }
 
   async close(): Promise<void> {
