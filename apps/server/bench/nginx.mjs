@@ -140,7 +140,9 @@ async function runNginx(prefix, port, body) {
   try {
     const deadline = Date.now() + 10_000;
     await waitForPort(port, deadline);
-    while ((workers = childPids(child.pid)).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (workers = childPids(child.pid); workers.length === 0 && Date.now() < deadline; workers = childPids(child.pid)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   } catch (error) {
     await entry.stop();
     throw error;

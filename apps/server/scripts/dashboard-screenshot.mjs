@@ -38,8 +38,13 @@ const origin = createServer((req, res) => {
   // 256 KiB every 400 ms: about 100 s for the whole image.
   let offset = 0;
   const timer = setInterval(() => {
-    res.write(data.subarray(offset, (offset += 256 * 1024)));
-    if (offset >= data.length) clearInterval(timer), res.end();
+    const end = offset + 256 * 1024;
+    res.write(data.subarray(offset, end));
+    offset = end;
+    if (offset >= data.length) {
+      clearInterval(timer);
+      res.end();
+    }
   }, 400);
   res.on('close', () => clearInterval(timer));
 });
@@ -79,7 +84,11 @@ const weights = ids.map((_, rank) => 1 / (rank + 1));
 const total = weights.reduce((sum, weight) => sum + weight, 0);
 const pick = () => {
   let x = Math.random() * total;
-  return ids.find((_, rank) => (x -= weights[rank]) <= 0) ?? ids[0];
+  for (const [rank, id] of ids.entries()) {
+    x -= weights[rank];
+    if (x <= 0) return id;
+  }
+  return ids[0];
 };
 
 await server.cache.queueImage(REFUSED);

@@ -51,7 +51,7 @@ export class AuthorisationMemory {
 function memoryKey(imageId: string, incoming: IncomingHttpHeaders): string {
   const credentials = credentialHeaders(incoming);
   const digest = createHash('sha256')
-    .update(`${credentials['x-auth-token'] ?? ''}\0${credentials['authorization'] ?? ''}`)
+    .update(`${credentials['x-auth-token'] ?? ''}\0${credentials.authorization ?? ''}`)
     .digest('base64url');
   return `${imageId}\0${digest}`;
 }

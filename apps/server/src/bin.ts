@@ -2,6 +2,7 @@
 import { ImgcacheError } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { parseArguments } from './cli-options.js';
+import type { ServerConfig } from './config.js';
 import { startServer } from './server.js';
 import { handleSignals } from './signals.js';
 
@@ -11,7 +12,7 @@ const CLEAN_EXITS = new Set(['commander.helpDisplayed', 'commander.help', 'comma
 /** Starts the server from the command line; see signals.ts for SIGTERM, SIGINT and SIGHUP. */
 async function main(): Promise<void> {
   const signals = handleSignals();
-  let config;
+  let config: ServerConfig;
   try {
     config = parseArguments(process.argv.slice(2));
   } catch (error) {

@@ -77,5 +77,5 @@ export function registerProxyRoute(app: FastifyInstance, context: ProxyContext):
 
 function isJson(contentType: string | string[] | undefined): boolean {
   const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  return value !== undefined && value.toLowerCase().includes('json');
+  return value?.toLowerCase().includes('json') === true;
 }

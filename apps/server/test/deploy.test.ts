@@ -233,8 +233,12 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
       expect(rule.annotations.summary).toBeTruthy();
     }
     expect(panels.length).toBeGreaterThan(5);
+    // Every panel reads the Prometheus data source the operator picks on import: Grafana's
+    // ${NAME} reference to the dashboard's one declared input.
+    expect(grafana.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
+    const input = grafana.__inputs[0] as { name: string };
     for (const panel of panels) {
-      expect(panel.datasource.uid).toBe('${DS_PROMETHEUS}');
+      expect(panel.datasource.uid).toBe(`\${${input.name}}`);
       expect(panel.targets.length).toBeGreaterThan(0);
     }
   });

@@ -51,10 +51,8 @@ export interface WriteClaim extends Claim {
   readonly handle: FileHandle;
 }
 
-const shared = globalThis as Record<symbol, unknown>;
-
 /** Paths of the claim files this process holds, shared by every copy of this module. */
-const held: Set<string> = (shared[Symbol.for('imgcache.claims')] ??= new Set<string>()) as Set<string>;
+const held = sharedOnGlobal('imgcache.claims', () => new Set<string>());
 
 /** A batch lock this process holds: the keys its file names, and the images still claimed through it. */
 interface HeldBatch {
@@ -63,7 +61,18 @@ interface HeldBatch {
 }
 
 /** This process's batch locks by path, shared like {@link held}. */
-const heldBatches: Map<string, HeldBatch> = (shared[Symbol.for('imgcache.claims.batches')] ??= new Map<string, HeldBatch>()) as Map<string, HeldBatch>;
+const heldBatches = sharedOnGlobal('imgcache.claims.batches', () => new Map<string, HeldBatch>());
+
+/** The value registered on `globalThis` under `Symbol.for(name)`, created by the first copy of this module to ask. */
+function sharedOnGlobal<T>(name: string, create: () => T): T {
+  const registry = globalThis as Record<symbol, T | undefined>;
+  const key = Symbol.for(name);
+  const existing = registry[key];
+  if (existing !== undefined) return existing;
+  const created = create();
+  registry[key] = created;
+  return created;
+}
 
 /**
  * Whose claim a name in `incomplete/` is.

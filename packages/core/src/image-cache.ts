@@ -362,7 +362,7 @@ export class ImageCache {
    */
   async verify(imageIds?: readonly string[]): Promise<VerifyResult> {
     this.assertOpen();
-    imageIds?.forEach((imageId) => assertValidImageId(imageId));
+    for (const imageId of imageIds ?? []) assertValidImageId(imageId);
     const context = {
       layout: this.layout,
       driver: this.driver,

@@ -123,7 +123,7 @@ async function settleFile(layout: CacheLayout, driver: Driver, algorithm: Checks
   }
   // Only a verified, fsynced file is ever renamed into images/, so one without metadata
   // (and without a live claim) is a commit interrupted after its rename: adopt it.
-  let hashed;
+  let hashed: { hex: string; size: number };
   try {
     hashed = await hashFile(path, algorithm);
   } catch (error) {

@@ -33,7 +33,7 @@ export class HitBatcher {
     if (batch.length === 0) return;
     try {
       const results = this.apply(batch);
-      batch.forEach((hit, index) => hit.resolve(results[index] ?? false));
+      for (const [index, hit] of batch.entries()) hit.resolve(results[index] ?? false);
     } catch (error) {
       for (const hit of batch) hit.reject(error);
     }

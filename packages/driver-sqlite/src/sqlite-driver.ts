@@ -229,7 +229,7 @@ async function openDatabase(filename: string, busyTimeout: number, nodeId: strin
 
 function isBusy(error: unknown): boolean {
   const code = errnoCode(error);
-  return code === 'SQLITE_LOCKED' || (code !== undefined && code.startsWith('SQLITE_BUSY'));
+  return code === 'SQLITE_LOCKED' || code?.startsWith('SQLITE_BUSY') === true;
 }
 
 /** Schema {@link migrate} found newer than this driver reads. */

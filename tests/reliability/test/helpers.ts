@@ -53,7 +53,10 @@ export function killAfterReady(script: string, args: string[], delayMs: number):
 
 export function seededRandom(seed: number): () => number {
   let state = seed;
-  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
 }
 
 /** Runs a fixture that is expected to kill itself with SIGKILL; resolves once it has. */

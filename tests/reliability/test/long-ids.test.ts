@@ -35,7 +35,9 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
     const { dir, dispose } = await tempDir(`long-${driver}`);
     const cache = await openCache(dir, driver);
     const namesSeen = new Set<string>();
-    const note = async () => (await allNames(dir)).forEach((name) => namesSeen.add(name));
+    const note = async () => {
+      for (const name of await allNames(dir)) namesSeen.add(name);
+    };
     try {
       expect(ID).toHaveLength(255);
       const data = imageBytes(ID) as Buffer;

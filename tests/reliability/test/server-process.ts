@@ -50,8 +50,7 @@ export function startServerProcess(args: string[]): Promise<ServerProcess> {
     child.stderr!.on('data', (data: Buffer) => (output += data.toString()));
     child.stdout!.on('data', (data: Buffer) => {
       pending += data.toString();
-      let newline;
-      while ((newline = pending.indexOf('\n')) >= 0) {
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
         type LogLine = { msg?: string; url?: string; level?: number };

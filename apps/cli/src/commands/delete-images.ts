@@ -23,7 +23,7 @@ export function registerDeleteImages(program: Command): void {
       .description(`delete ${verb.what} images (an id that is not ${verb.what} is reported, not an error; also with --url)`)
       .argument('<id...>', 'image ids')
       .action(async (ids: string[], _options: object, self: Command) => {
-        ids.forEach((id) => assertValidImageId(id));
+        for (const id of ids) assertValidImageId(id);
         const context = await contextFor(self);
         const { remote } = context;
         const results = remote ? await deleteOnServer(remote, verb.what, ids) : await withCache(context, async (cache) => {

@@ -12,7 +12,7 @@ export function registerQueueImage(program: Command): void {
     .argument('<id...>', 'image ids')
     .action(async (ids: string[], _options: object, self: Command) => {
       // Every id is checked before the cache directory is opened or created, or a server is asked.
-      ids.forEach((id) => assertValidImageId(id));
+      for (const id of ids) assertValidImageId(id);
       const context = await contextFor(self);
       const { remote } = context;
       const results = remote ? await queueOnServer(remote, ids) : await withCache(context, async (cache) => {

@@ -16,7 +16,7 @@ export function registerVerify(program: Command): void {
     .description('re-hash cached files against their recorded checksum; failures are moved to invalid/ (exit 1)')
     .argument('[id...]', 'image ids (default: every cached image)')
     .action(async (ids: string[], _options: object, self: Command) => {
-      ids.forEach((id) => assertValidImageId(id));
+      for (const id of ids) assertValidImageId(id);
       const context = await contextFor(self);
       const { result, repairedAtOpen, invalid } = await withCache(context, async (cache) => {
         const verified = await cache.verify(ids.length > 0 ? ids : undefined);

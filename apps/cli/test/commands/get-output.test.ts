@@ -21,11 +21,6 @@ afterEach(async () => {
   await sandbox.cleanup();
 });
 
-/** Names in `dir` left by an interrupted or misplaced write. */
-async function partials(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => name.includes('imgcache-partial'));
-}
-
 /** Runs `cat path` and collects what it reads; killed after 20 s so a reader nobody writes to cannot hang the suite. */
 function readWithCat(path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -45,8 +45,7 @@ export function startImgcacheServer(args: readonly string[]): Promise<RunningSer
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     child.stdout.on('data', (chunk: Buffer) => {
       pending += chunk.toString();
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
         log += `${line}\n`;

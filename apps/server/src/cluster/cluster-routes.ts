@@ -15,7 +15,7 @@ export function registerClusterRoutes(app: FastifyInstance, state: ClusterState,
     if (request.method !== 'GET') return sendError(reply, 405, `Method ${request.method} is not allowed on /v2/cache/nodes/{image_id}.`, { allow: 'GET' });
     const imageId = request.params.id;
     if (!isValidImageId(imageId)) return sendInvalidId(reply, imageId);
-    let holders;
+    let holders: Awaited<ReturnType<ClusterState['holders']>>;
     try {
       holders = await state.holders(imageId);
     } catch (error) {

@@ -47,8 +47,7 @@ export class ServerProcess {
     });
     this.child.stdout.on('data', (chunk: Buffer) => {
       this.pending += chunk.toString();
-      let newline: number;
-      while ((newline = this.pending.indexOf('\n')) >= 0) {
+      for (let newline = this.pending.indexOf('\n'); newline >= 0; newline = this.pending.indexOf('\n')) {
         const line = this.pending.slice(0, newline);
         this.pending = this.pending.slice(newline + 1);
         try {

@@ -77,7 +77,10 @@ export type MemoryDriverOptions = Record<string, never>;
 export function createMemoryDriver(_options: MemoryDriverOptions = {}): DriverFactory {
   return async ({ root }) => {
     let entries = stores.get(root);
-    if (!entries) stores.set(root, (entries = new Map()));
+    if (!entries) {
+      entries = new Map();
+      stores.set(root, entries);
+    }
     return new MemoryDriver(entries);
   };
 }

@@ -1,6 +1,6 @@
 // The dashboard page: polls /dashboard/api/status and draws it. Plain DOM, no framework, no
-// build step. Data is only ever written with textContent, never parsed as HTML.
-'use strict';
+// build step. Data is only ever written with textContent, never parsed as HTML. Loaded as a
+// module, so it runs in strict mode.
 
 const POLL_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';
@@ -325,7 +325,7 @@ function confirmAction(question, action, body) {
       try {
         const answer = await act(action, body);
         const result = answer.result;
-        notice(answer.message ?? `${action}: ${result && result.ok ? JSON.stringify(result.detail) : 'done'}`, false);
+        notice(answer.message ?? `${action}: ${result?.ok ? JSON.stringify(result.detail) : 'done'}`, false);
       } catch (error) {
         notice(`${action} failed: ${error.message}`, true);
       }
