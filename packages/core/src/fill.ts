@@ -97,8 +97,12 @@ export class Fill {
   private wakers: (() => void)[] = [];
   private resolveDone!: (image: CommittedImage | null) => void;
   private rejectDone!: (error: unknown) => void;
-  /** The temporary file: this writer's claim on the image until the commit. */
-  readonly tempPath: string;
+  /** The work file, in `incomplete/`: this writer's claim on the image until the commit. */
+  readonly workFilePath: string;
+  /** @deprecated Use {@link Fill.workFilePath}; this name goes in 1.0. */
+  get tempPath(): string {
+    return this.workFilePath;
+  }
   private readonly handle: FileHandle;
 
   private constructor(
@@ -108,7 +112,7 @@ export class Fill {
     readonly expected: FillExpectations,
     info: unknown,
   ) {
-    this.tempPath = claimed.path;
+    this.workFilePath = claimed.path;
     this.handle = claimed.handle;
     this.info = info;
     this.lastModified = nextTimestamp();
