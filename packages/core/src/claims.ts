@@ -4,7 +4,7 @@ import { BATCH_KEY, batchLockName, batchLockText, forgetGoneBatchLocks, readBatc
 import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
 import { nameKey, parseWorkFileName, workFileName, type ClaimName, type QuarantineCause } from './names.js';
-import { moveAside } from './quarantine.js';
+import { quarantineFile } from './quarantine.js';
 
 /**
  * Claims: which process may change the files of an image, agreed between every process
@@ -242,9 +242,9 @@ async function forget(path: string): Promise<void> {
 }
 
 /** Ends a writer's claim by moving its work file to `invalid/` (a failed write kept for inspection). */
-export async function abandonClaim(layout: CacheLayout, claim: Claim, cause: QuarantineCause): Promise<void> {
+export async function quarantineClaim(layout: CacheLayout, claim: Claim, cause: QuarantineCause): Promise<void> {
   try {
-    await moveAside(layout, claim.path, claim.imageId, cause);
+    await quarantineFile(layout, claim.path, claim.imageId, cause);
   } finally {
     held.delete(claim.path);
   }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
-import { abandonClaim, takeWriteClaim, type WriteClaim } from './claims.js';
+import { quarantineClaim, takeWriteClaim, type WriteClaim } from './claims.js';
 import { commitVerified } from './fill-commit.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
@@ -375,7 +375,7 @@ export class Fill {
 
   /** Moves the temporary file to `invalid/` so it is never served (removal is as good), ending the claim. */
   private async quarantine(): Promise<void> {
-    await abandonClaim(this.context.layout, this.claimed, 'failed').catch(() => undefined);
+    await quarantineClaim(this.context.layout, this.claimed, 'failed').catch(() => undefined);
   }
 
   /** Closes the file once the fill is over and no reader needs it. */

@@ -7,13 +7,14 @@ import { parseQuarantineName, quarantineName, type QuarantineCause } from './nam
 /**
  * Moves a file the cache must never serve to `invalid/`, under the one naming scheme
  * `<key>~<cause>-<random>` (names.ts), where clean() deletes it later. This is the only
- * way files are moved aside.
+ * way files are quarantined. Names of other forms found there (older versions, other tools)
+ * are still listed, with the cause `unknown`, and deleted by clean().
  * @param subject the image id, a key from a claim name, or the file's own name.
  * @returns `movedTo`, the new path relative to the cache root (`invalid/<name>`), or null
  *   when the file could not be moved and was deleted instead; null when it was already gone.
  * @throws the filesystem error when the file can be neither moved nor deleted.
  */
-export async function moveAside(layout: CacheLayout, path: string, subject: string, cause: QuarantineCause): Promise<{ movedTo: string | null } | null> {
+export async function quarantineFile(layout: CacheLayout, path: string, subject: string, cause: QuarantineCause): Promise<{ movedTo: string | null } | null> {
   const name = quarantineName(subject, cause);
   try {
     await rename(path, join(layout.invalidDir, name));

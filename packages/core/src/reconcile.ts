@@ -10,7 +10,7 @@ import { errnoCode, ignoreMissing } from './io/fs-errors.js';
 import { hashFile } from './io/hash-file.js';
 import type { CacheLayout } from './layout.js';
 import type { Logger } from './logger.js';
-import { moveAside } from './quarantine.js';
+import { quarantineFile } from './quarantine.js';
 import { RepairLog, type Repair } from './repairs.js';
 
 /** What startup reconcile changed. */
@@ -49,7 +49,7 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
     }
     const subject = owner?.key ?? name;
     const cause = owner ? 'abandoned' : 'foreign';
-    const moved = await moveAside(layout, path, subject, cause);
+    const moved = await quarantineFile(layout, path, subject, cause);
     const reason = owner ? `unfinished write of process ${owner.pid}, which is gone` : 'a file the cache did not create, in incomplete/';
     if (moved) log.record({ action: 'quarantined', imageId: subject, cause, reason, movedTo: moved.movedTo });
   }
@@ -61,7 +61,7 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
   for (const name of await readdir(layout.imagesDir)) {
     const path = join(layout.imagesDir, name);
     if (!isValidImageId(name)) {
-      const moved = await moveAside(layout, path, name, 'foreign');
+      const moved = await quarantineFile(layout, path, name, 'foreign');
       if (moved) log.record({ action: 'quarantined', imageId: name, cause: 'foreign', reason: 'a file name that is not an image id, in images/', movedTo: moved.movedTo });
       continue;
     }
@@ -115,7 +115,7 @@ async function settleFile(layout: CacheLayout, driver: Driver, algorithm: Checks
     // The file is not the one that was committed: never serve it. File first, then
     // metadata: a crash in between leaves an entry without a file, which is dropped, never
     // an altered file without metadata, which would be adopted.
-    const moved = await moveAside(layout, path, imageId, 'resized');
+    const moved = await quarantineFile(layout, path, imageId, 'resized');
     await driver.remove([imageId]);
     const reason = `file is ${info.size} bytes, its metadata says ${entry.size}`;
     log.record({ action: 'quarantined', imageId, cause: 'resized', reason, movedTo: moved?.movedTo ?? null });

@@ -8,7 +8,7 @@ import type { CacheLayout } from './layout.js';
 import type { Logger } from './logger.js';
 import type { OpenFiles } from './open-files.js';
 import { evict, planPrune, type PruneResult } from './prune.js';
-import { moveAside } from './quarantine.js';
+import { quarantineFile } from './quarantine.js';
 import { describeRepair, type Repair } from './repairs.js';
 
 /** What taking images out of the cache touches. */
@@ -97,7 +97,7 @@ export class Removal {
       const entry = await driver.get(imageId);
       const info = await stat(layout.imagePath(imageId)).catch(() => null);
       if (!entry || info?.size === entry.size) return;
-      const moved = info ? await moveAside(layout, layout.imagePath(imageId), imageId, 'resized') : null;
+      const moved = info ? await quarantineFile(layout, layout.imagePath(imageId), imageId, 'resized') : null;
       await driver.remove([imageId]);
       const repair: Repair = info
         ? { action: 'quarantined', imageId, cause: 'resized', reason, movedTo: moved?.movedTo ?? null }

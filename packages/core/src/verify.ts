@@ -8,7 +8,7 @@ import { errnoCode } from './io/fs-errors.js';
 import { hashFile } from './io/hash-file.js';
 import type { CacheLayout } from './layout.js';
 import type { Logger } from './logger.js';
-import { moveAside } from './quarantine.js';
+import { quarantineFile } from './quarantine.js';
 import { RepairLog } from './repairs.js';
 
 export interface VerifyResult {
@@ -77,7 +77,7 @@ async function verifyEntry(context: VerifyContext, log: RepairLog, entry: CacheE
     context.onDropped?.(imageId);
     // File first, then metadata: a crash in between leaves an entry without a file (dropped
     // at the next start), never a bad file without metadata (which would be adopted).
-    const moved = reason === 'file is missing' ? null : await moveAside(layout, layout.imagePath(imageId), imageId, 'corrupt');
+    const moved = reason === 'file is missing' ? null : await quarantineFile(layout, layout.imagePath(imageId), imageId, 'corrupt');
     await driver.remove([imageId]);
     if (moved) log.record({ action: 'quarantined', imageId, cause: 'corrupt', reason, movedTo: moved.movedTo });
     else log.record({ action: 'dropped', imageId, cause: 'missing', reason });
@@ -113,7 +113,7 @@ async function quarantineOrphans(context: VerifyContext, log: RepairLog, known: 
     const path = join(layout.imagesDir, name);
     if (!isValidImageId(name)) {
       // No writer ever places a name that is not an image id: no lock to honour.
-      const moved = await moveAside(layout, path, name, 'foreign');
+      const moved = await quarantineFile(layout, path, name, 'foreign');
       if (!moved) continue;
       const reason = 'file name is not an image id';
       log.record({ action: 'quarantined', imageId: name, cause: 'foreign', reason, movedTo: moved.movedTo });
@@ -122,7 +122,7 @@ async function quarantineOrphans(context: VerifyContext, log: RepairLog, known: 
     }
     // Under the lock no writer can be between placing this file and committing its
     // metadata, so metadata missing now stays missing.
-    const outcome = await withLock(layout, name, async () => ((await driver.get(name)) ? null : moveAside(layout, path, name, 'orphan')));
+    const outcome = await withLock(layout, name, async () => ((await driver.get(name)) ? null : quarantineFile(layout, path, name, 'orphan')));
     const moved = outcome?.value;
     if (!moved) continue;
     const reason = 'file has no metadata';

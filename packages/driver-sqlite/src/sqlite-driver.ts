@@ -239,12 +239,12 @@ class NewerSchemaError extends Error {}
 function storeError(filename: string, error: unknown, busyTimeout: number): DriverStoreError {
   const code = errnoCode(error) ?? '';
   const detail = (error as Error).message;
-  const moveAside = `stop every process using this cache, move ${filename} (with any ${basename(filename)}-wal and -shm files beside it) out of the cache directory and open the cache again: core then re-adopts every cached image file (re-hashing each; hit counts and access times start afresh)`;
+  const recovery = `stop every process using this cache, move ${filename} (with any ${basename(filename)}-wal and -shm files beside it) out of the cache directory and open the cache again: core then re-adopts every cached image file (re-hashing each; hit counts and access times start afresh)`;
   let reason: string;
   if (error instanceof NewerSchemaError) {
-    reason = `${detail}. Upgrade @imgcache/driver-sqlite to the version that wrote it; or, to start afresh, ${moveAside}`;
+    reason = `${detail}. Upgrade @imgcache/driver-sqlite to the version that wrote it; or, to start afresh, ${recovery}`;
   } else if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    reason = `the file is not a readable SQLite database (${code}: ${detail}). To recover, ${moveAside}`;
+    reason = `the file is not a readable SQLite database (${code}: ${detail}). To recover, ${recovery}`;
   } else if (isBusy(error)) {
     reason = `another process kept the database locked for more than busyTimeout (${busyTimeout} ms). Find the process holding it (fuser ${filename}), or raise driverOptions.busyTimeout`;
   } else if (/^(SQLITE_(CANTOPEN|READONLY|PERM|AUTH|IOERR))/.test(code) || code === 'EACCES' || code === 'EPERM') {
