@@ -55,7 +55,7 @@ export async function queueImageAction(context: CacheActionContext, imageId: str
  */
 export async function deleteImageAction(context: CacheActionContext, imageId: string): Promise<ActionResult> {
   const { cache, prefetcher, origin, originHeaders } = context;
-  const held = cache.isFilling(imageId) || (await cache.isCached(imageId)) || (await cache.isQueued(imageId));
+  const held = cache.isBeingCachedHere(imageId) || (await cache.isCached(imageId)) || (await cache.isQueued(imageId));
   if (!held && (await lookupImage(origin, imageId, originHeaders).catch(() => null))?.kind === 'missing') {
     return { ok: false, status: 404, message: `Image ${imageId} is not known to the origin, nor cached or queued here.` };
   }

@@ -39,7 +39,7 @@ describe('admission', () => {
     h.origin.add('second', { data: randomImage(700 * KiB) });
     const filling = download(h.url('/v2/images/in-flight/file'));
     await arrived;
-    await waitFor(() => h!.server.cache.isFilling('in-flight'));
+    await waitFor(() => h!.server.cache.isBeingCachedHere('in-flight'));
     const second = await send(h.url('/v2/images/second/file'));
     expect(second.headers['x-cache']).toBe('BYPASS');
     expect(await bypassCount(h, 'budget')).toBe(1);

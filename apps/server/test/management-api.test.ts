@@ -92,7 +92,7 @@ describe('management API', () => {
     });
     const clients = [send(h.url('/v2/images/m-filling/file')), send(h.url('/v2/images/m-filling/file'))];
     await arrived;
-    await waitFor(() => h.server.cache.isFilling('m-filling'));
+    await waitFor(() => h.server.cache.isBeingCachedHere('m-filling'));
     expect((await send(h.url('/v2/cache/m-filling'), { method: 'DELETE', headers: admin })).status).toBe(204);
     release();
     for (const response of await Promise.all(clients)) {

@@ -90,7 +90,7 @@ describe('transparent proxy', () => {
       () => 'aborted',
     );
     await arrived;
-    await waitFor(() => h.server.cache.isFilling('deleted-mid-fill'));
+    await waitFor(() => h.server.cache.isBeingCachedHere('deleted-mid-fill'));
     expect((await send(h.url('/v2/images/deleted-mid-fill'), { method: 'DELETE' })).status).toBe(204);
     release();
     // The download already under way completes (the origin is sending it); nothing is cached.

@@ -144,10 +144,18 @@ export class ImageCache {
     return this.fills.has(imageId) || isClaimed(this.layout, imageId);
   }
 
-  /** True while this process starts or runs a fill of the image (see {@link fill}). */
-  isFilling(imageId: string): boolean {
+  /**
+   * True while this process starts or runs a fill of the image (see {@link fill}): the part
+   * of {@link isBeingCached} that needs no look at the disk, so it answers at once.
+   */
+  isBeingCachedHere(imageId: string): boolean {
     this.assertUsable(imageId);
     return this.fills.has(imageId);
+  }
+
+  /** @deprecated Use {@link isBeingCachedHere}; this name goes in 1.0. */
+  isFilling(imageId: string): boolean {
+    return this.isBeingCachedHere(imageId);
   }
 
   /** The fill of the image running in this process that new readers may join, if any. */
@@ -367,7 +375,7 @@ export class ImageCache {
       layout: this.layout,
       driver: this.driver,
       logger: this.logger,
-      isFilling: (imageId: string) => this.fills.has(imageId),
+      isBeingCachedHere: (imageId: string) => this.fills.has(imageId),
       onDropped: (imageId: string) => this.removal.forget(imageId),
     };
     return verifyImages(context, imageIds);

@@ -30,7 +30,7 @@ export interface VerifyContext {
   driver: Driver;
   logger: Logger;
   /** True while this process is caching the image (its file in images/ may not have metadata yet). */
-  isFilling: (imageId: string) => boolean;
+  isBeingCachedHere: (imageId: string) => boolean;
   /** Called before a cached image's file is moved aside or its entry dropped. */
   onDropped?: (imageId: string) => void;
 }
@@ -109,7 +109,7 @@ async function withLockSoon<T>(layout: CacheLayout, imageId: string, stillNeeded
 async function quarantineOrphans(context: VerifyContext, log: RepairLog, known: Set<string>, result: VerifyResult): Promise<void> {
   const { layout, driver } = context;
   for (const name of await readdir(layout.imagesDir)) {
-    if (known.has(name) || context.isFilling(name)) continue;
+    if (known.has(name) || context.isBeingCachedHere(name)) continue;
     const path = join(layout.imagesDir, name);
     if (!isValidImageId(name)) {
       // No writer ever places a name that is not an image id: no lock to honour.

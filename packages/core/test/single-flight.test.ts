@@ -37,11 +37,14 @@ describe('single-flight fills', () => {
     const cache = await openCache();
     const iterator = cache.getCachingIter('img', chunked(bytes(100_000), 10_000))[Symbol.asyncIterator]();
     await iterator.next();
+    expect(cache.isBeingCachedHere('img')).toBe(true);
+    // The deprecated name answers the same until 1.0.
     expect(cache.isFilling('img')).toBe(true);
     expect(await cache.isBeingCached('img')).toBe(true);
     expect(await cache.isCacheable('img')).toBe(false);
     expect(await cache.queueImage('img')).toBe(false);
     while (!(await iterator.next()).done);
+    expect(cache.isBeingCachedHere('img')).toBe(false);
     expect(cache.isFilling('img')).toBe(false);
     expect(await cache.isCacheable('img')).toBe(false);
     expect(await cache.isCached('img')).toBe(true);

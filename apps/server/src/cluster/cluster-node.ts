@@ -95,7 +95,7 @@ export class ClusterNode {
       admission: parts.admission,
       leases: new FillLeases(this.cluster.pool, this.cluster.nodeId, this.cluster.advertiseUrl, this.leaseMs),
       leaseMs: this.leaseMs,
-      isFilling: (imageId) => this.cache.isFilling(imageId),
+      isBeingCachedHere: (imageId) => this.cache.isBeingCachedHere(imageId),
       copies: new CopyPolicy(this.config.clusterCopy ?? CLUSTER_DEFAULTS.clusterCopy, this.config.clusterHotHits ?? CLUSTER_DEFAULTS.clusterHotHits),
       metrics: new ClusterMetrics(parts.registry, this.cluster.membership),
       logger: this.logger,

@@ -29,7 +29,7 @@ export interface PeerFetchContext {
   /** Milliseconds a lease lasts unless renewed. */
   leaseMs: number;
   /** Whether this node's fill of an image still runs (its lease is renewed meanwhile). */
-  isFilling: (imageId: string) => boolean;
+  isBeingCachedHere: (imageId: string) => boolean;
   metrics: ClusterMetrics;
   logger: Logger;
   /** Serve without asking the origin (the server runs `--public`). */
@@ -104,9 +104,9 @@ export class PeerFetcher {
 
   /** Renews this node's lease while its fill of the image runs, then releases it. */
   private holdWhileFilling(imageId: string): void {
-    const { leases, isFilling, leaseMs } = this.context;
+    const { leases, isBeingCachedHere, leaseMs } = this.context;
     const timer = setInterval(() => {
-      if (isFilling(imageId)) return void leases!.renew(imageId).catch(() => undefined);
+      if (isBeingCachedHere(imageId)) return void leases!.renew(imageId).catch(() => undefined);
       clearInterval(timer);
       void leases!.release(imageId).catch(() => undefined);
     }, leaseMs / 3);

@@ -64,7 +64,7 @@ function fetcher(copy: 'always' | 'never'): PeerFetcher {
     admission: new Admission(cache, 1024 ** 3, { bytes: 0 }, () => undefined),
     copies: new CopyPolicy(copy, 3),
     leaseMs: 1_000,
-    isFilling: () => false,
+    isBeingCachedHere: () => false,
     metrics: new ClusterMetrics(new Registry(), membership),
     logger: silentLogger,
     public: true,
