@@ -13,6 +13,7 @@ export type ImgcacheErrorCode =
   | 'ERR_IMGCACHE_NOT_CACHED'
   | 'ERR_IMGCACHE_CLOSED'
   | 'ERR_IMGCACHE_ABORTED'
+  | 'ERR_IMGCACHE_FILL_UNAVAILABLE'
   | 'ERR_IMGCACHE_DRIVER_NOT_FOUND'
   | 'ERR_IMGCACHE_DRIVER_CONFIG'
   | 'ERR_IMGCACHE_DRIVER_CONTRACT'
@@ -164,10 +165,26 @@ export class CacheClosedError extends ImgcacheError {
   }
 }
 
-/** A fill was aborted by its AbortSignal or because its consumer stopped early. */
+/**
+ * A fill, or one reader of it, was stopped by its caller: its AbortSignal aborted, or the
+ * consumer of a caching iterator stopped early. (A fill stopped by `close()` rejects with
+ * {@link CacheClosedError} instead.)
+ */
 export class FillAbortedError extends ImgcacheError {
   constructor(readonly imageId: string, options?: { cause?: unknown }) {
     super('ERR_IMGCACHE_ABORTED', `Caching of image ${imageId} was aborted; nothing was cached.`, options);
+  }
+}
+
+/**
+ * A reader asked for bytes of a fill that cannot give them: the fill it followed never
+ * started (its start declined or failed), or it was over, or it lost the bytes this reader
+ * needs (relayed without a disk, or its work file was removed), before the reader had them.
+ * The image may still be cached: read it again.
+ */
+export class FillUnavailableError extends ImgcacheError {
+  constructor(readonly imageId: string, options?: { cause?: unknown }) {
+    super('ERR_IMGCACHE_FILL_UNAVAILABLE', `The fill of image ${imageId} cannot give this reader its bytes any more; read the image again.`, options);
   }
 }
 

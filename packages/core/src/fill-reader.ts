@@ -1,21 +1,21 @@
-import { FillAbortedError } from './errors.js';
+import { FillAbortedError, FillUnavailableError } from './errors.js';
 import type { Fill } from './fill.js';
 import { READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 
 /**
  * Streams bytes `[start, end)` of a fill as they arrive. Chunks still in memory are yielded
- * as they are (no copy); older bytes are read from the temporary file through the fill's
+ * as they are (no copy); older bytes are read from the work file through the fill's
  * own descriptor, which stays valid across the rename at commit, into buffers lent by
  * {@link readBuffers} (a consumer may `give` each chunk back once it is done with it). Throws the fill's error
- * if it fails before this reader has its bytes, and FillAbortedError when `signal` aborts
- * or the fill can no longer be joined.
+ * if it fails before this reader has its bytes, FillAbortedError when `signal` aborts, and
+ * FillUnavailableError when the fill can no longer be joined or lost this reader's bytes.
  */
 export async function* readFill(
   fill: Fill,
   { start = 0, end = Number.POSITIVE_INFINITY, signal }: { start?: number; end?: number; signal?: AbortSignal },
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = { position: start };
-  if (!fill.attach(reader)) throw fill.snapshot().failure ?? new FillAbortedError(fill.imageId);
+  if (!fill.attach(reader)) throw fill.snapshot().failure ?? new FillUnavailableError(fill.imageId);
   // One listener per reader, not one per wait: EventTarget listeners cost more than a chunk.
   const onAbort = () => fill.interrupt();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -44,7 +44,7 @@ export async function* readFill(
         });
         if (bytesRead === 0) {
           readBuffers.give(buffer);
-          throw new FillAbortedError(fill.imageId);
+          throw new FillUnavailableError(fill.imageId);
         }
         reader.position += bytesRead;
         fill.readerMoved();

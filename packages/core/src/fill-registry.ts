@@ -1,5 +1,5 @@
 import type { ChecksumAlgorithm } from './checksum.js';
-import { FillAbortedError } from './errors.js';
+import { FillUnavailableError } from './errors.js';
 import type { Fill, ImageSource } from './fill.js';
 
 /** An origin download that a fill may cache, as a `start` callback returns it. */
@@ -21,7 +21,7 @@ export interface FillSource {
   recordAlgorithm?: ChecksumAlgorithm | undefined;
   /** Anything the caller wants to find again on {@link Fill.info} (origin headers, say). */
   info?: unknown;
-  /** Aborting it stops the fill (for example at shutdown); readers then get FillAbortedError. */
+  /** Aborting it stops the fill; readers then get FillAbortedError. */
   signal?: AbortSignal | undefined;
   /** Called once when the fill ends either way, or at once when the source is not cached. */
   onSettled?: (() => void) | undefined;
@@ -88,7 +88,7 @@ export class FillRegistry {
     if (!slot) return null;
     return (async function* () {
       await slot.started;
-      if (!slot.fill) throw new FillAbortedError(imageId);
+      if (!slot.fill) throw new FillUnavailableError(imageId);
       yield* slot.fill.read(options);
     })();
   }

@@ -381,10 +381,10 @@ export class ImageCache {
     return verifyImages(context, imageIds);
   }
 
-  /** Aborts in-flight fills, waits for them to clean up, and closes the driver. */
+  /** Aborts in-flight fills (their readers get CacheClosedError), waits for them to clean up, and closes the driver. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.fills.abortAll();
+    await this.fills.abortAll(new CacheClosedError());
     this.closed = true;
     await this.hits.flush();
     this.openFiles.close();

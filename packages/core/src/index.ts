@@ -61,6 +61,7 @@ export {
   DriverNotFoundError,
   DriverStoreError,
   FillAbortedError,
+  FillUnavailableError,
   ImgcacheError,
   InvalidChecksumError,
   InvalidImageIdError,
