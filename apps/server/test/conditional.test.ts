@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeOrigin, type FakeImage } from '@imgcache/test-origin';
+import { FakeOrigin, originGate, type FakeImage } from '@imgcache/test-origin';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { download, send, type DigestResponse } from './helpers/http-client.js';
 
@@ -13,21 +13,12 @@ function shifted(date: string, seconds: number): string {
   return new Date(Date.parse(date) + seconds * 1000).toUTCString();
 }
 
-/** A gate the fake origin stops at until the test opens it. */
-function gate(afterBytes: number) {
-  let release!: () => void;
-  let reached!: () => void;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  const arrived = new Promise<void>((resolve) => (reached = resolve));
-  return { spec: { afterBytes, release: opened, reached }, release, arrived };
-}
-
 /**
  * Downloads an image through a held fill: the leader (MISS), a client joining mid-way
  * (COALESCED), then a hit. `during` runs while the fill is held.
  */
 async function missJoinHit(h: Harness, imageId: string, image: FakeImage, during?: () => Promise<void>): Promise<{ miss: DigestResponse; joined: DigestResponse; hit: DigestResponse }> {
-  const held = gate(64 * 1024);
+  const held = originGate(64 * 1024);
   h.origin.add(imageId, { ...image, chunkSize: 16 * 1024, gate: held.spec });
   const url = h.url(`/v2/images/${imageId}/file`);
   let streaming!: () => void;

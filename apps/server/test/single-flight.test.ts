@@ -1,20 +1,12 @@
 import { request } from 'node:http';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { originGate } from '@imgcache/test-origin';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { download, send, sha256, type DigestResponse } from './helpers/http-client.js';
 
 const MiB = 1024 * 1024;
-
-/** A gate the fake origin stops at until the test opens it. */
-function gate(afterBytes: number) {
-  let release!: () => void;
-  let reached!: () => void;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  const arrived = new Promise<void>((resolve) => (reached = resolve));
-  return { spec: { afterBytes, release: opened, reached }, release, arrived };
-}
 
 /** Starts a GET, resolves once the first body bytes arrived, then destroys the connection. */
 function readFirstBytesThenDisconnect(url: string): Promise<number> {
@@ -42,7 +34,7 @@ describe('single-flight misses', () => {
   it('serves 50 concurrent requests for an uncached 32 MiB image from one origin request, streaming to every waiter before the fill ends', async () => {
     h = await startHarness();
     const data = randomImage(32 * MiB);
-    const held = gate(4 * MiB);
+    const held = originGate(4 * MiB);
     h.origin.add('big', { data, gate: held.spec, chunkSize: 256 * 1024 });
     let firstBytes = 0;
     let finishedBeforeAnyWaiterStreamed = false;
@@ -81,7 +73,7 @@ describe('single-flight misses', () => {
   it('keeps filling for the others when the first client disconnects, and caches the image', async () => {
     h = await startHarness();
     const data = randomImage(2 * MiB);
-    const held = gate(512 * 1024);
+    const held = originGate(512 * 1024);
     h.origin.add('leaver', { data, gate: held.spec });
     await readFirstBytesThenDisconnect(h.url('/v2/images/leaver/file'));
     let streaming!: () => void;
@@ -102,7 +94,7 @@ describe('single-flight misses', () => {
   it('aborts every client response on a mid-stream origin failure and caches nothing', async () => {
     h = await startHarness();
     const data = randomImage(MiB);
-    const held = gate(512 * 1024);
+    const held = originGate(512 * 1024);
     h.origin.add('broken', { data, gate: held.spec, failAfterBytes: 512 * 1024 });
     let streams = 0;
     let bothStreaming!: () => void;
@@ -125,7 +117,7 @@ describe('single-flight misses', () => {
   it('aborts the client response when the checksum does not match, and caches nothing', async () => {
     h = await startHarness();
     const data = randomImage(MiB);
-    const held = gate(512 * 1024);
+    const held = originGate(512 * 1024);
     h.origin.add('corrupt', { data, wrongChecksum: true, gate: held.spec });
     let streaming!: () => void;
     const firstByte = new Promise<void>((resolve) => (streaming = resolve));

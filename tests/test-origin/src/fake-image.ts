@@ -41,3 +41,23 @@ export function glanceDataRefusal(image: FakeImage, isAdmin: boolean): { status:
   if (['queued', 'saving', 'uploading', 'importing', 'killed'].includes(status)) return { status: 204, message: '' };
   return null;
 }
+
+/** A {@link FakeImage.gate} and its handles: `release()` opens it; `arrived` resolves once a download stops at it. */
+export interface OriginGate {
+  spec: NonNullable<FakeImage['gate']>;
+  release: () => void;
+  arrived: Promise<void>;
+}
+
+/** A gate the fake origin stops an image's download at, after `afterBytes` bytes, until the test opens it. */
+export function originGate(afterBytes: number): OriginGate {
+  let release!: () => void;
+  let reached!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const arrived = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  return { spec: { afterBytes, release: opened, reached }, release, arrived };
+}

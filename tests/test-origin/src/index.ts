@@ -4,6 +4,6 @@
  * sockets for bodies that lie about their framing.
  */
 export { FakeOrigin, type FakeOriginOptions, type RecordedUpload } from './fake-origin.js';
-export type { FakeImage } from './fake-image.js';
+export { originGate, type FakeImage, type OriginGate } from './fake-image.js';
 export { RawOrigin, LIE_BYTES, type Lie, type RawImage } from './raw-origin.js';
 export { byteRange, glanceDocument, glanceRoute, hex, type ByteRange, type GlanceRoute } from './glance.js';
