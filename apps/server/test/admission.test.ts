@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { originGate } from '@imgcache/test-origin';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { download, send, sha256 } from './helpers/http-client.js';
 
@@ -32,10 +33,8 @@ describe('admission', () => {
   it('counts fills in progress against the budget', async () => {
     h = await startHarness({ maxSize: 1024 * KiB });
     const first = randomImage(700 * KiB);
-    let release!: () => void;
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
-    h.origin.add('in-flight', { data: first, gate: { afterBytes: 128 * KiB, release: new Promise((resolve) => (release = resolve)), reached } });
+    const { spec: gate, release, arrived } = originGate(128 * KiB);
+    h.origin.add('in-flight', { data: first, gate });
     h.origin.add('second', { data: randomImage(700 * KiB) });
     const filling = download(h.url('/v2/images/in-flight/file'));
     await arrived;

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { originGate } from '@imgcache/test-origin';
 import { fillFailureReason } from '../src/failure-reason.js';
 import { randomImage, startHarness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
@@ -35,10 +36,8 @@ describe('fill failures by cause', () => {
   it.skipIf(!mounted)('counts a fill that meets a full disk as a local failure, not an origin one (a real 8 MiB tmpfs)', async () => {
     const h = await startHarness({ dir: join(mounted!.dir, 'cache') });
     try {
-      let release!: () => void;
-      let reached!: () => void;
-      const arrived = new Promise<void>((resolve) => (reached = resolve));
-      h.origin.add('no-room', { data: randomImage(3 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 2, gate: { afterBytes: 64 * 1024, release: new Promise((resolve) => (release = resolve)), reached } });
+      const { spec: gate, release, arrived } = originGate(64 * 1024);
+      h.origin.add('no-room', { data: randomImage(3 * 1024 * 1024), chunkSize: 64 * 1024, chunkDelayMs: 2, gate });
       await h.server.cache.queueImage('no-room');
       // A prefetch has no client: with the disk full there is nobody to relay to, so the fill fails.
       const prefetch = h.server.prefetcher.runOnce();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { originGate } from '@imgcache/test-origin';
 import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { download, send, type ClientResponse } from './helpers/http-client.js';
 
@@ -29,10 +30,8 @@ describe('HEAD with Range', () => {
   });
 
   it('is answered 200 with the whole length from a fill in progress', async () => {
-    let release!: () => void;
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
-    h.origin.add('filling', { data, chunkSize: 5, gate: { afterBytes: 5, release: new Promise<void>((resolve) => (release = resolve)), reached } });
+    const { spec: gate, release, arrived } = originGate(5);
+    h.origin.add('filling', { data, chunkSize: 5, gate });
     let streaming!: () => void;
     const firstByte = new Promise<void>((resolve) => (streaming = resolve));
     const leader = download(h.url('/v2/images/filling/file'), { onFirstByte: () => streaming() });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { originGate } from '@imgcache/test-origin';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { send, sha256 } from './helpers/http-client.js';
 
@@ -82,13 +83,11 @@ describe('management API', () => {
   });
 
   it('DELETE /v2/cache/{id} during a fill: every client of the fill gets the whole image, and it is not cached', async () => {
-    let release!: () => void;
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    const { spec: gate, release, arrived } = originGate(640 * 1024);
     const data = randomImage(2 * 1024 * 1024);
     h.origin.add('m-filling', {
       data,
-      gate: { afterBytes: 640 * 1024, release: new Promise((resolve) => (release = resolve)), reached },
+      gate,
     });
     const clients = [send(h.url('/v2/images/m-filling/file')), send(h.url('/v2/images/m-filling/file'))];
     await arrived;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeOrigin } from '@imgcache/test-origin';
+import { FakeOrigin, originGate } from '@imgcache/test-origin';
 import { randomImage, startHarness, type Harness } from './helpers/harness.js';
 import { download, send, type ClientResponse } from './helpers/http-client.js';
 
@@ -96,10 +96,8 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
 
   it('a client that joins a running fill', async () => {
     const data = randomImage(64 * 1024);
-    let release!: () => void;
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
-    h.origin.add('joined', { data, chunkSize: 8192, gate: { afterBytes: 8192, release: new Promise<void>((resolve) => (release = resolve)), reached } });
+    const { spec: gate, release, arrived } = originGate(8192);
+    h.origin.add('joined', { data, chunkSize: 8192, gate });
     let streaming!: () => void;
     const firstByte = new Promise<void>((resolve) => (streaming = resolve));
     const leader = download(h.url('/v2/images/joined/file'), { onFirstByte: () => streaming() });

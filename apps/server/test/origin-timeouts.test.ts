@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawOrigin } from '@imgcache/test-origin';
+import { RawOrigin, originGate } from '@imgcache/test-origin';
 import { parseArguments } from '../src/cli-options.js';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { download, send, sha256 } from './helpers/http-client.js';
@@ -66,10 +66,8 @@ describe('origin timeouts', () => {
   it('fails a fill whose origin stalls mid-body: every client is reset, nothing is cached, and the next request starts afresh', async () => {
     h = await startHarness(SHORT);
     const data = randomImage(4 * MiB);
-    let release!: () => void;
-    let reached!: () => void;
-    const stalled = new Promise<void>((resolve) => (reached = resolve));
-    const image = h.origin.add('stalls', { data, chunkSize: 256 * 1024, gate: { afterBytes: MiB, release: new Promise<void>((resolve) => (release = resolve)), reached } });
+    const { spec: gate, release, arrived: stalled } = originGate(MiB);
+    const image = h.origin.add('stalls', { data, chunkSize: 256 * 1024, gate });
     cleanups.push(() => release());
     let streaming!: () => void;
     const firstByte = new Promise<void>((resolve) => (streaming = resolve));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { originGate } from '@imgcache/test-origin';
 import { startHarness, randomImage, waitFor, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 
@@ -78,12 +79,10 @@ describe('transparent proxy', () => {
   });
 
   it('cancels a running fill when the image is deleted through it, so it is not re-cached', async () => {
-    let release!: () => void;
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    const { spec: gate, release, arrived } = originGate(256 * 1024);
     h.origin.add('deleted-mid-fill', {
       data: randomImage(1024 * 1024),
-      gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached },
+      gate,
     });
     const client = send(h.url('/v2/images/deleted-mid-fill/file')).then(
       (response) => response.status,

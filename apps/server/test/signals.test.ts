@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeOrigin } from '@imgcache/test-origin';
+import { FakeOrigin, originGate } from '@imgcache/test-origin';
 import { handleSignals, type SignalProcess } from '../src/signals.js';
 import { randomImage, startHarness } from './helpers/harness.js';
 import { download, send } from './helpers/http-client.js';
@@ -29,10 +29,8 @@ afterEach(async () => {
 /** An image whose download stops after 256 KiB until `release()`; `reached` resolves when it stops. */
 function gatedImage(imageId: string) {
   const data = randomImage(1024 * 1024);
-  let release!: () => void;
-  let reached!: () => void;
-  const stopped = new Promise<void>((resolve) => (reached = resolve));
-  origin.add(imageId, { data, gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached } });
+  const { spec: gate, release, arrived: stopped } = originGate(256 * 1024);
+  origin.add(imageId, { data, gate });
   return { sha256: createHash('sha256').update(data).digest('hex'), length: data.length, release, stopped };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeOrigin } from '@imgcache/test-origin';
+import { FakeOrigin, originGate } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
 import { TestCluster, createDatabase, metric, postgresMissing } from './helpers/cluster-harness.js';
@@ -99,10 +99,8 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
 
   it('completes a client’s download from the origin, checksummed, when the owner dies in the middle of it', async () => {
     const data = randomImage(1024 * 1024);
-    let release!: () => void;
-    let reached!: () => void;
-    const stopped = new Promise<void>((resolve) => (reached = resolve));
-    origin.add('cut-off', { data, gate: { afterBytes: 256 * 1024, release: new Promise<void>((resolve) => (release = resolve)), reached } });
+    const { spec: gate, release, arrived: stopped } = originGate(256 * 1024);
+    origin.add('cut-off', { data, gate });
     const owner = cluster.ownerOf('cut-off');
     const other = cluster.running.find((node) => node !== owner)!;
     let firstByte!: () => void;
