@@ -3,7 +3,6 @@
 // Run alone: node bench/drivers.mjs [--driver sqlite|xattr] [--scale N]... [--ops N]
 // (defaults: both drivers, 10k and 100k entries, 2000 operations; --ops 0 skips them).
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
