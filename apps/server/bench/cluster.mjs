@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { printTable } from '../../../bench/lib.mjs';
 import { describe, mark, target } from '../../../bench/targets.mjs';
 import { killAllNow, startNode, startPlain, stopAll } from './children.mjs';
-import { complete, download, getJson, originRequests, waitForHit } from './downloads.mjs';
+import { complete, download, originRequests, waitForHit } from './downloads.mjs';
 import { MiB, millis } from './format.mjs';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));

@@ -130,7 +130,13 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     const onA = await commandsOf(a, async () => ({ images: 1, queued: 0 }));
     const onSlow = await commandsOf(slow, () => stuck);
     const onRestarted = await commandsOf(restarted, () => stuck);
-    await until(async () => (await a.membership.beat(), a.membership.ring().length), (count) => count === 6);
+    await until(
+      async () => {
+        await a.membership.beat();
+        return a.membership.ring().length;
+      },
+      (count) => count === 6,
+    );
     const id = await onA.issue('clear', { target: 'cache' }, 4_000);
     await Promise.all([onSlow.start(), onRestarted.start()]);
     await until(() => onA.get(id), (command) => statuses(command)[slow.nodeId] === 'running' && statuses(command)[restarted.nodeId] === 'running');
