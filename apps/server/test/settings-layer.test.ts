@@ -54,6 +54,14 @@ describe('sizes and durations read by core, as the CLI reads them', () => {
     });
   });
 
+  it('refuses a fractional byte count instead of rounding it down to a byte, and keeps 1.5G', () => {
+    expect(thrown(() => parseArguments([...BASE, '--max-size', '1.5'], {})).message).toBe(
+      'Invalid --max-size: "1.5" is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.',
+    );
+    expect(thrown(() => parseArguments([...BASE, '--min-free', '0.5'], {})).message).toMatch(/^Invalid --min-free: "0.5" is not a whole number of bytes/);
+    expect(parseArguments([...BASE, '--max-size', '1.5G'], {}).maxSize).toBe(1.5 * 1024 ** 3);
+  });
+
   it('refuses a bad duration with the same reason as the CLI, naming the flag or the variable', () => {
     expect(thrown(() => parseArguments([...BASE, '--stall-time', '5w'], {})).message).toBe(
       'Invalid --stall-time: "5w" is not a duration; use seconds or a unit, e.g. 3600, 90s, 30m, 24h, 1d.',
@@ -98,6 +106,17 @@ describe('--config FILE', () => {
     expect(error.message).toBe(`Invalid "maxSize" in config file ${config}: "lots" is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.`);
     const table = await file('table.toml', 'origin = "http://glance:9292"\ndir = "/c"\n[port]\nvalue = 1\n');
     expect(thrown(() => parseArguments(['--config', table], {})).message).toBe(`Invalid "port" in config file ${table}: {"value":1} is not a string, number or boolean.`);
+  });
+
+  it('refuses a TOML float where a whole number is meant, and a JSON key given twice', async () => {
+    const port = await file('port.toml', 'origin = "http://glance:9292"\ndir = "/c"\nport = 9393.0\n');
+    expect(thrown(() => parseArguments(['--config', port], {})).message).toBe(`Invalid "port" in config file ${port}: "9393.0" must be a whole number from 0 to 65535.`);
+    const size = await file('size.toml', 'origin = "http://glance:9292"\ndir = "/c"\nmaxSize = 1.5\n');
+    expect(thrown(() => parseArguments(['--config', size], {})).message).toBe(
+      `Invalid "maxSize" in config file ${size}: "1.5" is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.`,
+    );
+    const twice = await file('server.json', '{"origin": "http://glance:9292", "dir": "/c", "maxSize": "1G", "maxSize": "2G"}');
+    expect(thrown(() => parseArguments(['--config', twice], {})).message).toBe(`Cannot read config file ${twice}: the key "maxSize" is given twice; keep one`);
   });
 
   it('refuses an unknown key, naming it, the file and the known keys', async () => {
