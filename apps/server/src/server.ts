@@ -143,7 +143,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, tokenGuesses, origin, originHeaders, cluster: clusterNode?.state });
   registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken, tokenGuesses });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
-  registerProxyRoute(app, { cache, origin, authorizer, logger });
+  registerProxyRoute(app, { cache, origin, authorizer, logger, internalPrefix: config.accelRedirect ?? null });
 
   try {
     await app.listen({ host: config.host, port: config.port });
