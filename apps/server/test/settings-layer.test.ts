@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRememberedBudget } from '@imgcache/core';
+import { CACHE_SETTINGS, readRememberedBudget, SERVER_ONLY_SETTINGS } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArguments } from '../src/cli-options.js';
@@ -124,6 +124,13 @@ describe('--config FILE', () => {
     expect(thrown(() => parseArguments(['--config', config], {})).message).toMatch(
       new RegExp(`^Invalid --config: ${config} has an unknown key "max_size"; known keys: origin, host, port, dir, driver, maxSize, `),
     );
+  });
+
+  // The imgcache CLI reads this file too and skips exactly these keys (core's SERVER_ONLY_SETTINGS).
+  it("knows the cache keys and core's list of server-only keys, no more and no fewer", async () => {
+    const config = await file('server.toml', 'origin = "http://glance:9292"\nno_such_key = 1\n');
+    const known = /known keys: (.*)\.$/.exec(thrown(() => parseArguments(['--config', config], {})).message)![1]!.split(', ');
+    expect(new Set(known)).toEqual(new Set([...Object.keys(CACHE_SETTINGS), ...SERVER_ONLY_SETTINGS]));
   });
 
   it('refuses an unreadable or malformed file, and the binary exits 2', async () => {

@@ -39,7 +39,7 @@ export { HIT_FLUSH_INTERVAL_MS } from './hit-recorder.js';
 export { BufferPool, READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 export type { PruneResult } from './prune.js';
 export type { ReconcileReport } from './reconcile.js';
-export { CACHE_SETTINGS, FALSE_WORDS, TRUE_WORDS, describeSettingOrigin, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
+export { CACHE_SETTINGS, FALSE_WORDS, SERVER_ONLY_SETTINGS, TRUE_WORDS, describeSettingOrigin, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
 export type { SettingOrigin, SettingSource } from './settings.js';
 export { parseDuration, parseSize } from './setting-values.js';
 export { readConfigFile } from './config-file.js';
