@@ -20,6 +20,7 @@ export type { DriverSpec, Importer, LoadDriverOptions, LoadedDriver } from './lo
 export { CORE_DIRECTORY_NAMES, CacheLayout, isCoreDirectoryName } from './layout.js';
 // Small helpers drivers share with core, so they need not copy them.
 export { errnoCode, isProcessAlive, removeFile } from './io/fs-errors.js';
+export { PROCESS_LOCK_FILE } from './process-lock.js';
 export { forEachLimited, mapLimited } from './limited.js';
 export { MAX_KEY_LENGTH, MAX_NAME_BYTES, nameKey, parseQuarantineName, parseWorkFileName, quarantineName, workFileName } from './names.js';
 export type { ClaimName, QuarantineCause } from './names.js';
@@ -55,6 +56,7 @@ export {
   CacheDirectoryError,
   ConfigFileError,
   ChecksumMismatchError,
+  DirectoryInUseError,
   DriverConfigError,
   DriverContractError,
   DriverLoadError,
