@@ -183,7 +183,7 @@ http {
 
   // Before: nginx's own Accept-Ranges came with the one imgcache-server had put on the offload answer.
   it('answers a hit with one Accept-Ranges header, whole or ranged', async () => {
-    for (const headers of [{}, { range: 'bytes=0-9' }]) {
+    for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
       const answer = await send(`${front}/v2/images/img/file`, { headers });
       // Node's parser joins repeated headers: two would read "bytes, bytes".
       expect(answer.headers['accept-ranges'], JSON.stringify(headers)).toBe('bytes');
