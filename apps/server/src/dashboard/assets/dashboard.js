@@ -141,7 +141,7 @@ function drawChart(traffic) {
 }
 
 function drawTraffic(traffic) {
-  const window = { hit: 0, miss: 0, coalesced: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
+  const window = { hit: 0, hitStale: 0, miss: 0, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
   let seconds = 0;
   for (const sample of traffic.samples) {
     for (const key of Object.keys(window)) window[key] += sample[key];
