@@ -11,6 +11,7 @@ import {
   readConfigFile,
   readEnvSetting,
   readRememberedBudget,
+  SERVER_ONLY_SETTINGS,
   type ChecksumAlgorithm,
   type SettingOrigin,
 } from '@imgcache/core';
@@ -166,7 +167,8 @@ function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
 
 /**
  * Reads a config file, JSON or (named `*.toml`) TOML, such as
- * `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`. `path` is already resolved against
+ * `{"dir": "/var/cache/imgcache", "maxSize": "20GiB"}`; an imgcache-server config file
+ * too, whose cache keys apply and whose server-only keys (core's SERVER_ONLY_SETTINGS) are skipped. `path` is already resolved against
  * the run's working directory; a relative `dir` is taken relative to the file's own directory.
  * @throws {UsageError} for an unreadable file, an unknown key or a bad value.
  */
@@ -180,8 +182,10 @@ function readSettingsFile(path: string): Partial<Settings> {
   }
   const values: Partial<Settings> = {};
   for (const [key, raw] of Object.entries(parsed)) {
+    // One file for both apps: the server's own keys (origin, port…) mean nothing here.
+    if ((SERVER_ONLY_SETTINGS as readonly string[]).includes(key)) continue;
     if (!KEYS.includes(key as keyof Settings)) {
-      throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')}.`);
+      throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')} (and imgcache-server's own keys, which are skipped).`);
     }
     const value = convert(key as keyof Settings, raw, { source: 'file', key, file: path });
     Object.assign(values, { [key]: key === 'dir' ? resolve(dirname(path), value as string) : value });

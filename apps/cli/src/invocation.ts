@@ -12,8 +12,12 @@ export function invocation(script = process.argv[1] ?? '', env: NodeJS.ProcessEn
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && self !== null && realPath(join(dir, 'imgcache')) === self) return 'imgcache';
   }
-  const path = relative(cwd, script) || script;
-  return `node ${/^[\w./@+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`}`;
+  return `node ${shellWord(relative(cwd, script) || script)}`;
+}
+
+/** A word as a POSIX shell reads it back: as it is when plain, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w./@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function realPath(path: string): string | null {

@@ -9,6 +9,7 @@ import { registerDeleteAll } from './commands/delete-all.js';
 import { registerDeleteImages } from './commands/delete-images.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGet } from './commands/get.js';
+import { registerHelp } from './commands/help.js';
 import { registerImportGlance } from './commands/import-glance.js';
 import { registerListCached } from './commands/list-cached.js';
 import { registerListQueued } from './commands/list-queued.js';
@@ -30,6 +31,7 @@ Environment (flags win over the environment, which wins over --config, which win
 Config file (--config FILE), TOML if named *.toml, else JSON; a relative dir is relative to the file:
   {"dir": "/var/cache/imgcache", "driver": "sqlite", "maxSize": "20GiB",
    "stallTime": "24h", "checksumAlgorithm": "sha256"}
+  imgcache-server's config file works as it is: its cache keys apply, its other keys are skipped.
 
 Budget: without --max-size (or IMGCACHE_MAX_SIZE, or maxSize in --config), the budget the
 directory remembers (written by imgcache-server at start, or when the cache was created).
@@ -94,7 +96,7 @@ export function buildProgram(io: CliIo): Command {
     })
     .addHelpText('after', GLOBAL_HELP)
     // Local-only commands refuse a server URL before they validate or open anything.
-    .hook('preAction', (_program, actionCommand) => assertCommandFitsTarget(actionCommand));
+    .hook('preAction', (_program, actionCommand) => (actionCommand.name() === 'help' ? undefined : assertCommandFitsTarget(actionCommand)));
 
   attachIo(program, io);
   registerListCached(program);
@@ -111,6 +113,7 @@ export function buildProgram(io: CliIo): Command {
   registerPrefetch(program);
   registerImportGlance(program);
   registerDemo(program);
+  registerHelp(program);
   return program;
 }
 

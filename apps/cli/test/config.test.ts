@@ -39,6 +39,31 @@ describe('resolveConfig', () => {
     });
   });
 
+  // Before: "unknown key origin" for the server's own file.
+  it("reads imgcache-server's config file as it is: the cache keys apply, the server-only keys are skipped", async () => {
+    const path = join(root, 'server.toml');
+    await writeFile(
+      path,
+      [
+        'origin = "http://glance.internal:9292"',
+        'dir = "cache"',
+        'maxSize = "200GiB"',
+        'minFree = "10%"',
+        'host = "0.0.0.0"',
+        'port = 9393',
+        'adminTokenFile = "/etc/imgcache/admin-token"',
+        'authTtl = "2m"',
+        'public = false',
+        'checksumAlgorithm = "sha512"',
+        'originCaFile = "/etc/imgcache/glance-ca.pem"',
+        '',
+      ].join('\n'),
+    );
+    expect(await resolveConfig({ config: path }, {})).toEqual({ dir: join(root, 'cache'), driver: 'sqlite', maxSize: 200 * 1024 ** 3, stallTime: 86_400, checksumAlgorithm: 'sha512' });
+    await writeFile(path, 'port = 9393\nmaxsize = "1G"\n');
+    await expect(resolveConfig({ config: path }, {})).rejects.toThrow(/unknown key "maxsize"; known keys: dir, driver, maxSize, stallTime, checksumAlgorithm, url, token \(and imgcache-server's own keys, which are skipped\)/);
+  });
+
   it('accepts numbers in the file', async () => {
     const config = await configFile({ maxSize: 1000, stallTime: 5 });
     expect(await resolveConfig({ config }, {})).toMatchObject({ maxSize: 1000, stallTime: 5 });

@@ -73,6 +73,18 @@ export class Admission {
     return { totalBytes, availableBytes: stats.bavail * stats.bsize, floorBytes };
   }
 
+  /**
+   * A warning when the free-space floor is the whole filesystem or more (`--min-free 2T` on
+   * a 1 TB disk): every fill would then be refused as if the disk were full.
+   * @returns the message, or null when the floor leaves room.
+   * @throws the filesystem's error when it cannot be queried.
+   */
+  async floorWarning(): Promise<string | null> {
+    const { totalBytes, floorBytes } = await this.disk();
+    if (floorBytes < totalBytes) return null;
+    return `--min-free asks to keep ${floorBytes} bytes free on a filesystem of ${totalBytes} bytes (${this.cache.layout.root}): no image can be cached; lower --min-free`;
+  }
+
   /** Free bytes left above the floor once this image and the running fills are written. */
   private async freeBytesAfter(size: number): Promise<number> {
     const { availableBytes, floorBytes } = await this.disk();

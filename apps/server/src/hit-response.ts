@@ -51,7 +51,9 @@ export function sendHit(method: string, requestHeaders: IncomingHttpHeaders, res
   const start = range.kind === 'range' ? range.start : 0;
   const end = range.kind === 'range' ? range.end : entry.size - 1;
   if (accelRedirect !== null && method === 'GET' && offloadable(requestHeaders)) {
-    response.writeHead(200, { ...headers, 'x-accel-redirect': `${accelRedirect}${image.imageId}`, 'content-length': 0 });
+    // nginx copies Accept-Ranges from this answer, and adds its own to a whole file (not to a 206).
+    const { 'accept-ranges': ranges, ...offload } = headers;
+    response.writeHead(200, { ...offload, ...(range.kind === 'range' ? { 'accept-ranges': ranges } : {}), 'x-accel-redirect': `${accelRedirect}${image.imageId}`, 'content-length': 0 });
     return endWith(response, null).then((result) => ({ ...result, withBody: true, offloaded: Math.max(0, end - start + 1) }));
   }
   if (range.kind === 'range') headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;

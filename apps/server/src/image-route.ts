@@ -101,7 +101,12 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       headers: forwardedHeaders(request.headers, { head: request.method === 'HEAD' }),
     });
     const sent = await relayOriginResponse(reply, response, { 'x-cache': xCache });
-    metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
+    countImageBytes(response.statusCode, sent.bytes);
+  }
+
+  /** served_bytes{source="origin"} counts image bytes: a relayed error body (404, 500…) is none. */
+  function countImageBytes(status: number, bytes: number): void {
+    if (status >= 200 && status < 300) metrics.servedBytes.inc({ source: 'origin' }, bytes);
   }
 
   async function handle(request: Request, reply: FastifyReply): Promise<void> {
@@ -131,7 +136,7 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
       case 'declined': {
         const { response, bypass } = outcome.value;
         const sent = await relayOriginResponse(reply, response, { 'x-cache': bypass ? 'BYPASS' : 'MISS' });
-        metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
+        countImageBytes(response.statusCode, sent.bytes);
         return;
       }
       case 'pass': {

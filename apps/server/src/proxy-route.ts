@@ -3,7 +3,7 @@ import { isValidImageId } from '@imgcache/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authorizer } from './authorizer.js';
 import { discard, forwardedHeaders, returnedHeaders, type Origin } from './origin.js';
-import { relayOriginResponse, sendInvalidId, streamResponse } from './respond.js';
+import { relayOriginResponse, sendError, sendInvalidId, streamResponse } from './respond.js';
 import { addCacheApiVersions } from './versions.js';
 
 export interface ProxyContext {
@@ -11,6 +11,8 @@ export interface ProxyContext {
   origin: Origin;
   authorizer: Authorizer;
   logger: Logger;
+  /** The `--accel-redirect` prefix: nginx's internal location, never the origin's. */
+  internalPrefix?: string | null;
 }
 
 const IMAGE_PATH = /^\/v2\/images\/([^/?]+)\/?(?:\?.*)?$/;
@@ -31,6 +33,9 @@ export function registerProxyRoute(app: FastifyInstance, context: ProxyContext):
     const deletedImage = request.method === 'DELETE' ? IMAGE_PATH.exec(url)?.[1] : undefined;
     if (deletedImage !== undefined && !isValidImageId(decodeURIComponent(deletedImage))) return void sendInvalidId(reply, deletedImage);
     const path = url.split('?')[0]!;
+    if (context.internalPrefix && underPrefix(path, context.internalPrefix)) {
+      return void sendError(reply, 404, `${context.internalPrefix} is the front nginx's internal location; nothing is served under it here`);
+    }
     const versions = request.method === 'GET' && VERSION_PATHS.has(path);
     const headers = forwardedHeaders(request.headers);
     // The version document is rewritten, so ask for it uncompressed.
@@ -78,4 +83,18 @@ export function registerProxyRoute(app: FastifyInstance, context: ProxyContext):
 function isJson(contentType: string | string[] | undefined): boolean {
   const value = Array.isArray(contentType) ? contentType[0] : contentType;
   return value?.toLowerCase().includes('json') === true;
+}
+
+/**
+ * Whether a request path is under a prefix once percent-escapes and dot segments are
+ * resolved, as the origin behind would read it (`/%5Fimgcache/x`, `/v2/../_imgcache/x`).
+ */
+function underPrefix(path: string, prefix: string): boolean {
+  let decoded: string;
+  try {
+    decoded = new URL(decodeURIComponent(path), 'http://host').pathname;
+  } catch {
+    decoded = path;
+  }
+  return `${decoded}/`.startsWith(prefix) || `${path}/`.startsWith(prefix);
 }

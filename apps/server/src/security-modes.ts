@@ -1,8 +1,9 @@
 import type { ServerConfig } from './config.js';
 
 /**
- * Where a secret came from: a flag, the environment, the config file (each either the
- * token itself or a token file named there), the caller of `startServer`, or nowhere.
+ * Where a secret came from: a flag, the environment or the config file (the token itself),
+ * a token file (`--admin-token-file`, its variable or its config key: `file`), the caller
+ * of `startServer`, or nowhere.
  */
 export type SecretOrigin = 'flag' | 'env' | 'file' | 'options' | 'unset';
 
@@ -26,8 +27,11 @@ export interface SecurityModes {
   cluster?: { advertiseUrl: string; secret: SecretOrigin | 'file' };
 }
 
-/** The security modes of `config` and the one-line message that states them. */
-export function describeSecurityModes(config: ServerConfig): { modes: SecurityModes; message: string } {
+/**
+ * The security modes of `config`, the one-line message that states them, and warnings for
+ * settings that have no effect in these modes (logged beside it at startup).
+ */
+export function describeSecurityModes(config: ServerConfig): { modes: SecurityModes; message: string; warnings: string[] } {
   const modes: SecurityModes = {
     hits: config.public ? 'public' : 'authorised',
     authTtl: config.authTtl,
@@ -41,8 +45,8 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const hits = config.public
     ? 'hits public (no origin authorisation: anyone who reaches this server gets cached images)'
     : `hits authorised by the origin per client (remembered ${config.authTtl} s${modes.authStale > 0 ? `; while the origin cannot be asked, served on an authorisation up to ${modes.authStale} s old` : ''})`;
-  const management = config.adminToken ? `management API on (admin token from ${describe(config, 'adminToken', modes.adminToken)})` : 'management API off (no admin token)';
-  const originToken = config.originToken ? `origin token from ${describe(config, 'originToken', modes.originToken)}` : 'no origin token';
+  const management = config.adminToken ? `management API on (admin token from ${describe(config, 'adminToken')})` : 'management API off (no admin token)';
+  const originToken = config.originToken ? `origin token from ${describe(config, 'originToken')}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.
   const proxies = config.trustProxy ? `; client addresses taken from X-Forwarded-For of ${config.trustProxy.join(', ')}` : '';
   const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
@@ -62,11 +66,17 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
               : 'the startServer options';
     cluster = `; cluster on: peers reach this node at ${modes.cluster.advertiseUrl} and must sign their requests with the shared secret (from ${from})`;
   }
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}` };
+  const warnings: string[] = [];
+  // Public hits never ask the origin, so there is no authorisation to serve stale.
+  if (config.public && (config.authStale ?? 0) > 0) {
+    warnings.push(`security: --auth-stale ${config.authStale} has no effect with --public: hits are served without asking the origin`);
+  }
+  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}`, warnings };
 }
 
 function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken' | 'clusterSecret'): SecretOrigin {
   if (!config[key]) return 'unset';
+  if (key !== 'clusterSecret' && config.secretFiles?.[key] !== undefined) return 'file';
   const source = config.sources?.[key];
   return source === 'flag' || source === 'env' || source === 'file' ? source : 'options';
 }
@@ -77,8 +87,10 @@ const SECRET_NAMES = {
   originToken: { flag: '--origin-token', env: 'IMGCACHE_ORIGIN_TOKEN', key: 'originToken' },
 } as const;
 
-function describe(config: ServerConfig, key: 'adminToken' | 'originToken', origin: SecretOrigin): string {
+function describe(config: ServerConfig, key: 'adminToken' | 'originToken'): string {
   const names = SECRET_NAMES[key];
+  // Where the value (or the token file's path) was given, not the `file` of a token file.
+  const origin = config.sources?.[key];
   const path = config.secretFiles?.[key];
   // A secret read from a file is named by its file flag (never its value): `--admin-token-file /run/secrets/admin`.
   const suffix = path === undefined ? '' : '-file';

@@ -80,6 +80,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const logger: Logger = app.log;
   const security = describeSecurityModes(config);
   logger.info({ security: security.modes }, security.message);
+  for (const warning of security.warnings) logger.warn({ security: 'warning' }, warning);
   // Bodies are never parsed: uploads and every proxied body stream to the origin untouched.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -118,6 +119,8 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     metrics.evictions.inc(files);
     metrics.evictedBytes.inc(bytes);
   });
+  const floor = await admission.floorWarning().catch(() => null);
+  if (floor !== null) logger.warn(floor);
   const authorizer = new Authorizer(origin, { ttlSeconds: config.authTtl, staleSeconds: config.authStale ?? 0 });
   const peerSource = clusterNode?.peerSource({ authorizer, origin, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
   const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource, clusterNode ? (fill) => clusterNode.state.fillStarted(fill) : undefined);
@@ -140,7 +143,7 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, tokenGuesses, origin, originHeaders, cluster: clusterNode?.state });
   registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken, tokenGuesses });
   registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, trustedPeer: clusterNode ? (headers) => clusterNode.peers.isPeer(headers) : undefined, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
-  registerProxyRoute(app, { cache, origin, authorizer, logger });
+  registerProxyRoute(app, { cache, origin, authorizer, logger, internalPrefix: config.accelRedirect ?? null });
 
   try {
     await app.listen({ host: config.host, port: config.port });

@@ -72,6 +72,17 @@ describe('--accel-redirect: hits handed to nginx', () => {
     }
   });
 
+  // Before: the proxy fallback sent these to the origin.
+  it('answers 404 itself for any path under the internal prefix, never asking the origin', async () => {
+    const seen = h.origin.seen.length;
+    for (const path of ['/_imgcache/x', `${PREFIX}img`, '/%5Fimgcache/x', '/v2/../_imgcache/x', '/_imgcache']) {
+      const answer = await send(h.url(path));
+      expect(answer.status, path).toBe(404);
+      expect(JSON.parse(answer.body.toString()).error.message, path).toMatch(/internal location/);
+    }
+    expect(h.origin.seen.slice(seen)).toEqual([]);
+  });
+
   it('never offloads a miss, and never a hit the origin refuses', async () => {
     const refusing = await startHarness({ public: false, accelRedirect: PREFIX });
     try {
@@ -168,6 +179,15 @@ http {
     expect(viaNginx.headers['last-modified']).toBe(direct.headers['last-modified']);
     expect(viaNginx.headers['x-cache']).toBe('HIT');
     expect(viaNginx.headers['content-type']).toBe('application/octet-stream');
+  });
+
+  // Before: nginx's own Accept-Ranges came with the one imgcache-server had put on the offload answer.
+  it('answers a hit with one Accept-Ranges header, whole or ranged', async () => {
+    for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
+      const answer = await send(`${front}/v2/images/img/file`, { headers });
+      // Node's parser joins repeated headers: two would read "bytes, bytes".
+      expect(answer.headers['accept-ranges'], JSON.stringify(headers)).toBe('bytes');
+    }
   });
 
   it('answers a Range request with the right bytes, and a conditional one through imgcache-server', async () => {

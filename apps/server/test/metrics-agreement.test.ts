@@ -115,4 +115,21 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
     expect((await leader).headers['x-cache']).toBe('MISS');
     expect(delta(before, await scrape(h))).toEqual({ 'imgcache_requests_total{result="coalesced"}': 1 });
   });
+
+  // Before: the JSON error bodies the origin sent for these counted as image bytes served.
+  it('counts only image bytes in served_bytes{source="origin"}, not the origin error bodies it relays', async () => {
+    const served = async () => Number(/^imgcache_served_bytes_total\{source="origin"\} (\S+)$/m.exec((await send(h.url('/metrics'))).body.toString())?.[1]);
+    const before = await served();
+    const missing = await send(h.url('/v2/images/no-such-image/file'));
+    expect(missing.status).toBe(404);
+    expect(missing.body.length).toBeGreaterThan(0);
+    const broken = await send(h.url('/v2/images/broken/file'));
+    expect(broken.status).toBe(500);
+    const head = await send(h.url('/v2/images/no-such-image/file'), { method: 'HEAD' });
+    expect(head.status).toBe(404);
+    expect(await served()).toBe(before);
+    const image = await send(h.url('/v2/images/range-pass/file'), { headers: { range: 'bytes=0-99' } });
+    expect(image.status).toBe(206);
+    expect(await served()).toBe(before + 100);
+  });
 });

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRememberedBudget } from '@imgcache/core';
+import { CACHE_SETTINGS, readRememberedBudget, SERVER_ONLY_SETTINGS } from '@imgcache/core';
 import { CommanderError } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArguments } from '../src/cli-options.js';
@@ -54,6 +54,14 @@ describe('sizes and durations read by core, as the CLI reads them', () => {
     });
   });
 
+  it('refuses a fractional byte count instead of rounding it down to a byte, and keeps 1.5G', () => {
+    expect(thrown(() => parseArguments([...BASE, '--max-size', '1.5'], {})).message).toBe(
+      'Invalid --max-size: "1.5" is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.',
+    );
+    expect(thrown(() => parseArguments([...BASE, '--min-free', '0.5'], {})).message).toMatch(/^Invalid --min-free: "0.5" is not a whole number of bytes/);
+    expect(parseArguments([...BASE, '--max-size', '1.5G'], {}).maxSize).toBe(1.5 * 1024 ** 3);
+  });
+
   it('refuses a bad duration with the same reason as the CLI, naming the flag or the variable', () => {
     expect(thrown(() => parseArguments([...BASE, '--stall-time', '5w'], {})).message).toBe(
       'Invalid --stall-time: "5w" is not a duration; use seconds or a unit, e.g. 3600, 90s, 30m, 24h, 1d.',
@@ -100,11 +108,29 @@ describe('--config FILE', () => {
     expect(thrown(() => parseArguments(['--config', table], {})).message).toBe(`Invalid "port" in config file ${table}: {"value":1} is not a string, number or boolean.`);
   });
 
+  it('refuses a TOML float where a whole number is meant, and a JSON key given twice', async () => {
+    const port = await file('port.toml', 'origin = "http://glance:9292"\ndir = "/c"\nport = 9393.0\n');
+    expect(thrown(() => parseArguments(['--config', port], {})).message).toBe(`Invalid "port" in config file ${port}: "9393.0" must be a whole number from 0 to 65535.`);
+    const size = await file('size.toml', 'origin = "http://glance:9292"\ndir = "/c"\nmaxSize = 1.5\n');
+    expect(thrown(() => parseArguments(['--config', size], {})).message).toBe(
+      `Invalid "maxSize" in config file ${size}: "1.5" is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.`,
+    );
+    const twice = await file('server.json', '{"origin": "http://glance:9292", "dir": "/c", "maxSize": "1G", "maxSize": "2G"}');
+    expect(thrown(() => parseArguments(['--config', twice], {})).message).toBe(`Cannot read config file ${twice}: the key "maxSize" is given twice; keep one`);
+  });
+
   it('refuses an unknown key, naming it, the file and the known keys', async () => {
     const config = await file('server.toml', 'origin = "http://glance:9292"\nmax_size = "1G"\n');
     expect(thrown(() => parseArguments(['--config', config], {})).message).toMatch(
       new RegExp(`^Invalid --config: ${config} has an unknown key "max_size"; known keys: origin, host, port, dir, driver, maxSize, `),
     );
+  });
+
+  // The imgcache CLI reads this file too and skips exactly these keys (core's SERVER_ONLY_SETTINGS).
+  it("knows the cache keys and core's list of server-only keys, no more and no fewer", async () => {
+    const config = await file('server.toml', 'origin = "http://glance:9292"\nno_such_key = 1\n');
+    const known = /known keys: (.*)\.$/.exec(thrown(() => parseArguments(['--config', config], {})).message)![1]!.split(', ');
+    expect(new Set(known)).toEqual(new Set([...Object.keys(CACHE_SETTINGS), ...SERVER_ONLY_SETTINGS]));
   });
 
   it('refuses an unreadable or malformed file, and the binary exits 2', async () => {

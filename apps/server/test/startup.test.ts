@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,6 +84,24 @@ describe('startup log line', () => {
     expect(line.security).toMatchObject({ managementApi: 'on', adminToken: 'flag' });
     expect(line.msg).toContain('admin token from --admin-token');
     expect(fromFlag.stdout).not.toContain('flag-secret');
+  });
+});
+
+describe('startup warnings', () => {
+  it('says a token read from --admin-token-file came from a file, and warns of settings that cannot work', async () => {
+    const tokenFile = join(root, 'admin-token');
+    await writeFile(tokenFile, 'file-secret\n');
+    // 1 PiB is more than this disk, so no image could ever be cached.
+    const server = await start(['--admin-token-file', tokenFile, '--public', '--auth-stale', '60', '--min-free', '1P']);
+    const line = await server.waitForLog((entry) => 'security' in entry && typeof entry.security === 'object');
+    expect(line.security).toMatchObject({ managementApi: 'on', adminToken: 'file', hits: 'public' });
+    expect(line.msg).toContain(`admin token from --admin-token-file ${tokenFile}`);
+    const stale = await server.waitForLog((entry) => entry.security === 'warning');
+    expect(stale).toMatchObject({ level: 40, msg: 'security: --auth-stale 60 has no effect with --public: hits are served without asking the origin' });
+    const floor = await server.waitForLog((entry) => typeof entry.msg === 'string' && entry.msg.startsWith('--min-free'));
+    expect(floor.level).toBe(40);
+    expect(floor.msg).toMatch(new RegExp(`^--min-free asks to keep ${1024 ** 5} bytes free on a filesystem of \\d+ bytes \\(.*\\): no image can be cached; lower --min-free$`));
+    expect(server.stdout).not.toContain('file-secret');
   });
 });
 

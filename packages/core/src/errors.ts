@@ -19,6 +19,7 @@ export type ImgcacheErrorCode =
   | 'ERR_IMGCACHE_DRIVER_CONTRACT'
   | 'ERR_IMGCACHE_DRIVER_LOAD'
   | 'ERR_IMGCACHE_DRIVER_STORE'
+  | 'ERR_IMGCACHE_DIRECTORY_IN_USE'
   // Raised by the apps (@imgcache/cli, @imgcache/server); listed here so every code has one home.
   | 'ERR_IMGCACHE_CLI_USAGE'
   | 'ERR_IMGCACHE_CLI_FAILED'
@@ -251,4 +252,27 @@ function describe(value: unknown): string {
   if (typeof value !== 'string') return `of type ${typeof value}`;
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
   return JSON.stringify(shown);
+}
+
+/**
+ * The cache directory is open in another process (or another ImageCache of this one) with
+ * a driver that declares `capabilities.multiProcess === false`: the two would keep separate
+ * metadata for one set of files.
+ */
+export class DirectoryInUseError extends ImgcacheError {
+  constructor(
+    readonly dir: string,
+    readonly driverName: string,
+    /** The process that holds it, when known. */
+    readonly ownerPid: number | null,
+    /** When it took the directory (ISO 8601), when known. */
+    readonly since: string | null,
+  ) {
+    const owner = ownerPid === null ? 'another opener' : ownerPid === process.pid ? `another open cache of this process (pid ${ownerPid})` : `process ${ownerPid}`;
+    super(
+      'ERR_IMGCACHE_DIRECTORY_IN_USE',
+      `Cache directory ${dir} is in use by ${owner}${since ? ` since ${since}` : ''}, and driver ${driverName} serves one process only. ` +
+        'Close that cache first, or use a driver that several processes can share (sqlite, xattr).',
+    );
+  }
 }

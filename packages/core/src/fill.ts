@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { MultiHasher, formatChecksum, type ChecksumAlgorithm, type ParsedChecksum } from './checksum.js';
-import { quarantineClaim, takeWriteClaim, type WriteClaim } from './claims.js';
+import { quarantineClaim, releaseClaim, takeWriteClaim, type WriteClaim } from './claims.js';
 import { commitVerified } from './fill-commit.js';
 import { nextTimestamp } from './clock.js';
 import type { CacheEntry, Driver } from './driver.js';
@@ -370,6 +370,8 @@ export class Fill {
       this.release();
     };
     if (image) finish();
+    // A stop asked for (the caller's signal: Ctrl-C, shutdown) is no failed write to inspect.
+    else if (error instanceof FillAbortedError) void releaseClaim(this.claimed).catch(() => undefined).then(finish);
     else void this.quarantine().then(finish);
   }
 

@@ -19,6 +19,7 @@ import { checkDriverSpec, loadDriver } from './load-driver.js';
 import type { Logger } from './logger.js';
 import type { PruneResult } from './prune.js';
 import { PrefetchQueue } from './queue.js';
+import { takeProcessLock, type ProcessLock } from './process-lock.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { Removal } from './removal.js';
 import { verifyImages, type VerifyResult } from './verify.js';
@@ -57,6 +58,9 @@ export class ImageCache {
   private readonly hits: HitRecorder;
   private closed = false;
   private readonly removal: Removal;
+
+  /** Held while open when the driver serves one process only (process-lock.ts). */
+  private processLock: ProcessLock | null = null;
 
   private constructor(
     private readonly driver: Driver,
@@ -107,11 +111,17 @@ export class ImageCache {
         logger: settings.logger,
       },
     });
+    let lock: ProcessLock | null = null;
     try {
+      // Before reconcile: a second opener of a single-process driver must not touch the files.
+      if (!driver.capabilities.multiProcess) lock = await takeProcessLock(layout, driver.name);
       const report = await reconcile(layout, driver, settings.checksumAlgorithm, settings.logger);
-      return new ImageCache(driver, layout, settings, report);
+      const cache = new ImageCache(driver, layout, settings, report);
+      cache.processLock = lock;
+      return cache;
     } catch (error) {
       await driver.close().catch(() => undefined);
+      await lock?.release();
       throw error;
     }
   }
@@ -389,6 +399,7 @@ export class ImageCache {
     await this.hits.flush();
     this.openFiles.close();
     await this.driver.close();
+    await this.processLock?.release();
   }
 
   /**

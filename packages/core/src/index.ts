@@ -20,6 +20,7 @@ export type { DriverSpec, Importer, LoadDriverOptions, LoadedDriver } from './lo
 export { CORE_DIRECTORY_NAMES, CacheLayout, isCoreDirectoryName } from './layout.js';
 // Small helpers drivers share with core, so they need not copy them.
 export { errnoCode, isProcessAlive, removeFile } from './io/fs-errors.js';
+export { PROCESS_LOCK_FILE } from './process-lock.js';
 export { forEachLimited, mapLimited } from './limited.js';
 export { MAX_KEY_LENGTH, MAX_NAME_BYTES, nameKey, parseQuarantineName, parseWorkFileName, quarantineName, workFileName } from './names.js';
 export type { ClaimName, QuarantineCause } from './names.js';
@@ -39,7 +40,7 @@ export { HIT_FLUSH_INTERVAL_MS } from './hit-recorder.js';
 export { BufferPool, READ_BUFFER_BYTES, readBuffers } from './io/buffer-pool.js';
 export type { PruneResult } from './prune.js';
 export type { ReconcileReport } from './reconcile.js';
-export { CACHE_SETTINGS, FALSE_WORDS, TRUE_WORDS, describeSettingOrigin, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
+export { CACHE_SETTINGS, FALSE_WORDS, SERVER_ONLY_SETTINGS, TRUE_WORDS, describeSettingOrigin, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from './settings.js';
 export type { SettingOrigin, SettingSource } from './settings.js';
 export { parseDuration, parseSize } from './setting-values.js';
 export { readConfigFile } from './config-file.js';
@@ -55,6 +56,7 @@ export {
   CacheDirectoryError,
   ConfigFileError,
   ChecksumMismatchError,
+  DirectoryInUseError,
   DriverConfigError,
   DriverContractError,
   DriverLoadError,

@@ -43,11 +43,12 @@ const QUANTITY = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i;
 /**
  * Parses a size into whole bytes: `2000000000`, `500M`, `.5G`, `10GiB`, `1.5 T`, `2GB`,
  * `1PiB`. `K`/`M`/`G`/`T`/`P` and `KiB`… are powers of 1024, `KB`/`MB`… powers of 1000
- * (IEC 80000-13 and SI); a fraction of a byte is rounded down. A number (from a config
- * file) is a byte count.
+ * (IEC 80000-13 and SI); a fraction of a unit is rounded down to whole bytes (`1.1K` is
+ * 1126), but a count of bytes with a decimal point (`1.5`, `1.5B`, `9393.0`) is refused. A
+ * number (from a config file) is a byte count.
  * @param setting the name to report, e.g. `--max-size` or `IMGCACHE_MAX_SIZE`.
- * @throws {InvalidSettingError} for anything else, a negative or a non-whole number, or
- * more bytes than a safe integer holds.
+ * @throws {InvalidSettingError} for anything else, a negative or a non-whole number of
+ * bytes, or more bytes than a safe integer holds.
  */
 export function parseSize(value: string | number, setting: string): number {
   if (typeof value === 'number') {
@@ -58,6 +59,11 @@ export function parseSize(value: string | number, setting: string): number {
   const multiplier = match ? BYTES_PER_UNIT[match[2]!.toLowerCase()] : undefined;
   if (!match || multiplier === undefined) {
     throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB`);
+  }
+  // A fraction of a unit is a whole number of bytes or close to it (`1.5G`); a fraction of
+  // one byte is a mistake (`1.5` for 1.5 GiB), never rounded down to a byte.
+  if (multiplier === 1 && match[1]!.includes('.')) {
+    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G`);
   }
   const bytes = Math.floor(Number(match[1]) * multiplier);
   if (!Number.isSafeInteger(bytes)) throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is too large`);

@@ -108,3 +108,15 @@ export const CACHE_SETTINGS = {
   stallTime: { flag: '--stall-time', env: 'IMGCACHE_STALL_TIME' },
   checksumAlgorithm: { flag: '--checksum-algorithm', env: 'IMGCACHE_CHECKSUM_ALGORITHM' },
 } as const satisfies Record<string, { flag: string; env: string }>;
+
+/**
+ * The keys of an `imgcache-server` config file that are not {@link CACHE_SETTINGS}: the
+ * `imgcache` CLI reads a server's file with `--config` and skips these, so an operator can
+ * point both at one file. A server test keeps this list equal to the server's own.
+ */
+export const SERVER_ONLY_SETTINGS = [
+  'origin', 'host', 'port', 'minFree', 'adminToken', 'adminTokenFile', 'originToken', 'originTokenFile', 'public', 'authTtl', 'authStale',
+  'prefetchConcurrency', 'maintenanceInterval', 'rangeMiss', 'accelRedirect', 'trustProxy', 'logLevel', 'logFormat', 'originConnectTimeout',
+  'originHeaderTimeout', 'originIdleTimeout', 'originCaFile', 'originCertFile', 'originKeyFile', 'cluster', 'advertiseUrl', 'clusterSecret',
+  'clusterSecretFile', 'clusterWeight', 'clusterCopy', 'clusterHotHits', 'clusterHeartbeat', 'clusterDeadAfter',
+] as const;

@@ -116,6 +116,19 @@ describe('reconcile, called directly', () => {
     expect(await listDir(layout.incompleteDir)).toEqual([]);
   });
 
+  it("moves a dead writer's half-written file aside and keeps the committed copy of the same image it was replacing", async () => {
+    const { layout, driver, run } = await setup();
+    await committed(layout, driver, 'img', 100);
+    const half = workFileName('img', deadPid());
+    await writeFile(join(layout.incompleteDir, half), bytes(37));
+    const report = await run();
+    expect(report.repairs).toEqual([expect.objectContaining({ action: 'quarantined', imageId: 'img', cause: 'abandoned' })]);
+    expect(await driver.get('img')).toMatchObject({ size: 100, checksum: 'sha256:00' });
+    expect((await stat(layout.imagePath('img'))).size).toBe(100);
+    expect(await listDir(layout.incompleteDir)).toEqual([]);
+    expect((await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name))).toEqual([expect.objectContaining({ cause: 'abandoned' })]);
+  });
+
   it('moves foreign files out of incomplete/ and images/, and ignores what is not a regular file', async () => {
     const { layout, driver, logger, run } = await setup();
     await writeFile(join(layout.incompleteDir, 'editor.swp'), 'x');

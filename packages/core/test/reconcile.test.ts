@@ -46,7 +46,10 @@ describe('startup reconcile names every repair', () => {
   it('reports nothing and logs nothing when there is nothing to repair', async () => {
     const dir = await tempDir();
     const driver = createMemoryDriver();
-    await (await openCache({ dir, driver })).cacheImageIter('img', [bytes(10)]);
+    const first = await openCache({ dir, driver });
+    await first.cacheImageIter('img', [bytes(10)]);
+    // The memory driver serves one process: the first cache lets go of the directory first.
+    await first.close();
     const logger = capturingLogger();
     const reopened = await openCache({ dir, driver, logger });
     expect(reopened.reconcileReport.repairs).toEqual([]);

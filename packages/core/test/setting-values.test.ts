@@ -38,6 +38,12 @@ describe('parseSize', () => {
     expect((error as Error).message).toBe(`Invalid IMGCACHE_MAX_SIZE: ${JSON.stringify(text)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.`);
   });
 
+  it.each(['1.5', '1.5B', '.5', '9393.0'])('refuses the fractional byte count %j rather than rounding it down', (text) => {
+    expect(() => parseSize(text, '--max-size')).toThrow(
+      `Invalid --max-size: ${JSON.stringify(text)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.`,
+    );
+  });
+
   it('refuses sizes beyond safe integers', () => {
     expect(() => parseSize('99999999P', '--max-size')).toThrow('Invalid --max-size: "99999999P" is too large.');
   });

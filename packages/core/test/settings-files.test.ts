@@ -47,6 +47,26 @@ describe('readConfigFile', () => {
     expect(() => readConfigFile(path)).toThrow(message);
   });
 
+  it('keeps a TOML float apart from an integer: floats come back as decimal text', async () => {
+    const toml = await file('floats.toml', 'port = 9393.0\nmaxSize = 1.5\nstallTime = 90\nbig = 9007199254740993\n[nested]\nx = 2\n');
+    expect(readConfigFile(toml)).toEqual({ port: '9393.0', maxSize: '1.5', stallTime: 90, big: '9007199254740993', nested: { x: 2 } });
+  });
+
+  it('refuses a JSON key given twice in one object, naming the key and the file', async () => {
+    const json = await file('twice.json', '{"dir": "/a", "maxSize": "1G", "dir": "/b"}');
+    let error: unknown;
+    try {
+      readConfigFile(json);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')).toBe(true);
+    expect((error as Error).message).toBe(`Cannot read config file ${json}: the key "dir" is given twice; keep one`);
+    // The same key in two different objects is no repeat.
+    const nested = await file('nested.json', '{"a": {"x": 1}, "b": {"x": 2}}');
+    expect(readConfigFile(nested)).toEqual({ a: { x: 1 }, b: { x: 2 } });
+  });
+
   it('refuses a missing file with the reason', () => {
     expect(() => readConfigFile(join(root, 'missing.toml'))).toThrow(/^Cannot read config file .*missing\.toml: ENOENT/);
   });

@@ -4,7 +4,7 @@ import { assertValidImageId } from '@imgcache/core';
 import type { Command } from 'commander';
 import { ioFor } from '../cli-io.js';
 import { contextFor, withCache } from '../context.js';
-import { OperationFailedError, UsageError } from '../errors.js';
+import { InterruptedError, OperationFailedError, UsageError } from '../errors.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
 import { nonEmpty } from '../io/non-empty.js';
@@ -34,10 +34,26 @@ export function registerCacheImage(program: Command): void {
         throw new OperationFailedError(`Refusing to cache image ${imageId}: ${what} (0 bytes), which is usually a failed download. Pass --allow-empty to cache an empty image.`);
       }
       const context = await contextFor(self);
+      // Ctrl-C stops the write; core then removes its work file and claim before the exit,
+      // instead of leaving them for the next start to move aside.
+      const controller = new AbortController();
+      const onInterrupt = (): void => controller.abort(new InterruptedError(`Interrupted: image ${imageId} was not cached.`));
+      process.once('SIGINT', onInterrupt);
       const image = await withCache(context, async (cache) => {
-        const cached = path === null
-          ? await cache.cacheImageIter(imageId, source ?? [], options.checksum)
-          : await cache.cacheImageFile(imageId, path, options.checksum);
+        const { signal } = controller;
+        let cached: boolean;
+        try {
+          cached = path === null
+            ? await cache.cacheImageIter(imageId, untilAborted(source ?? [], signal), options.checksum, { signal })
+            : await cache.cacheImageFile(imageId, path, options.checksum, { signal });
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          throw error;
+        } finally {
+          process.removeListener('SIGINT', onInterrupt);
+          // A stdin left unread (interrupted) must not keep the process alive.
+          if (fromStdin && signal.aborted) io.stdin.destroy();
+        }
         if (!cached) {
           const reason = (await cache.isCached(imageId)) ? 'it is already cached (delete-cached-image it first to replace it)' : 'another process is caching it right now';
           throw new OperationFailedError(`Did not cache image ${imageId}: ${reason}.`);
@@ -52,4 +68,22 @@ export function registerCacheImage(program: Command): void {
     'imgcache cache-image 0a1b2c3d-aaaa-bbbb-cccc-000000000001 ./cirros.qcow2',
     'curl -fsS https://origin/image | imgcache cache-image img-1 - --checksum sha256:9f86d0…',
   ]);
+}
+
+/**
+ * The source's chunks until `signal` aborts, then its end: a read from stdin waiting for
+ * bytes that may never come stops at once, and core, seeing its signal aborted at the end
+ * of the source, discards the write (work file and claim) as a stop, not a failure.
+ */
+async function* untilAborted(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<Uint8Array>)[Symbol.iterator]();
+  const stopped = new Promise<{ done: true; value: undefined }>((resolve) => {
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+  });
+  for (;;) {
+    const next = await Promise.race([iterator.next(), stopped]);
+    if (next.done) return;
+    yield next.value;
+  }
 }

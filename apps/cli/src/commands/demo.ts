@@ -7,7 +7,7 @@ import { contextFor, withCache, type CommandContext } from '../context.js';
 import { formatAge } from '../format/format-age.js';
 import { formatSize } from '../format/format-size.js';
 import { examples } from '../help.js';
-import { invocation } from '../invocation.js';
+import { invocation, shellWord } from '../invocation.js';
 import { cachedImageJson } from './list-cached.js';
 
 const DEMO_IDS = ['demo-image-1', 'demo-image-2', 'demo-image-3', 'demo-image-4'];
@@ -91,7 +91,8 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
     images.map((entry) => [entry.imageId, formatSize(entry.size), String(entry.hits), formatAge(entry.lastAccessed, now)]),
   );
   out.line();
-  const cli = invocation();
+  // With --dir, so that they act on this directory whatever the next shell's IMGCACHE_DIR or cwd.
+  const cli = `${invocation()} --dir ${shellWord(cache.layout.root)}`;
   out.line(`Cache holds ${formatSize(size)} of a ${formatSize(cache.maxSize)} budget. Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`);
 }
 

@@ -131,11 +131,11 @@ async function prefetchOne(
   }
 }
 
-/** fetch() hides the network cause (refused, reset…) behind "fetch failed". */
+/** A failure in words; a network error (refused, reset…, with an errno code) says the origin could not be reached. */
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  return cause && error.message === 'fetch failed' ? `${error.message}: ${cause}` : error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? `cannot reach the origin: ${error.message}` : error.message;
 }
 
 function parseConcurrency(value: string): number {

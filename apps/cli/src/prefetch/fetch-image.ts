@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ImgcacheError, type ImageCache } from '@imgcache/core';
+import { httpRequest } from '../http-client.js';
 import { checksumFromHeaders } from './response-checksum.js';
 
 /** The origin answered with a status other than 200 (`ERR_IMGCACHE_ORIGIN_RESPONSE`, an answer that cannot be used). */
@@ -29,8 +28,8 @@ export type FetchOutcome = { cached: true; size: number } | { cached: false };
  */
 export async function fetchIntoCache(cache: ImageCache, imageId: string, url: string, options: FetchImageOptions): Promise<FetchOutcome> {
   // identity: a compressed body would not match Content-Length or the checksum.
-  const response = await fetch(url, { headers: { 'accept-encoding': 'identity', ...options.headers }, signal: options.signal });
-  const body = response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]);
+  const response = await httpRequest(url, { headers: { 'accept-encoding': 'identity', ...options.headers }, signal: options.signal });
+  const { body } = response;
   // The origin can break off before the cache starts reading the body (it first takes the
   // image's write lock). Without a listener that 'error' event would crash the process; the
   // reader still sees the failure, because iterating an errored stream throws its error.

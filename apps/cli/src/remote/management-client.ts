@@ -1,3 +1,4 @@
+import { httpRequest, type HttpAnswer } from '../http-client.js';
 import type { RemoteConfig } from '../config.js';
 import { RemoteRequestError } from '../errors.js';
 import { parseClusterCommand, parseClusterView, type ClusterCommand, type ClusterView } from './cluster-listing.js';
@@ -105,12 +106,12 @@ export class ManagementClient {
     const url = new URL(path, this.remote.url);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.remote.token !== undefined) headers['x-auth-token'] = this.remote.token;
-    let response: Response;
+    let response: HttpAnswer;
     let text: string;
     try {
       // The timeout covers the body as well: a server that stalls mid-answer is abandoned too.
-      response = await fetch(url, { method, headers, signal: AbortSignal.timeout(this.remote.timeout * 1000) });
-      text = await response.text();
+      response = await httpRequest(url, { method, headers, signal: AbortSignal.timeout(this.remote.timeout * 1000) });
+      text = await response.body.text();
     } catch (error) {
       throw this.transportError(error);
     }
@@ -135,14 +136,14 @@ export class ManagementClient {
     if (error instanceof Error && error.name === 'TimeoutError') {
       return new RemoteRequestError(`no answer from ${this.location} within ${this.remote.timeout} s (raise --timeout to wait longer)`, undefined, { cause: error });
     }
-    // fetch reports network failures as "fetch failed" with the socket error as the cause.
+    // The socket error itself, or (wrapped, as fetch did) its cause.
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     const detail = code === 'ECONNREFUSED' ? 'connection refused' : cause instanceof Error ? cause.message : String(cause);
     return new RemoteRequestError(`cannot reach ${this.location}: ${detail}`, undefined, { cause: error });
   }
 
-  private statusError(method: Method, url: URL, response: Response, text: string): RemoteRequestError {
+  private statusError(method: Method, url: URL, response: HttpAnswer, text: string): RemoteRequestError {
     const { status } = response;
     const said = serverMessage(text);
     const detail = `the server answered ${status}${said ? `: ${said}` : ''}`;

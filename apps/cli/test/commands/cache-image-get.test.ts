@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSandbox, type Sandbox } from '../helpers/run-cli.js';
+import { BIN, createSandbox, type Sandbox } from '../helpers/run-cli.js';
 
 let sandbox: Sandbox;
 beforeEach(async () => {
@@ -101,5 +102,51 @@ describe('get', () => {
     const result = await sandbox.run(['get', 'absent', '-o', target]);
     expect(result).toMatchObject({ code: 1, stderr: 'imgcache: error: Image absent is not cached.\n' });
     expect(await readdir(sandbox.root)).not.toContain('never.raw');
+  });
+});
+
+describe('cache-image interrupted', () => {
+  /** Starts `cache-image interrupted -` with half an image on stdin, the pipe left open; resolves once its work file exists. */
+  async function startWriting(): Promise<{ child: ReturnType<typeof spawn>; exit: Promise<number | null> }> {
+    const child = spawn(process.execPath, [BIN, 'cache-image', 'interrupted', '-'], { env: { ...process.env, ...sandbox.env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // The child may stop reading (interrupted, killed) before the pipe drains.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.write(randomBytes(256 * 1024));
+    // Bounded wait for the write to begin: its work file (the claim) appears in incomplete/.
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const names = await readdir(join(sandbox.dir, 'incomplete')).catch(() => []);
+      if (names.length > 0) return { child, exit };
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    child.kill('SIGKILL');
+    throw new Error('cache-image never started writing');
+  }
+
+  // Before: the claim and work file stayed behind, and the next start moved them to invalid/.
+  it('on Ctrl-C (SIGINT) removes its work file and claim and exits 130', async () => {
+    const { child, exit } = await startWriting();
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    expect(stderr).toMatch(/interrupted/i);
+    expect(await readdir(join(sandbox.dir, 'incomplete'))).toEqual([]);
+    expect(await readdir(join(sandbox.dir, 'invalid'))).toEqual([]);
+    expect(await sandbox.json(['list-cached'])).toEqual({ cachedImages: [] });
+    // Nothing holds the image: it can be cached at once.
+    expect((await sandbox.run(['cache-image', 'interrupted', '-'], { input: randomBytes(1000) })).code).toBe(0);
+  });
+
+  it('after SIGKILL the next start never serves the leftover, and the image can be cached again', async () => {
+    const { child, exit } = await startWriting();
+    child.kill('SIGKILL');
+    await exit;
+    expect((await readdir(join(sandbox.dir, 'incomplete'))).length).toBeGreaterThan(0);
+    expect(await sandbox.json(['list-cached'])).toEqual({ cachedImages: [] });
+    const bytes = randomBytes(1000);
+    const again = await sandbox.run(['cache-image', 'interrupted', '-'], { input: bytes });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await readFile(join(sandbox.dir, 'images', 'interrupted'))).toEqual(bytes);
   });
 });

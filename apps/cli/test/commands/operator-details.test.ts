@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,7 +29,9 @@ describe('demo', () => {
     const result = await sandbox.runBin(['demo'], { cwd: REPO, env: { PATH: dirname(process.execPath) } });
     expect(result.code, result.stderr).toBe(0);
     const script = relative(REPO, BIN);
-    expect(result.stdout).toContain(`Next: node ${script} list-cached, node ${script} stats, node ${script} verify.`);
+    // Before: without --dir, so they acted on whatever directory the next shell defaulted to.
+    const cli = `node ${script} --dir ${sandbox.dir}`;
+    expect(result.stdout).toContain(`Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`);
     expect(result.stdout).not.toMatch(/Next: imgcache /);
   });
 
@@ -38,7 +41,21 @@ describe('demo', () => {
     await symlink(BIN, join(bin, 'imgcache'));
     const result = await sandbox.runBin(['demo'], { env: { PATH: `${bin}:${dirname(process.execPath)}` } });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('Next: imgcache list-cached, imgcache stats, imgcache verify.');
+    const cli = `imgcache --dir ${sandbox.dir}`;
+    expect(result.stdout).toContain(`Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`);
+  });
+});
+
+describe('demo next commands', () => {
+  it('quote a directory the shell would split, and act on the demo directory when run', async () => {
+    const dir = join(sandbox.root, "it's a dir");
+    const result = await sandbox.runBin(['--dir', dir, 'demo'], { cwd: REPO, env: { PATH: dirname(process.execPath) } });
+    expect(result.code, result.stderr).toBe(0);
+    const next = /Next: (.*) list-cached,/.exec(result.stdout)![1]!;
+    expect(next).toMatch(/ --dir '.*it'\\''s a dir'$/);
+    const listed = spawnSync('sh', ['-c', `${next} --json list-cached`], { cwd: REPO, encoding: 'utf8', env: { PATH: dirname(process.execPath) } });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).cachedImages.length).toBeGreaterThan(0);
   });
 });
 

@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, createSandbox, runInTerminal, type Sandbox } from '../helpers/run-cli.js';
+import { freeBadPort } from '../helpers/server-process.js';
 
 interface Origin {
   url: string;
@@ -29,7 +30,7 @@ const images = new Map<string, Buffer>([
 ]);
 
 /** A real HTTP origin on 127.0.0.1 that serves /images/<id> with the headers each case needs. */
-async function startOrigin(): Promise<Origin> {
+async function startOrigin(port = 0): Promise<Origin> {
   let inFlight = 0;
   const origin: Omit<Origin, 'url' | 'close'> = { requests: [], maxInFlight: 0, failing: new Set(['broken']) };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -70,10 +71,10 @@ async function startOrigin(): Promise<Origin> {
       res.end(bytes);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return Object.assign(origin, {
-    url: `http://127.0.0.1:${port}/images/{id}`,
+    url: `http://127.0.0.1:${bound}/images/{id}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -159,12 +160,28 @@ describe('prefetch', () => {
     expect(origin.requests).toEqual([]);
   });
 
+  // Before: "fetch failed: bad port", as Node's fetch refuses the WHATWG bad ports.
+  it('downloads from an origin on a port that fetch() refuses (6666 and the other WHATWG "bad ports")', async (context) => {
+    const port = await freeBadPort();
+    if (port === undefined) return context.skip('every WHATWG bad port tried is taken on 127.0.0.1 here');
+    const onBadPort = await startOrigin(port);
+    try {
+      await sandbox.run(['queue-image', 'good-2']);
+      const result = await sandbox.run(['--json', 'prefetch', '--origin', onBadPort.url]);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).fetched).toEqual([{ imageId: 'good-2', size: images.get('good-2')!.length }]);
+      expect(onBadPort.requests.map((request) => request.path)).toEqual(['/images/good-2']);
+    } finally {
+      await onBadPort.close();
+    }
+  });
+
   it('reports an unreachable origin per image', async () => {
     await sandbox.run(['queue-image', 'good-1']);
     await origin.close();
     const raw = await sandbox.run(['--json', 'prefetch', '--origin', origin.url]);
     expect(raw.code).toBe(1);
-    expect(JSON.parse(raw.stdout).failed[0].error).toMatch(/^fetch failed: .*ECONNREFUSED/);
+    expect(JSON.parse(raw.stdout).failed[0].error).toMatch(/^cannot reach the origin: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
   });
 
   it.each([

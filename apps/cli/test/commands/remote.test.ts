@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatSize } from '../../src/format/format-size.js';
 import { createSandbox, runInTerminal, type Sandbox } from '../helpers/run-cli.js';
-import { startHttpServer, startImgcacheServer, unusedUrl, type LocalHttpServer, type RunningServer } from '../helpers/server-process.js';
+import { freeBadPort, startHttpServer, startImgcacheServer, unusedUrl, type LocalHttpServer, type RunningServer } from '../helpers/server-process.js';
 
 const TOKEN = 'secret';
 
@@ -76,6 +76,22 @@ async function waitUntilCached(ids: readonly string[]): Promise<void> {
 }
 
 describe('managing a running server with --url', () => {
+  // Before: "cannot reach …: bad port", as Node's fetch refuses the WHATWG bad ports.
+  it('manages a server listening on a port that fetch() refuses (6666 and the other WHATWG "bad ports")', async (context) => {
+    const port = await freeBadPort();
+    if (port === undefined) return context.skip('every WHATWG bad port tried is taken on 127.0.0.1 here');
+    const onBadPort = await startImgcacheServer(['--origin', `${origin.url}/{id}`, '--maintenance-interval', '0', '--dir', join(root, 'bad-port'), '--admin-token', TOKEN, '--port', String(port)]);
+    try {
+      expect(onBadPort.url).toBe(`http://127.0.0.1:${port}`);
+      const result = await sandbox.run(['--url', onBadPort.url, '--token', TOKEN, '--json', 'list-queued']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ queuedImages: [] });
+    } finally {
+      await onBadPort.stop();
+    }
+  });
+
   it('queues images, which the server prefetches; list-cached shows exact bytes and ISO times', async () => {
     const startedAt = Date.now();
     expect(await remoteJson(['queue-image', 'img-alpha', 'img-b'])).toEqual({

@@ -50,6 +50,21 @@ describe('help', () => {
     await expect(access(sandbox.dir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  // Before: the whole help on stderr, exit 2, and not a word about the name.
+  it('help with an unknown command name exits 2 naming it and listing the commands; help NAME shows that command', async () => {
+    const unknown = await sandbox.run(['help', 'bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/^error: unknown command 'bogus'; the commands are list-cached, list-queued, .*, demo\n/);
+    expect(unknown.stderr).not.toContain('Usage:');
+    const known = await sandbox.run(['help', 'stats']);
+    expect(known.code).toBe(0);
+    expect(known.stdout).toMatch(/^Usage: imgcache stats/);
+    const all = await sandbox.run(['help']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^Usage: imgcache \[options\] \[command\]/);
+  });
+
   it('prints the version', async () => {
     const result = await sandbox.run(['--version']);
     expect(result).toMatchObject({ code: 0, stdout: '0.1.0\n' });

@@ -95,3 +95,25 @@ export async function unusedUrl(): Promise<string> {
   await probe.close();
   return probe.url;
 }
+
+/**
+ * Ports the WHATWG Fetch standard blocks ("bad ports", https://fetch.spec.whatwg.org/#port-blocking)
+ * that are ordinary ports to everything else: Node's global fetch refuses them.
+ */
+const BAD_PORTS = [6666, 6665, 6667, 6668, 6669, 6000, 6697, 10080];
+
+/** The first of {@link BAD_PORTS} that 127.0.0.1 can bind now, or undefined when all are taken. */
+export async function freeBadPort(): Promise<number | undefined> {
+  for (const port of BAD_PORTS) {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
+  return undefined;
+}

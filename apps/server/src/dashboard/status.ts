@@ -66,8 +66,10 @@ export async function readTrafficTotals(metrics: ServerMetrics): Promise<Traffic
     values.filter((entry) => entry.labels[label] === value).reduce((sum, entry) => sum + entry.value, 0);
   return {
     hit: by(requests.values, 'result', 'hit'),
+    hitStale: by(requests.values, 'result', 'hit_stale'),
     miss: by(requests.values, 'result', 'miss'),
     coalesced: by(requests.values, 'result', 'coalesced'),
+    coalescedStale: by(requests.values, 'result', 'coalesced_stale'),
     bypass: by(requests.values, 'result', 'bypass'),
     error: by(requests.values, 'result', 'error'),
     cacheBytes: by(served.values, 'source', 'cache'),

@@ -2,8 +2,12 @@
 export interface TrafficTotals {
   /** `imgcache_requests_total` by result. */
   hit: number;
+  /** Hits served on an earlier authorisation while the origin could not be asked (`hit_stale`). */
+  hitStale: number;
   miss: number;
   coalesced: number;
+  /** Joined downloads served on an earlier authorisation (`coalesced_stale`). */
+  coalescedStale: number;
   bypass: number;
   error: number;
   /** `imgcache_served_bytes_total{source="cache"}` and `{source="origin"}`. */
@@ -17,7 +21,7 @@ export interface TrafficSample extends TrafficTotals {
   seconds: number;
 }
 
-export const TRAFFIC_KEYS = ['hit', 'miss', 'coalesced', 'bypass', 'error', 'cacheBytes', 'originBytes'] as const satisfies readonly (keyof TrafficTotals)[];
+export const TRAFFIC_KEYS = ['hit', 'hitStale', 'miss', 'coalesced', 'coalescedStale', 'bypass', 'error', 'cacheBytes', 'originBytes'] as const satisfies readonly (keyof TrafficTotals)[];
 
 /**
  * A small in-process ring of per-interval traffic samples for the dashboard's chart: each

@@ -155,6 +155,20 @@ describe('dashboard API', () => {
     expect(await h.server.cache.isCached('open-img')).toBe(true);
   });
 
+  // Before: a hit served through an origin outage (--auth-stale) showed in no total.
+  it('counts hits served on an earlier authorisation in the totals and the hit ratio figures', async () => {
+    h = await startHarness({ adminToken: TOKEN, authTtl: 0, authStale: 3600 });
+    h.origin.add('private', { data: randomImage(2_000), allowedTokens: ['good'] });
+    expect((await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache']).toBe('MISS');
+    await h.origin.stop();
+    expect((await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache']).toBe('HIT-STALE');
+    const session = await login(h);
+    const status = json(await send(h.url('/dashboard/api/status'), { headers: { cookie: session.cookie } }));
+    expect(status.traffic.totals).toMatchObject({ hit: 0, hitStale: 1, miss: 1, coalescedStale: 0, cacheBytes: 2_000 });
+    const samples = status.traffic.samples as { hitStale: number }[];
+    expect(samples.reduce((sum, sample) => sum + sample.hitStale, 0)).toBe(1);
+  });
+
   it('reports usage, traffic totals, the largest and hottest images and the queue as /v2/cache and /metrics do', async () => {
     h = await startHarness({ adminToken: TOKEN, maxSize: 10_000_000 });
     h.origin.add('big', { data: randomImage(300_000) });
@@ -169,7 +183,7 @@ describe('dashboard API', () => {
     const cache = json(await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } }));
     expect(status.usage).toMatchObject({ cacheBytes: 301_000, images: 2, maxSize: 10_000_000, inFlightFills: 0 });
     expect(status.usage.disk.totalBytes).toBeGreaterThan(status.usage.disk.availableBytes);
-    expect(status.traffic.totals).toEqual({ hit: 2, miss: 2, coalesced: 0, bypass: 0, error: 0, cacheBytes: 2_000, originBytes: 301_000 });
+    expect(status.traffic.totals).toEqual({ hit: 2, hitStale: 0, miss: 2, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 2_000, originBytes: 301_000 });
     expect(status.largest.map((image: { imageId: string }) => image.imageId)).toEqual(['big', 'small']);
     expect(status.hottest[0]).toMatchObject({ imageId: 'small', hits: cache.cached_images.find((image: { image_id: string }) => image.image_id === 'small').hits });
     expect(status.queue.queued).toEqual(cache.queued_images);

@@ -76,6 +76,8 @@ describe.skipIf('reason' in chromium)('dashboard in Chromium', () => {
     for (const result of ['hit', 'miss', 'coalesced', 'bypass', 'error']) {
       expect([result, Number(await figure(page, `total-${result}`))]).toEqual([result, metric(metrics, `imgcache_requests_total{result="${result}"}`)]);
     }
+    expect(Number(await figure(page, 'total-hitStale'))).toBe(metric(metrics, 'imgcache_requests_total{result="hit_stale"}'));
+    expect(Number(await figure(page, 'total-coalescedStale'))).toBe(metric(metrics, 'imgcache_requests_total{result="coalesced_stale"}'));
     expect(Number(await figure(page, 'total-cache-bytes'))).toBe(metric(metrics, 'imgcache_served_bytes_total{source="cache"}'));
     expect(Number(await figure(page, 'total-origin-bytes'))).toBe(metric(metrics, 'imgcache_served_bytes_total{source="origin"}'));
     expect(Number(await figure(page, 'inflight-fills'))).toBe(metric(metrics, 'imgcache_inflight_fills'));

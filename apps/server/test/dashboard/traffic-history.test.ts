@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TrafficHistory, type TrafficTotals } from '../../src/dashboard/traffic-history.js';
 
-const zero: TrafficTotals = { hit: 0, miss: 0, coalesced: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
+const zero: TrafficTotals = { hit: 0, hitStale: 0, miss: 0, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
 
 describe('TrafficHistory', () => {
   it('closes one sample per record with the counts of its interval, keeps the newest ones, and shows the interval in progress', async () => {

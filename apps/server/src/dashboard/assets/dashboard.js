@@ -67,10 +67,11 @@ function fillRows(tbody, items, columns, empty) {
   }
 }
 
-/** Hit ratio as /metrics counts it: hits over every answered download but errors. */
+/** Hit ratio: hits (stale ones too: they came from the cache) over every answered download but errors. */
 function hitRatio(counts) {
-  const answered = counts.hit + counts.miss + counts.coalesced + counts.bypass;
-  return answered === 0 ? null : counts.hit / answered;
+  const hits = counts.hit + counts.hitStale;
+  const answered = hits + counts.miss + counts.coalesced + counts.coalescedStale + counts.bypass;
+  return answered === 0 ? null : hits / answered;
 }
 
 function width(element, ratio) {
@@ -140,7 +141,7 @@ function drawChart(traffic) {
 }
 
 function drawTraffic(traffic) {
-  const window = { hit: 0, miss: 0, coalesced: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
+  const window = { hit: 0, hitStale: 0, miss: 0, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
   let seconds = 0;
   for (const sample of traffic.samples) {
     for (const key of Object.keys(window)) window[key] += sample[key];
@@ -152,7 +153,7 @@ function drawTraffic(traffic) {
   figure('window-cache-bytes', window.cacheBytes, bytes(window.cacheBytes));
   figure('window-origin-bytes', window.originBytes, bytes(window.originBytes));
   const totals = traffic.totals;
-  for (const key of ['hit', 'miss', 'coalesced', 'bypass', 'error']) figure(`total-${key}`, totals[key]);
+  for (const key of ['hit', 'hitStale', 'miss', 'coalesced', 'coalescedStale', 'bypass', 'error']) figure(`total-${key}`, totals[key]);
   figure('total-cache-bytes', totals.cacheBytes, bytes(totals.cacheBytes));
   figure('total-origin-bytes', totals.originBytes, bytes(totals.originBytes));
   drawChart(traffic);
