@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BATCH_KEY, batchLockName, batchLockText, forgetGoneBatchLocks, readBatchLock } from './batch-lock.js';
 import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
+import { sharedOnGlobal } from './shared-on-global.js';
 import { nameKey, parseWorkFileName, workFileName, type ClaimName, type QuarantineCause } from './names.js';
 import { quarantineFile } from './quarantine.js';
 
@@ -63,16 +64,6 @@ interface HeldBatch {
 /** This process's batch locks by path, shared like {@link held}. */
 const heldBatches = sharedOnGlobal('imgcache.claims.batches', () => new Map<string, HeldBatch>());
 
-/** The value registered on `globalThis` under `Symbol.for(name)`, created by the first copy of this module to ask. */
-function sharedOnGlobal<T>(name: string, create: () => T): T {
-  const registry = globalThis as Record<symbol, T | undefined>;
-  const key = Symbol.for(name);
-  const existing = registry[key];
-  if (existing !== undefined) return existing;
-  const created = create();
-  registry[key] = created;
-  return created;
-}
 
 /**
  * Whose claim a name in `incomplete/` is.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DirectoryInUseError } from './errors.js';
 import { errnoCode, ignoreMissing, isProcessAlive } from './io/fs-errors.js';
 import type { CacheLayout } from './layout.js';
+import { sharedOnGlobal } from './shared-on-global.js';
 
 /** The lock file, in the cache root, of a cache opened with a single-process driver. */
 export const PROCESS_LOCK_FILE = 'single-process.lock';
@@ -16,7 +17,7 @@ interface LockOwner {
 }
 
 /** Lock files this process holds, shared by every copy of this module (two ImageCache instances in one process). */
-const held: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('imgcache.processLocks')] ??= new Set<string>()) as Set<string>;
+const held = sharedOnGlobal('imgcache.processLocks', () => new Set<string>());
 
 /** A cache root held for one process; {@link release} it when the cache closes. */
 export interface ProcessLock {
