@@ -49,7 +49,13 @@ async function atScale(driver, count) {
   const { dir, dispose } = await scratch(`scale-${driver.name}`);
   try {
     let cache = await ImageCache.open({ dir, driver: driver.factory, fallback: false, logger: silentLogger });
-    const context = { root: cache.layout.root, imagesDir: cache.layout.imagesDir, imagePath: (id) => cache.layout.imagePath(id), nodeId: 'bench', logger: silentLogger };
+    const context = {
+      root: cache.layout.root,
+      imagesDir: cache.layout.imagesDir,
+      imagePath: (id) => cache.layout.imagePath(id),
+      nodeId: 'bench',
+      logger: silentLogger,
+    };
     await cache.close();
     const raw = await driver.factory(context);
     const base = Date.now() - count;
@@ -57,10 +63,18 @@ async function atScale(driver, count) {
       const batch = [];
       for (let n = start; n < Math.min(count, start + 500); n++) batch.push(n);
       await Promise.all(batch.map((n) => writeFile(context.imagePath(`s-${n}`), 'x')));
-      for (const n of batch) await raw.commit({ imageId: `s-${n}`, size: 1, checksum: 'sha256:00', lastModified: base + n });
+      for (const n of batch)
+        await raw.commit({ imageId: `s-${n}`, size: 1, checksum: 'sha256:00', lastModified: base + n });
     }
     await raw.close();
-    cache = await ImageCache.open({ dir, driver: driver.factory, fallback: false, logger: silentLogger, nodeId: 'bench', maxSize: count / 2 });
+    cache = await ImageCache.open({
+      dir,
+      driver: driver.factory,
+      fallback: false,
+      logger: silentLogger,
+      nodeId: 'bench',
+      maxSize: count / 2,
+    });
     const list = await best(3, () => cache.getCachedImages());
     const prune = await time(() => cache.prune());
     if (prune.result.files !== count / 2) throw new Error(`prune evicted ${prune.result.files}, expected ${count / 2}`);
@@ -87,25 +101,45 @@ export async function driverBench({ scales = [10_000, 100_000], ops = 2000, only
     opRows.push([driver.name, fmtMs(write), fmtMs(read)]);
   }
   opRows.push(['(reference) Glance sqlite', '2.5 ms', '2.2 ms'], ['(reference) Glance xattr', '170 µs', '40 µs']);
-  if (ops > 0) printTable(`Per image, 4 KiB images, ${ops} each (write = cacheImageIter incl. fsync; read = openForRead + hit)`, ['driver', 'write', 'read'], opRows);
+  if (ops > 0)
+    printTable(
+      `Per image, 4 KiB images, ${ops} each (write = cacheImageIter incl. fsync; read = openForRead + hit)`,
+      ['driver', 'write', 'read'],
+      opRows,
+    );
 
   const scaleRows = [];
   for (const driver of drivers) {
     for (const count of scales) {
       const { list, prune, perEviction } = await atScale(driver, count);
-      figures.atScale.push({ driver: driver.name, entries: count, listMs: list, pruneMs: prune, perEvictionMs: perEviction });
+      figures.atScale.push({
+        driver: driver.name,
+        entries: count,
+        listMs: list,
+        pruneMs: prune,
+        perEvictionMs: perEviction,
+      });
       scaleRows.push([driver.name, count, fmtMs(list), fmtMs(prune), fmtMs(perEviction)]);
     }
   }
-  scaleRows.push(['(reference) Glance sqlite', 8000, '-', '15 s for 4000', '3.8 ms'], ['(reference) Glance xattr', 8000, '-', '270 s for 4000', '67 ms']);
+  scaleRows.push(
+    ['(reference) Glance sqlite', 8000, '-', '15 s for 4000', '3.8 ms'],
+    ['(reference) Glance xattr', 8000, '-', '270 s for 4000', '67 ms'],
+  );
   const list = describe(target('sqlite.list100k'));
   const prune = describe(target('sqlite.prune50k'));
-  printTable(`At scale (targets at 100k: getCachedImages ${list}, prune of 50k ${prune})`, ['driver', 'entries', 'getCachedImages', 'prune half', 'per eviction'], scaleRows);
+  printTable(
+    `At scale (targets at 100k: getCachedImages ${list}, prune of 50k ${prune})`,
+    ['driver', 'entries', 'getCachedImages', 'prune half', 'per eviction'],
+    scaleRows,
+  );
   return figures;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { driver: { type: 'string' }, scale: { type: 'string', multiple: true }, ops: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { driver: { type: 'string' }, scale: { type: 'string', multiple: true }, ops: { type: 'string' } },
+  });
   await driverBench({
     only: values.driver ?? null,
     ...(values.scale ? { scales: values.scale.map(Number) } : {}),

@@ -45,5 +45,6 @@ export function printTable(title, headers, rows) {
 export function* repeatedChunks(total, chunkSize = 4 * MiB) {
   const chunk = Buffer.alloc(chunkSize);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
-  for (let sent = 0; sent < total; sent += chunkSize) yield sent + chunkSize <= total ? chunk : chunk.subarray(0, total - sent);
+  for (let sent = 0; sent < total; sent += chunkSize)
+    yield sent + chunkSize <= total ? chunk : chunk.subarray(0, total - sent);
 }

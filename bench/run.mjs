@@ -26,7 +26,9 @@ function parseArguments(args) {
       options.json = true;
       options.jsonFile = args[i].slice('--json='.length);
     } else {
-      console.error(`bench/run.mjs: unknown argument ${args[i]}\nusage: node bench/run.mjs [--quick] [--no-cluster] [--json [FILE]]`);
+      console.error(
+        `bench/run.mjs: unknown argument ${args[i]}\nusage: node bench/run.mjs [--quick] [--no-cluster] [--json [FILE]]`,
+      );
       process.exit(2);
     }
   }
@@ -65,7 +67,12 @@ if (options.cluster) {
 figures.seconds = (Date.now() - started) / 1000;
 
 figures.targets = evaluateTargets(figures);
-const rows = figures.targets.map((result) => [result.label, result.goal, formatMeasured(result), result.met === null ? result.note : result.met ? '✓' : '✗']);
+const rows = figures.targets.map((result) => [
+  result.label,
+  result.goal,
+  formatMeasured(result),
+  result.met === null ? result.note : result.met ? '✓' : '✗',
+]);
 const measured = figures.targets.filter((result) => result.met !== null);
 printTable(
   `Targets (bench/targets.mjs): ${measured.filter((result) => result.met).length} of ${measured.length} measured met`,

@@ -21,7 +21,13 @@ export async function throughputBench({ size = GiB, runs = 2 } = {}) {
   const record = (key, label, imgcacheMs, baselineMs) => {
     const ratio = baselineMs / imgcacheMs;
     figures[key] = { imgcacheMs, baselineMs, ratio };
-    rows.push([label, fmtRate(size, imgcacheMs), fmtRate(size, baselineMs), ratio.toFixed(2), `${describe(target(`core.${key}`))} ${mark(`core.${key}`, ratio)}`]);
+    rows.push([
+      label,
+      fmtRate(size, imgcacheMs),
+      fmtRate(size, baselineMs),
+      ratio.toFixed(2),
+      `${describe(target(`core.${key}`))} ${mark(`core.${key}`, ratio)}`,
+    ]);
   };
   try {
     const cache = await ImageCache.open({ dir: join(dir, 'cache'), logger: silentLogger, maxSize: 8 * size });
@@ -33,7 +39,10 @@ export async function throughputBench({ size = GiB, runs = 2 } = {}) {
     for (let run = 0; run < runs; run++) {
       await cache.deleteCachedImage(`big-${n}`);
       flushDisk();
-      cacheWrite = Math.min(cacheWrite, (await time(() => cache.cacheImageIter(`big-${++n}`, repeatedChunks(size)))).ms);
+      cacheWrite = Math.min(
+        cacheWrite,
+        (await time(() => cache.cacheImageIter(`big-${++n}`, repeatedChunks(size)))).ms,
+      );
       await rm(join(dir, 'plain.bin'), { force: true });
       flushDisk();
       const plain = await time(async () => {
@@ -48,7 +57,9 @@ export async function throughputBench({ size = GiB, runs = 2 } = {}) {
     record('write', `write ${size / MiB} MiB (sha256 + fsync)`, cacheWrite, baselineWrite);
 
     const cacheRead = await best(runs + 1, async () => pipeline(await cache.openForRead(`big-${n}`), sink()));
-    const baselineRead = await best(runs + 1, async () => pipeline(createReadStream(cache.layout.imagePath(`big-${n}`)), sink()));
+    const baselineRead = await best(runs + 1, async () =>
+      pipeline(createReadStream(cache.layout.imagePath(`big-${n}`)), sink()),
+    );
     record('read', `read ${size / MiB} MiB (openForRead)`, cacheRead, baselineRead);
     // The same read with the buffer size core uses, so the ratio is not only about buffers.
     const sameBuffer = await best(runs + 1, async () =>
@@ -59,6 +70,10 @@ export async function throughputBench({ size = GiB, runs = 2 } = {}) {
   } finally {
     await dispose();
   }
-  printTable('Streaming throughput (best of runs; ratio = imgcache / plain Node)', ['operation', 'imgcache', 'plain Node', 'ratio', 'target'], rows);
+  printTable(
+    'Streaming throughput (best of runs; ratio = imgcache / plain Node)',
+    ['operation', 'imgcache', 'plain Node', 'ratio', 'target'],
+    rows,
+  );
   return figures;
 }

@@ -68,7 +68,8 @@ export async function pack(pkg, destination) {
 /** The pnpm that runs us when there is one (`npx pnpm@…` puts it nowhere on PATH), else pnpm from PATH. */
 function pnpmCommand() {
   const execPath = process.env.npm_execpath;
-  if (execPath && /pnpm/.test(execPath)) return /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []];
+  if (execPath && /pnpm/.test(execPath))
+    return /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []];
   return ['pnpm', []];
 }
 
@@ -99,9 +100,11 @@ export function fileProblems(files, manifest) {
     if (!files.includes(required)) problems.push(`missing ${required}`);
   }
   if (!files.some((file) => file.endsWith('.js'))) problems.push('no built JavaScript in dist/');
-  if (manifest.types && !files.includes(manifest.types.replace(/^\.\//, ''))) problems.push(`types file ${manifest.types} is not packed`);
+  if (manifest.types && !files.includes(manifest.types.replace(/^\.\//, '')))
+    problems.push(`types file ${manifest.types} is not packed`);
   for (const [command, target] of Object.entries(manifest.bin ?? {})) {
-    if (!files.includes(String(target).replace(/^\.\//, ''))) problems.push(`bin ${command} -> ${target} is not packed`);
+    if (!files.includes(String(target).replace(/^\.\//, '')))
+      problems.push(`bin ${command} -> ${target} is not packed`);
   }
   return problems;
 }
@@ -114,7 +117,17 @@ export function manifestProblems(manifest) {
       if (String(range).startsWith('workspace:')) problems.push(`${field}.${name} is still ${range}`);
     }
   }
-  for (const field of ['name', 'version', 'description', 'license', 'repository', 'engines', 'type', 'exports', 'files']) {
+  for (const field of [
+    'name',
+    'version',
+    'description',
+    'license',
+    'repository',
+    'engines',
+    'type',
+    'exports',
+    'files',
+  ]) {
     if (manifest[field] === undefined) problems.push(`no ${field}`);
   }
   if (manifest.publishConfig?.access !== 'public') problems.push('publishConfig.access is not public');
@@ -138,11 +151,17 @@ export async function attw(tarball) {
 
 async function tool(name, args) {
   try {
-    const { stdout, stderr } = await run(join(BIN, name), args, { cwd: ROOT, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(join(BIN, name), args, {
+      cwd: ROOT,
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return `${stdout}${stderr}`;
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`;
-    throw new Error(`${name} failed for ${relative(ROOT, args.find((arg) => arg.endsWith('.tgz')) ?? '')}:\n${output || error.message}`);
+    throw new Error(
+      `${name} failed for ${relative(ROOT, args.find((arg) => arg.endsWith('.tgz')) ?? '')}:\n${output || error.message}`,
+    );
   }
 }
 

@@ -26,7 +26,9 @@ if (missing.length === 0) process.exit(0);
 const skipping = missing.map((tool) => tool.usedBy).join(' and ');
 const names = missing.map((tool) => tool.command).join(', ');
 if (process.getuid?.() !== 0) {
-  say(`no ${names} on PATH and not root, so not installing; ${skipping} will skip (install Debian's ${missing.map((tool) => tool.pkg).join(' ')} to run it)`);
+  say(
+    `no ${names} on PATH and not root, so not installing; ${skipping} will skip (install Debian's ${missing.map((tool) => tool.pkg).join(' ')} to run it)`,
+  );
   process.exit(0);
 }
 if (!have('apt-get')) {

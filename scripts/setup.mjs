@@ -19,7 +19,7 @@ if (env.npm_config_nodedir) {
 } else {
   console.log(
     `setup: no Node headers in ${join(prefix, 'include', 'node')}; node-gyp will download them. ` +
-      'Offline, install your distribution\'s Node headers package or set npm_config_nodedir.',
+      "Offline, install your distribution's Node headers package or set npm_config_nodedir.",
   );
 }
 const args = ['install', ...(process.env.CI ? ['--frozen-lockfile'] : [])];

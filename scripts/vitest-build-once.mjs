@@ -21,11 +21,18 @@ function mtimes(dir) {
 /** @param {{ config: { root: string } }} project the Vitest project being set up */
 export default function setup(project) {
   const packageDir = project.config.root;
-  const inputs = [...mtimes(join(packageDir, 'src')), ...['tsconfig.build.json', '../../tsconfig.base.json'].map((name) => statSync(join(packageDir, name)).mtimeMs)];
+  const inputs = [
+    ...mtimes(join(packageDir, 'src')),
+    ...['tsconfig.build.json', '../../tsconfig.base.json'].map((name) => statSync(join(packageDir, name)).mtimeMs),
+  ];
   const outputs = mtimes(join(packageDir, 'dist'));
   if (outputs.length > 0 && Math.min(...outputs) > Math.max(...inputs)) return;
   const tsc = createRequire(join(packageDir, 'package.json')).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: packageDir, stdio: 'inherit', timeout: 120_000 });
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: packageDir,
+    stdio: 'inherit',
+    timeout: 120_000,
+  });
   // Files tsc does not emit (the server dashboard's HTML, CSS and JS) are copied by the
   // package's own step, the one its build script runs.
   const copyAssets = join(packageDir, 'scripts', 'copy-assets.mjs');

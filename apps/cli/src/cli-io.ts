@@ -2,7 +2,11 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 
 /** A stream that may be a terminal, as `process.stdout` and `process.stderr` are. */
-export type CliWritable = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; hasColors?: (env?: object) => boolean };
+export type CliWritable = NodeJS.WritableStream & {
+  isTTY?: boolean;
+  columns?: number;
+  hasColors?: (env?: object) => boolean;
+};
 
 /**
  * What one run of the CLI reads, writes and resolves against. The binary passes the

@@ -87,7 +87,11 @@ const KEYS = Object.keys(CONFIG_ENV) as (keyof Settings)[];
  * which wins over the defaults.
  * @throws {UsageError} for an unreadable config file or a bad value in any source.
  */
-export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<CacheConfig> {
+export async function resolveConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Promise<CacheConfig> {
   return (await resolveSettings(flags, env, cwd)).cache;
 }
 
@@ -99,7 +103,11 @@ export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv =
  * (`dir`, `--config`) are resolved against `cwd`.
  * @throws {UsageError} for an unreadable config file, a bad value in any source, or both `--dir` and `--url`.
  */
-export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<ResolvedSettings> {
+export async function resolveSettings(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Promise<ResolvedSettings> {
   if (flags.dir !== undefined && flags.url !== undefined) {
     throw new UsageError('Use either --dir (a local cache directory) or --url (a running server), not both.');
   }
@@ -114,7 +122,13 @@ export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv
     checksumAlgorithm: pick('checksumAlgorithm') ?? DEFAULT_CONFIG.checksumAlgorithm,
   };
   const given: BudgetSource | undefined =
-    flags.maxSize !== undefined ? 'flag' : fromEnv.maxSize !== undefined ? 'env' : file.maxSize !== undefined ? 'file' : undefined;
+    flags.maxSize !== undefined
+      ? 'flag'
+      : fromEnv.maxSize !== undefined
+        ? 'env'
+        : file.maxSize !== undefined
+          ? 'file'
+          : undefined;
   const url = flags.dir === undefined ? pick('url') : undefined;
   if (url === undefined) {
     if (given !== undefined) return { cache, budgetSource: given, remote: undefined };
@@ -130,7 +144,11 @@ export async function resolveSettings(flags: ConfigFlags, env: NodeJS.ProcessEnv
   if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
     throw new UsageError('The server token must be non-empty printable ASCII (no line breaks or control characters).');
   }
-  return { cache, budgetSource: given ?? 'default', remote: { url: new URL(url), token, timeout: flags.timeout ?? DEFAULT_TIMEOUT } };
+  return {
+    cache,
+    budgetSource: given ?? 'default',
+    remote: { url: new URL(url), token, timeout: flags.timeout ?? DEFAULT_TIMEOUT },
+  };
 }
 
 /**
@@ -160,7 +178,9 @@ function readEnv(env: NodeJS.ProcessEnv): Partial<Settings> {
     // An empty variable counts as unset, as in the server.
     const raw = readEnvSetting(env, CONFIG_ENV[key]);
     if (raw === undefined) continue;
-    Object.assign(values, { [key]: convert(key, raw, { source: 'env', env: SETTINGS[key].env, flag: SETTINGS[key].flag }) });
+    Object.assign(values, {
+      [key]: convert(key, raw, { source: 'env', env: SETTINGS[key].env, flag: SETTINGS[key].flag }),
+    });
   }
   return values;
 }
@@ -185,7 +205,9 @@ function readSettingsFile(path: string): Partial<Settings> {
     // One file for both apps: the server's own keys (origin, port…) mean nothing here.
     if ((SERVER_ONLY_SETTINGS as readonly string[]).includes(key)) continue;
     if (!KEYS.includes(key as keyof Settings)) {
-      throw new UsageError(`Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')} (and imgcache-server's own keys, which are skipped).`);
+      throw new UsageError(
+        `Config file ${path} has an unknown key "${key}"; known keys: ${KEYS.join(', ')} (and imgcache-server's own keys, which are skipped).`,
+      );
     }
     const value = convert(key as keyof Settings, raw, { source: 'file', key, file: path });
     Object.assign(values, { [key]: key === 'dir' ? resolve(dirname(path), value as string) : value });
@@ -218,7 +240,8 @@ function convert(key: keyof Settings, raw: unknown, origin: SettingOrigin): Sett
         if (typeof raw === 'string' && raw.length > 0) return raw;
     }
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw new UsageError(`Invalid ${where}: ${error.message}`, { cause: error });
+    if (error instanceof InvalidArgumentError)
+      throw new UsageError(`Invalid ${where}: ${error.message}`, { cause: error });
     if (ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')) throw new UsageError(error.message, { cause: error });
     throw error;
   }

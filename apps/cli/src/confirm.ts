@@ -14,7 +14,9 @@ export interface ConfirmIo {
  */
 export function assertCanConfirm(action: string, force: boolean, io: ConfirmIo): void {
   if (force || io.input.isTTY) return;
-  throw new UsageError(`Refusing to ${action} without confirmation: stdin is not a terminal. Pass -f/--force to go ahead.`);
+  throw new UsageError(
+    `Refusing to ${action} without confirmation: stdin is not a terminal. Pass -f/--force to go ahead.`,
+  );
 }
 
 /**

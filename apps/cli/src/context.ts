@@ -61,7 +61,10 @@ const REMOTE_COMMANDS = new WeakMap<Command, (options: Record<string, unknown>) 
  * Marks a command as able to manage a running server given with `--url`; with `when`,
  * only when its options say so (`stats --scope cluster`, say).
  */
-export function allowRemote(command: Command, when: (options: Record<string, unknown>) => boolean = () => true): Command {
+export function allowRemote(
+  command: Command,
+  when: (options: Record<string, unknown>) => boolean = () => true,
+): Command {
   REMOTE_COMMANDS.set(command, when);
   return command;
 }

@@ -12,7 +12,12 @@ const EXIT_STATUS = {
 } as const satisfies Partial<Record<ImgcacheErrorCode, ExitStatus>>;
 
 /** Core errors that mean the command line or configuration asked for something impossible (exit 2). */
-const USAGE_CODES = ['ERR_IMGCACHE_INVALID_OPTION', 'ERR_IMGCACHE_INVALID_CHECKSUM', 'ERR_IMGCACHE_INVALID_SETTING', 'ERR_IMGCACHE_CONFIG_FILE'] as const satisfies readonly ImgcacheErrorCode[];
+const USAGE_CODES = [
+  'ERR_IMGCACHE_INVALID_OPTION',
+  'ERR_IMGCACHE_INVALID_CHECKSUM',
+  'ERR_IMGCACHE_INVALID_SETTING',
+  'ERR_IMGCACHE_CONFIG_FILE',
+] as const satisfies readonly ImgcacheErrorCode[];
 
 type CliErrorCode = keyof typeof EXIT_STATUS;
 

@@ -23,8 +23,16 @@ export interface HttpAnswer {
  * Sends one request.
  * @throws the network error (with its `code`: `ECONNREFUSED`…) or the signal's reason.
  */
-export async function httpRequest(url: URL | string, options: { method?: 'GET' | 'DELETE' | 'POST' | 'PUT'; headers: Record<string, string>; signal: AbortSignal }): Promise<HttpAnswer> {
-  const answer = await request(url, { method: options.method ?? 'GET', headers: options.headers, signal: options.signal, dispatcher });
+export async function httpRequest(
+  url: URL | string,
+  options: { method?: 'GET' | 'DELETE' | 'POST' | 'PUT'; headers: Record<string, string>; signal: AbortSignal },
+): Promise<HttpAnswer> {
+  const answer = await request(url, {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    signal: options.signal,
+    dispatcher,
+  });
   const headers = new Headers();
   for (const [name, value] of Object.entries(answer.headers)) {
     if (value === undefined) continue;

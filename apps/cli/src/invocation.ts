@@ -7,7 +7,11 @@ import { delimiter, join, relative } from 'node:path';
  * with the script's path relative to the working directory (a checkout after
  * `pnpm start`, where nothing is on PATH).
  */
-export function invocation(script = process.argv[1] ?? '', env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+export function invocation(
+  script = process.argv[1] ?? '',
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): string {
   const self = realPath(script);
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && self !== null && realPath(join(dir, 'imgcache')) === self) return 'imgcache';

@@ -1,4 +1,11 @@
-import { CHECKSUM_ALGORITHMS, ImgcacheError, parseChecksum, parseChoice, parseDriverName, type ChecksumAlgorithm } from '@imgcache/core';
+import {
+  CHECKSUM_ALGORITHMS,
+  ImgcacheError,
+  parseChecksum,
+  parseChoice,
+  parseDriverName,
+  type ChecksumAlgorithm,
+} from '@imgcache/core';
 import { InvalidArgumentError } from 'commander';
 
 /**

@@ -63,21 +63,56 @@ Examples:
  */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('imgcache')
-    .description('Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.')
+    .description(
+      'Manage an imgcache image cache directory (list, queue, cache, prefetch, prune, clean and verify images), or a running imgcache-server with --url.',
+    )
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
-    .addOption(new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(parsePathFlag))
-    .addOption(new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(parseDriverFlag))
-    .addOption(new Option('--max-size <size>', "cache budget that prune enforces, e.g. 10GiB, 500M (default: the directory's remembered budget, else 10GiB)").argParser(parseSize))
-    .addOption(new Option('--stall-time <duration>', 'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)').argParser(parseDuration))
+    .addOption(
+      new Option('--dir <path>', 'cache directory (default: the user cache dir, e.g. ~/.cache/imgcache)').argParser(
+        parsePathFlag,
+      ),
+    )
+    .addOption(
+      new Option('--driver <name>', 'metadata driver: sqlite, xattr or a package name (default: sqlite)').argParser(
+        parseDriverFlag,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--max-size <size>',
+        "cache budget that prune enforces, e.g. 10GiB, 500M (default: the directory's remembered budget, else 10GiB)",
+      ).argParser(parseSize),
+    )
+    .addOption(
+      new Option(
+        '--stall-time <duration>',
+        'age after which an unfinished write is stalled, e.g. 3600, 24h (default: 24h)',
+      ).argParser(parseDuration),
+    )
     // choices() lists the values in the help; the parser after it accepts any letter case.
     .addOption(
-      new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)').choices(CHECKSUM_ALGORITHMS).argParser(parseChecksumAlgorithmFlag),
+      new Option('--checksum-algorithm <name>', 'digest recorded for new images (default: sha256)')
+        .choices(CHECKSUM_ALGORITHMS)
+        .argParser(parseChecksumAlgorithmFlag),
     )
-    .addOption(new Option('--config <file>', 'config file, TOML (*.toml) or JSON (lowest precedence after defaults)').argParser(parsePathFlag))
-    .addOption(new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(parseServerUrl))
+    .addOption(
+      new Option('--config <file>', 'config file, TOML (*.toml) or JSON (lowest precedence after defaults)').argParser(
+        parsePathFlag,
+      ),
+    )
+    .addOption(
+      new Option('--url <url>', 'manage a running imgcache-server at this URL instead of a local dir').argParser(
+        parseServerUrl,
+      ),
+    )
     .addOption(new Option('--token <token>', "the server's admin token (prefer IMGCACHE_TOKEN: flags show in ps)"))
-    .addOption(new Option('--timeout <duration>', 'how long a request to the server may take, e.g. 10, 2m (default: 30s)').argParser(parseTimeout))
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'how long a request to the server may take, e.g. 10, 2m (default: 30s)',
+      ).argParser(parseTimeout),
+    )
     .addOption(new Option('--json', 'print machine-readable JSON (exact bytes, ISO times)'))
     .addOption(new Option('-v, --verbose', 'more detail: ISO times, checksums, debug lines on stderr'))
     .addOption(new Option('--debug', 'print stack traces of errors'))
@@ -96,7 +131,9 @@ export function buildProgram(io: CliIo): Command {
     })
     .addHelpText('after', GLOBAL_HELP)
     // Local-only commands refuse a server URL before they validate or open anything.
-    .hook('preAction', (_program, actionCommand) => (actionCommand.name() === 'help' ? undefined : assertCommandFitsTarget(actionCommand)));
+    .hook('preAction', (_program, actionCommand) =>
+      actionCommand.name() === 'help' ? undefined : assertCommandFitsTarget(actionCommand),
+    );
 
   attachIo(program, io);
   registerListCached(program);

@@ -27,7 +27,8 @@ export async function runProgram(args: readonly string[], io: CliIo): Promise<nu
 /** The exit status for an error: 2 for usage errors, 1 for failed operations. */
 function exitStatusFor(error: unknown): number {
   // `commander.help` is both `imgcache help [command]` (exit code 0) and help shown for a missing command (1).
-  if (error instanceof CommanderError) return CLEAN_EXITS.has(error.code) || (error.code === 'commander.help' && error.exitCode === 0) ? 0 : 2;
+  if (error instanceof CommanderError)
+    return CLEAN_EXITS.has(error.code) || (error.code === 'commander.help' && error.exitCode === 0) ? 0 : 2;
   return exitStatusOf(error);
 }
 

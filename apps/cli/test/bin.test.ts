@@ -30,7 +30,12 @@ describe('the imgcache binary', () => {
   });
 
   it('exits 1 on a failed operation with one line on stderr, and the stack with --debug', async () => {
-    expect(await sandbox.runBin(['get', 'missing'])).toEqual({ code: 1, stdout: '', stderr: 'imgcache: error: Image missing is not cached.\n', stdoutBytes: Buffer.alloc(0) });
+    expect(await sandbox.runBin(['get', 'missing'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'imgcache: error: Image missing is not cached.\n',
+      stdoutBytes: Buffer.alloc(0),
+    });
     const debug = await sandbox.runBin(['--debug', 'get', 'missing']);
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(/^NotCachedError: Image missing is not cached\.\n\s+at /);
@@ -50,7 +55,10 @@ describe('the imgcache binary', () => {
     await sandbox.run(['cache-image', 'big', '-'], { input: Buffer.alloc(4 * 1024 * 1024, 7) });
     // Closing the pipe after the first chunk is what `| head -c 10` does.
     const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'get', 'big'], { env: { ...process.env, ...sandbox.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'get', 'big'], {
+        env: { ...process.env, ...sandbox.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
       child.stdout.once('data', () => child.stdout.destroy());

@@ -23,11 +23,23 @@ async function configFile(content: unknown): Promise<string> {
 describe('resolveConfig', () => {
   it('uses the defaults, with the dir under XDG_CACHE_HOME', async () => {
     const config = await resolveConfig({}, { XDG_CACHE_HOME: join(root, 'xdg') });
-    expect(config).toEqual({ dir: join(root, 'xdg', 'imgcache'), driver: 'sqlite', maxSize: 10 * 1024 ** 3, stallTime: 86_400, checksumAlgorithm: 'sha256' });
+    expect(config).toEqual({
+      dir: join(root, 'xdg', 'imgcache'),
+      driver: 'sqlite',
+      maxSize: 10 * 1024 ** 3,
+      stallTime: 86_400,
+      checksumAlgorithm: 'sha256',
+    });
   });
 
   it('applies flags over env over file over defaults, per key', async () => {
-    const config = await configFile({ dir: 'from-file', driver: 'xattr', maxSize: '1GiB', stallTime: '1h', checksumAlgorithm: 'md5' });
+    const config = await configFile({
+      dir: 'from-file',
+      driver: 'xattr',
+      maxSize: '1GiB',
+      stallTime: '1h',
+      checksumAlgorithm: 'md5',
+    });
     const env = { IMGCACHE_DRIVER: 'sqlite', IMGCACHE_MAX_SIZE: '500M', IMGCACHE_STALL_TIME: '60' };
     const resolved = await resolveConfig({ config, maxSize: 42 }, env);
     expect(resolved).toEqual({
@@ -59,9 +71,17 @@ describe('resolveConfig', () => {
         '',
       ].join('\n'),
     );
-    expect(await resolveConfig({ config: path }, {})).toEqual({ dir: join(root, 'cache'), driver: 'sqlite', maxSize: 200 * 1024 ** 3, stallTime: 86_400, checksumAlgorithm: 'sha512' });
+    expect(await resolveConfig({ config: path }, {})).toEqual({
+      dir: join(root, 'cache'),
+      driver: 'sqlite',
+      maxSize: 200 * 1024 ** 3,
+      stallTime: 86_400,
+      checksumAlgorithm: 'sha512',
+    });
     await writeFile(path, 'port = 9393\nmaxsize = "1G"\n');
-    await expect(resolveConfig({ config: path }, {})).rejects.toThrow(/unknown key "maxsize"; known keys: dir, driver, maxSize, stallTime, checksumAlgorithm, url, token \(and imgcache-server's own keys, which are skipped\)/);
+    await expect(resolveConfig({ config: path }, {})).rejects.toThrow(
+      /unknown key "maxsize"; known keys: dir, driver, maxSize, stallTime, checksumAlgorithm, url, token \(and imgcache-server's own keys, which are skipped\)/,
+    );
   });
 
   it('accepts numbers in the file', async () => {
@@ -90,7 +110,9 @@ describe('resolveConfig', () => {
   });
 
   it('reports a missing config file', async () => {
-    await expect(resolveConfig({ config: join(root, 'missing.json') }, {})).rejects.toThrow(/Cannot read config file .*missing\.json/);
+    await expect(resolveConfig({ config: join(root, 'missing.json') }, {})).rejects.toThrow(
+      /Cannot read config file .*missing\.json/,
+    );
   });
 });
 
@@ -102,10 +124,20 @@ describe('resolveSettings: the server to manage', () => {
   it('takes url and token per key: flags over env over file', async () => {
     const config = await configFile({ url: 'http://from-file:9393', token: 'file-token' });
     const fromFile = await resolveSettings({ config }, {});
-    expect(fromFile.remote).toEqual({ url: new URL('http://from-file:9393/'), token: 'file-token', timeout: DEFAULT_TIMEOUT });
-    const mixed = await resolveSettings({ config, timeout: 5 }, { IMGCACHE_URL: 'http://from-env:1/', IMGCACHE_TOKEN: 'env-token' });
+    expect(fromFile.remote).toEqual({
+      url: new URL('http://from-file:9393/'),
+      token: 'file-token',
+      timeout: DEFAULT_TIMEOUT,
+    });
+    const mixed = await resolveSettings(
+      { config, timeout: 5 },
+      { IMGCACHE_URL: 'http://from-env:1/', IMGCACHE_TOKEN: 'env-token' },
+    );
     expect(mixed.remote).toEqual({ url: new URL('http://from-env:1/'), token: 'env-token', timeout: 5 });
-    const flags = await resolveSettings({ config, url: 'http://from-flag:2/', token: 'flag-token' }, { IMGCACHE_TOKEN: 'env-token' });
+    const flags = await resolveSettings(
+      { config, url: 'http://from-flag:2/', token: 'flag-token' },
+      { IMGCACHE_TOKEN: 'env-token' },
+    );
     expect(flags.remote).toMatchObject({ url: new URL('http://from-flag:2/'), token: 'flag-token' });
   });
 
@@ -116,12 +148,16 @@ describe('resolveSettings: the server to manage', () => {
   });
 
   it('refuses --dir and --url flags together as a usage error', async () => {
-    const error = await resolveSettings({ dir: root, url: 'http://cache:9393/' }, {}).catch((caught: unknown) => caught);
+    const error = await resolveSettings({ dir: root, url: 'http://cache:9393/' }, {}).catch(
+      (caught: unknown) => caught,
+    );
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error)).toBe(2);
   });
 
   it('refuses a token that cannot be sent in a header', async () => {
-    await expect(resolveSettings({ url: 'http://cache:9393/', token: 'abc\ndef' }, {})).rejects.toThrow(/printable ASCII/);
+    await expect(resolveSettings({ url: 'http://cache:9393/', token: 'abc\ndef' }, {})).rejects.toThrow(
+      /printable ASCII/,
+    );
   });
 
   it.each([

@@ -20,6 +20,8 @@ describe("the CLI's errors", () => {
   it("gives core's configuration errors exit status 2 and anything else 1, never by message or class name", () => {
     expect(exitStatusOf(new InvalidOptionError('maxSize', 'must be a whole number of bytes'))).toBe(2);
     expect(exitStatusOf(new Error('ERR_IMGCACHE_CLI_USAGE'))).toBe(1);
-    expect(exitStatusOf(Object.assign(new Error('lookalike'), { code: 'ERR_IMGCACHE_INVALID_OPTION', exitStatus: 2 }))).toBe(1);
+    expect(
+      exitStatusOf(Object.assign(new Error('lookalike'), { code: 'ERR_IMGCACHE_INVALID_OPTION', exitStatus: 2 })),
+    ).toBe(1);
   });
 });

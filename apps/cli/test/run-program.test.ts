@@ -47,7 +47,8 @@ describe('runProgram: one run of imgcache in this process', () => {
   });
 
   it('puts the default directory under its env HOME when XDG_CACHE_HOME is unset', async (context) => {
-    if (process.platform === 'darwin' || process.platform === 'win32') return context.skip('the default directory is elsewhere there');
+    if (process.platform === 'darwin' || process.platform === 'win32')
+      return context.skip('the default directory is elsewhere there');
     const home = join(sandbox.root, 'home');
     const run = io({ HOME: home }, sandbox.root);
     expect(await runProgram(['--json', 'stats'], run)).toBe(0);
@@ -60,7 +61,12 @@ describe('runProgram: one run of imgcache in this process', () => {
     await writeFile(join(cwd, 'settings.json'), JSON.stringify({ maxSize: '5M' }));
     await writeFile(join(cwd, 'image.raw'), 'relative bytes');
     const run = io({}, cwd);
-    expect(await runProgram(['--dir', 'rel-cache', '--config', 'settings.json', '--json', 'cache-image', 'img', 'image.raw'], run)).toBe(0);
+    expect(
+      await runProgram(
+        ['--dir', 'rel-cache', '--config', 'settings.json', '--json', 'cache-image', 'img', 'image.raw'],
+        run,
+      ),
+    ).toBe(0);
     expect(JSON.parse(run.out())).toMatchObject({ imageId: 'img', size: 14 });
     expect(await runProgram(['--dir', 'rel-cache', '--json', 'get', 'img', '-o', 'copy.raw'], run)).toBe(0);
     expect(JSON.parse(run.out())).toEqual({ imageId: 'img', size: 14, output: 'copy.raw' });
@@ -72,6 +78,8 @@ describe('runProgram: one run of imgcache in this process', () => {
   it('reads image bytes from its stdin', async () => {
     const run = io({ IMGCACHE_DIR: sandbox.dir }, sandbox.root, 'from stdin');
     expect(await runProgram(['cache-image', 'piped', '-'], run)).toBe(0);
-    expect(run.out()).toBe(`Cached image piped (10 B, sha256:${createHash('sha256').update('from stdin').digest('hex')}).\n`);
+    expect(run.out()).toBe(
+      `Cached image piped (10 B, sha256:${createHash('sha256').update('from stdin').digest('hex')}).\n`,
+    );
   });
 });

@@ -25,12 +25,24 @@ describe('the budget a cache directory remembers', () => {
     await mkdir(dir);
     await rememberBudget(dir, GiB, 'imgcache-server 0.1.0');
     expect(await resolveSettings({ dir }, {})).toMatchObject({ cache: { maxSize: GiB }, budgetSource: 'remembered' });
-    expect(await resolveSettings({ dir, maxSize: 5 }, {})).toMatchObject({ cache: { maxSize: 5 }, budgetSource: 'flag' });
-    expect(await resolveSettings({ dir }, { IMGCACHE_MAX_SIZE: '2G' })).toMatchObject({ cache: { maxSize: 2 * GiB }, budgetSource: 'env' });
+    expect(await resolveSettings({ dir, maxSize: 5 }, {})).toMatchObject({
+      cache: { maxSize: 5 },
+      budgetSource: 'flag',
+    });
+    expect(await resolveSettings({ dir }, { IMGCACHE_MAX_SIZE: '2G' })).toMatchObject({
+      cache: { maxSize: 2 * GiB },
+      budgetSource: 'env',
+    });
     const config = join(sandbox.root, 'imgcache.json');
     await writeFile(config, JSON.stringify({ maxSize: '3G' }));
-    expect(await resolveSettings({ dir, config }, {})).toMatchObject({ cache: { maxSize: 3 * GiB }, budgetSource: 'file' });
-    expect(await resolveSettings({ dir: join(sandbox.root, 'new') }, {})).toMatchObject({ cache: { maxSize: 10 * GiB }, budgetSource: 'default' });
+    expect(await resolveSettings({ dir, config }, {})).toMatchObject({
+      cache: { maxSize: 3 * GiB },
+      budgetSource: 'file',
+    });
+    expect(await resolveSettings({ dir: join(sandbox.root, 'new') }, {})).toMatchObject({
+      cache: { maxSize: 10 * GiB },
+      budgetSource: 'default',
+    });
   });
 
   it('refuses a corrupt budget file as a usage error that says how to recover', async () => {
@@ -50,14 +62,22 @@ describe('the budget a cache directory remembers', () => {
     }
     await rememberBudget(sandbox.dir, 2 * KiB, 'imgcache-server 0.1.0');
     expect(await sandbox.json(['stats'])).toMatchObject({ maxSize: 2 * KiB, maxSizeSource: 'remembered' });
-    expect((await sandbox.run(['stats'])).stdout).toContain('Size        3 KiB of 2 KiB (150.0%), the budget the directory remembers\n');
-    expect(await sandbox.json(['--max-size', '1M', 'prune', '--dry-run'])).toMatchObject({ maxSize: 1024 * KiB, files: 0 });
+    expect((await sandbox.run(['stats'])).stdout).toContain(
+      'Size        3 KiB of 2 KiB (150.0%), the budget the directory remembers\n',
+    );
+    expect(await sandbox.json(['--max-size', '1M', 'prune', '--dry-run'])).toMatchObject({
+      maxSize: 1024 * KiB,
+      files: 0,
+    });
     expect(await sandbox.json(['prune'])).toMatchObject({ maxSize: 2 * KiB, files: 1, bytes: KiB });
   });
 
   it('a cache the CLI creates remembers the budget it was created with', async () => {
     expect((await sandbox.run(['--max-size', '5K', 'stats'])).code).toBe(0);
-    expect(JSON.parse(await readFile(join(sandbox.dir, BUDGET_FILE), 'utf8'))).toMatchObject({ maxSize: 5 * KiB, writtenBy: expect.stringMatching(/^imgcache \d/) });
+    expect(JSON.parse(await readFile(join(sandbox.dir, BUDGET_FILE), 'utf8'))).toMatchObject({
+      maxSize: 5 * KiB,
+      writtenBy: expect.stringMatching(/^imgcache \d/),
+    });
     // Visiting it later with another budget does not change what it remembers.
     expect((await sandbox.run(['--max-size', '7K', 'stats'])).code).toBe(0);
     expect(await sandbox.json(['stats'])).toMatchObject({ maxSize: 5 * KiB, maxSizeSource: 'remembered' });
@@ -66,12 +86,15 @@ describe('the budget a cache directory remembers', () => {
 
 describe('help', () => {
   // Before: `imgcache help prune` printed the help and exited 2.
-  it.each([[['help', 'prune']], [['help']], [['prune', '--help']]])('imgcache %j exits 0 with the help on stdout', async (args) => {
-    const result = await sandbox.run(args);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^Usage: imgcache/);
-    if (args.includes('prune')) expect(result.stdout).toContain('Usage: imgcache prune');
-  });
+  it.each([[['help', 'prune']], [['help']], [['prune', '--help']]])(
+    'imgcache %j exits 0 with the help on stdout',
+    async (args) => {
+      const result = await sandbox.run(args);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: imgcache/);
+      if (args.includes('prune')) expect(result.stdout).toContain('Usage: imgcache prune');
+    },
+  );
 });
 
 describe('sizes and durations read by core, as the server reads them', () => {

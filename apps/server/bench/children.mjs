@@ -92,7 +92,9 @@ export function startNode(args, pattern, { name = args[0], timeoutMs = 20_000, e
 
 /** A baseline from plain-servers.mjs: `static <dir>` or `proxy <originUrl>`. */
 export function startPlain(mode, target) {
-  return startNode([join(here, 'plain-servers.mjs'), mode, target], /LISTENING (\S+)/, { name: `plain ${mode} server` });
+  return startNode([join(here, 'plain-servers.mjs'), mode, target], /LISTENING (\S+)/, {
+    name: `plain ${mode} server`,
+  });
 }
 
 /**
@@ -102,20 +104,36 @@ export function startPlain(mode, target) {
  *   process (as a deployment sets them), none by default; `nodeArgs`: Node flags that
  *   NODE_OPTIONS refuses (`--cpu-prof`)
  */
-export function startImgcache({ originUrl, dir, checksumAlgorithm = 'sha256', extraArgs = [], nodeOptions = '', nodeArgs = [], label = checksumAlgorithm }) {
+export function startImgcache({
+  originUrl,
+  dir,
+  checksumAlgorithm = 'sha256',
+  extraArgs = [],
+  nodeOptions = '',
+  nodeArgs = [],
+  label = checksumAlgorithm,
+}) {
   return startNode(
     [
       ...nodeArgs,
       join(here, '..', 'dist', 'bin.js'),
-      '--origin', `${originUrl}/v2/images/{id}/file`,
-      '--port', '0',
-      '--dir', dir,
-      '--max-size', '64G',
-      '--min-free', '1G',
-      '--checksum-algorithm', checksumAlgorithm,
+      '--origin',
+      `${originUrl}/v2/images/{id}/file`,
+      '--port',
+      '0',
+      '--dir',
+      dir,
+      '--max-size',
+      '64G',
+      '--min-free',
+      '1G',
+      '--checksum-algorithm',
+      checksumAlgorithm,
       '--public',
-      '--maintenance-interval', '0',
-      '--log-level', 'info',
+      '--maintenance-interval',
+      '0',
+      '--log-level',
+      'info',
       ...extraArgs,
     ],
     /"url":"(http:\/\/[^"]+)"/,

@@ -27,8 +27,26 @@ const SECRET = randomBytes(24).toString('hex');
 const DEAD_AFTER_S = 3;
 
 const PLANS = {
-  full: { herdSize: 64 * MiB, clients: 100, hashed: 5, hitSize: MiB, hitConnections: 12, hitSeconds: 4, timeoutMs: 120_000, limitSeconds: 420 },
-  quick: { herdSize: 16 * MiB, clients: 30, hashed: 3, hitSize: MiB, hitConnections: 6, hitSeconds: 1, timeoutMs: 60_000, limitSeconds: 240 },
+  full: {
+    herdSize: 64 * MiB,
+    clients: 100,
+    hashed: 5,
+    hitSize: MiB,
+    hitConnections: 12,
+    hitSeconds: 4,
+    timeoutMs: 120_000,
+    limitSeconds: 420,
+  },
+  quick: {
+    herdSize: 16 * MiB,
+    clients: 30,
+    hashed: 3,
+    hitSize: MiB,
+    hitConnections: 6,
+    hitSeconds: 1,
+    timeoutMs: 60_000,
+    limitSeconds: 240,
+  },
 };
 
 /** Polls `read` every `everyMs` until `accept` takes its value; returns the milliseconds it took, or null after `limitMs`. */
@@ -72,7 +90,19 @@ async function freePort() {
  */
 async function startServer({ originUrl, dir, databaseUrl }) {
   const port = await freePort();
-  const args = [BIN, '--origin', `${originUrl}/v2/images/{id}/file`, '--port', String(port), '--dir', dir, '--max-size', '64G', '--min-free', '1G'];
+  const args = [
+    BIN,
+    '--origin',
+    `${originUrl}/v2/images/{id}/file`,
+    '--port',
+    String(port),
+    '--dir',
+    dir,
+    '--max-size',
+    '64G',
+    '--min-free',
+    '1G',
+  ];
   args.push('--public', '--maintenance-interval', '0', '--log-level', 'info', '--admin-token', ADMIN);
   if (databaseUrl) {
     args.push('--cluster', databaseUrl, '--advertise-url', `http://127.0.0.1:${port}`);
@@ -88,7 +118,11 @@ async function startServer({ originUrl, dir, databaseUrl }) {
 /** `clients` concurrent downloads of `id`, spread over `urls` in turn; the first `hashed` are checked by sha256. */
 async function crowd(urls, id, { clients, hashed, timeoutMs }) {
   const start = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, (_, i) => download(`${urls[i % urls.length]}/v2/images/${id}/file`, { hash: i < hashed, timeoutMs })));
+  const results = await Promise.all(
+    Array.from({ length: clients }, (_, i) =>
+      download(`${urls[i % urls.length]}/v2/images/${id}/file`, { hash: i < hashed, timeoutMs }),
+    ),
+  );
   return { results, slowestMs: Math.max(...results.map((result) => result.endMs)) - start };
 }
 
@@ -159,10 +193,19 @@ export async function clusterBench({ quick = false } = {}) {
     await writeFile(join(filesDir, 'hit1m'), randomBytes(plan.hitSize));
     const origin = await startPlain('static', filesDir);
     const nodes = [];
-    for (let i = 0; i < 3; i++) nodes.push(await startServer({ originUrl: origin.url, dir: join(work, `node-${i}`), databaseUrl }));
+    for (let i = 0; i < 3; i++)
+      nodes.push(await startServer({ originUrl: origin.url, dir: join(work, `node-${i}`), databaseUrl }));
     const single = await startServer({ originUrl: origin.url, dir: join(work, 'single') });
     const urls = nodes.map((node) => node.url);
-    const ringOf3 = await Promise.all(urls.map((url) => timeUntil(() => metric(url, 'imgcache_cluster_nodes{state="active"}'), (count) => count === 3, 30_000)));
+    const ringOf3 = await Promise.all(
+      urls.map((url) =>
+        timeUntil(
+          () => metric(url, 'imgcache_cluster_nodes{state="active"}'),
+          (count) => count === 3,
+          30_000,
+        ),
+      ),
+    );
     if (ringOf3.includes(null)) throw new Error('the 3 nodes did not see each other within 30 s');
 
     // One uncached image, a crowd spread over the nodes, then the same crowd on the single node.
@@ -170,8 +213,14 @@ export async function clusterBench({ quick = false } = {}) {
     const herd = async (targets, id) => {
       const before = await originRequests(origin.url, id);
       const run = await crowd(targets, id, plan);
-      const bad = run.results.filter((result) => !complete(result, plan.herdSize) || (result.sha256 !== null && result.sha256 !== herdSha)).length;
-      return { slowestMs: run.slowestMs, badBodies: bad, originRequests: (await originRequests(origin.url, id)) - before };
+      const bad = run.results.filter(
+        (result) => !complete(result, plan.herdSize) || (result.sha256 !== null && result.sha256 !== herdSha),
+      ).length;
+      return {
+        slowestMs: run.slowestMs,
+        badBodies: bad,
+        originRequests: (await originRequests(origin.url, id)) - before,
+      };
     };
     const clusterHerd = await herd(urls, `${herdName}-cluster-${tag}`);
     const singleHerd = await herd([single.url], `${herdName}-single-${tag}`);
@@ -180,29 +229,71 @@ export async function clusterBench({ quick = false } = {}) {
     const hitId = `hit1m-${tag}`;
     for (const url of [...urls, single.url]) {
       await download(`${url}/v2/images/${hitId}/file`, { timeoutMs: plan.timeoutMs });
-      if (!(await waitForHit(`${url}/v2/images/${hitId}/file`, 30_000))) throw new Error(`${url} did not serve ${hitId} as a hit within 30 s`);
+      if (!(await waitForHit(`${url}/v2/images/${hitId}/file`, 30_000)))
+        throw new Error(`${url} did not serve ${hitId} as a hit within 30 s`);
     }
-    const clusterHits = await hitRate(urls, hitId, { connections: plan.hitConnections, seconds: plan.hitSeconds, timeoutMs: plan.timeoutMs });
-    const singleHits = await hitRate([single.url], hitId, { connections: plan.hitConnections, seconds: plan.hitSeconds, timeoutMs: plan.timeoutMs });
+    const clusterHits = await hitRate(urls, hitId, {
+      connections: plan.hitConnections,
+      seconds: plan.hitSeconds,
+      timeoutMs: plan.timeoutMs,
+    });
+    const singleHits = await hitRate([single.url], hitId, {
+      connections: plan.hitConnections,
+      seconds: plan.hitSeconds,
+      timeoutMs: plan.timeoutMs,
+    });
 
     // A purge on one node, until no node lists the image.
     const purgeStart = performance.now();
-    const deleted = await fetch(`${urls[0]}/v2/cache/${hitId}`, { method: 'DELETE', headers: { 'x-auth-token': ADMIN }, signal: AbortSignal.timeout(10_000) });
+    const deleted = await fetch(`${urls[0]}/v2/cache/${hitId}`, {
+      method: 'DELETE',
+      headers: { 'x-auth-token': ADMIN },
+      signal: AbortSignal.timeout(10_000),
+    });
     if (deleted.status !== 204) throw new Error(`DELETE on a node answered ${deleted.status}`);
-    const reached = await Promise.all(urls.map((url) => timeUntil(() => cachedOn(url), (ids) => Array.isArray(ids) && !ids.includes(hitId), 30_000)));
+    const reached = await Promise.all(
+      urls.map((url) =>
+        timeUntil(
+          () => cachedOn(url),
+          (ids) => Array.isArray(ids) && !ids.includes(hitId),
+          30_000,
+        ),
+      ),
+    );
     // All polls have ended: the time now is the slowest node's.
     const purgeMs = reached.includes(null) ? null : performance.now() - purgeStart;
 
     // A node SIGKILLed: until both others have dropped it from their rings.
     const killStart = performance.now();
     killNode(nodes[2]);
-    const left = await Promise.all(urls.slice(0, 2).map((url) => timeUntil(() => metric(url, 'imgcache_cluster_nodes{state="active"}'), (count) => count === 2, 30_000)));
+    const left = await Promise.all(
+      urls.slice(0, 2).map((url) =>
+        timeUntil(
+          () => metric(url, 'imgcache_cluster_nodes{state="active"}'),
+          (count) => count === 2,
+          30_000,
+        ),
+      ),
+    );
     const deadMs = left.includes(null) ? null : performance.now() - killStart;
 
     const figures = {
       plan: quick ? 'quick' : 'full',
-      herd: { clients: plan.clients, size: plan.herdSize, ...clusterHerd, single: singleHerd, ttlbRatio: clusterHerd.slowestMs / singleHerd.slowestMs },
-      hits: { size: plan.hitSize, connections: plan.hitConnections, seconds: plan.hitSeconds, cluster: clusterHits, single: singleHits, ratio: clusterHits.bytesPerSecond / singleHits.bytesPerSecond },
+      herd: {
+        clients: plan.clients,
+        size: plan.herdSize,
+        ...clusterHerd,
+        single: singleHerd,
+        ttlbRatio: clusterHerd.slowestMs / singleHerd.slowestMs,
+      },
+      hits: {
+        size: plan.hitSize,
+        connections: plan.hitConnections,
+        seconds: plan.hitSeconds,
+        cluster: clusterHits,
+        single: singleHits,
+        ratio: clusterHits.bytesPerSecond / singleHits.bytesPerSecond,
+      },
       purgeMs,
       deadNode: { deadAfterSeconds: DEAD_AFTER_S, leftRingMs: deadMs },
     };
@@ -228,12 +319,42 @@ function print(figures) {
     `Cluster: 3 nodes + PostgreSQL against 1 single node, one machine, 127.0.0.1 (MB = 10^6 bytes)`,
     ['measure', '3 nodes', '1 node', 'target'],
     [
-      [`${herd.clients} concurrent requests, one new ${herd.size / MiB} MiB image: origin fetches`, String(herd.originRequests), String(herd.single.originRequests), `${describe(target('cluster.herd.origin'))} ${mark('cluster.herd.origin', herd.originRequests)}`],
-      ['  incomplete or wrong bodies', String(herd.badBodies), String(herd.single.badBodies), `${describe(target('cluster.herd.bad'))} ${mark('cluster.herd.bad', herd.badBodies)}`],
-      ['  slowest, last byte', millis(herd.slowestMs), millis(herd.single.slowestMs), `3 nodes / 1: ${herd.ttlbRatio.toFixed(2)}`],
-      [`hits, ${hits.size / MiB} MiB, ${hits.connections} connections, ${hits.seconds} s`, rate(hits.cluster.bytesPerSecond), rate(hits.single.bytesPerSecond), `3 nodes / 1: ${hits.ratio.toFixed(2)}`],
-      ['purge on one node, until every node has dropped it', figures.purgeMs === null ? '> 30 s' : millis(figures.purgeMs), '', ''],
-      [`SIGKILLed node out of the others' rings (--cluster-dead-after ${figures.deadNode.deadAfterSeconds})`, figures.deadNode.leftRingMs === null ? '> 30 s' : millis(figures.deadNode.leftRingMs), '', ''],
+      [
+        `${herd.clients} concurrent requests, one new ${herd.size / MiB} MiB image: origin fetches`,
+        String(herd.originRequests),
+        String(herd.single.originRequests),
+        `${describe(target('cluster.herd.origin'))} ${mark('cluster.herd.origin', herd.originRequests)}`,
+      ],
+      [
+        '  incomplete or wrong bodies',
+        String(herd.badBodies),
+        String(herd.single.badBodies),
+        `${describe(target('cluster.herd.bad'))} ${mark('cluster.herd.bad', herd.badBodies)}`,
+      ],
+      [
+        '  slowest, last byte',
+        millis(herd.slowestMs),
+        millis(herd.single.slowestMs),
+        `3 nodes / 1: ${herd.ttlbRatio.toFixed(2)}`,
+      ],
+      [
+        `hits, ${hits.size / MiB} MiB, ${hits.connections} connections, ${hits.seconds} s`,
+        rate(hits.cluster.bytesPerSecond),
+        rate(hits.single.bytesPerSecond),
+        `3 nodes / 1: ${hits.ratio.toFixed(2)}`,
+      ],
+      [
+        'purge on one node, until every node has dropped it',
+        figures.purgeMs === null ? '> 30 s' : millis(figures.purgeMs),
+        '',
+        '',
+      ],
+      [
+        `SIGKILLed node out of the others' rings (--cluster-dead-after ${figures.deadNode.deadAfterSeconds})`,
+        figures.deadNode.leftRingMs === null ? '> 30 s' : millis(figures.deadNode.leftRingMs),
+        '',
+        '',
+      ],
     ],
   );
 }

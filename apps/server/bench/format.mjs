@@ -3,7 +3,8 @@ export const MB = 1e6;
 export const MiB = 1024 * 1024;
 
 /** `1234 MB/s` from bytes per second. */
-export const mbps = (bytesPerSecond) => (bytesPerSecond === null || bytesPerSecond === undefined ? '–' : `${(bytesPerSecond / MB).toFixed(0)} MB/s`);
+export const mbps = (bytesPerSecond) =>
+  bytesPerSecond === null || bytesPerSecond === undefined ? '–' : `${(bytesPerSecond / MB).toFixed(0)} MB/s`;
 
 /** `812 µs` / `12.3 ms` from microseconds. */
 export function micros(us) {

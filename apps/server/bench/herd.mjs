@@ -14,7 +14,11 @@ let herds = 0;
 async function crowd(url, clients, hashed, timeoutMs) {
   const every = Math.max(1, Math.floor(clients / hashed));
   const start = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, (_, i) => download(url, { hash: i % every === 0 && i / every < hashed, timeoutMs })));
+  const results = await Promise.all(
+    Array.from({ length: clients }, (_, i) =>
+      download(url, { hash: i % every === 0 && i / every < hashed, timeoutMs }),
+    ),
+  );
   return { results, slowestMs: Math.max(...results.map((result) => result.endMs)) - start };
 }
 
@@ -27,14 +31,25 @@ async function crowd(url, clients, hashed, timeoutMs) {
  *   finished by then gives up and counts as incomplete, its time as the timeout)
  * @returns {Promise<object>} origin requests, bad bodies, the times (ms) and their ratio
  */
-export async function herdBench({ imgcache, staticServer, originUrl, file, clients = 100, solos = 3, hashed = 5, reference = true, timeoutMs = 60_000 }) {
+export async function herdBench({
+  imgcache,
+  staticServer,
+  originUrl,
+  file,
+  clients = 100,
+  solos = 3,
+  hashed = 5,
+  reference = true,
+  timeoutMs = 60_000,
+}) {
   const tag = `${process.pid.toString(36)}${(++herds).toString(36)}`;
   const soloMs = [];
   for (let i = 0; i < solos; i++) {
     flushDisk();
     const start = performance.now();
     const alone = await download(`${imgcache.url}/v2/images/${file.name}-solo-${tag}-${i}/file`, { timeoutMs });
-    if (!complete(alone, file.size)) throw new Error(`a lone miss of ${file.name} failed: ${alone.status} ${alone.bytes} bytes ${alone.error ?? ''}`);
+    if (!complete(alone, file.size))
+      throw new Error(`a lone miss of ${file.name} failed: ${alone.status} ${alone.bytes} bytes ${alone.error ?? ''}`);
     soloMs.push(alone.endMs - start);
   }
   flushDisk();
@@ -47,8 +62,11 @@ export async function herdBench({ imgcache, staticServer, originUrl, file, clien
   const incomplete = herd.results.filter((result) => !complete(result, file.size)).length;
   const gaveUp = herd.results.filter((result) => result.error?.startsWith('no complete answer')).length;
   const xCache = {};
-  for (const result of herd.results) xCache[result.xCache ?? result.error ?? 'none'] = (xCache[result.xCache ?? result.error ?? 'none'] ?? 0) + 1;
-  const baseline = reference ? await crowd(`${staticServer.url}/v2/images/${file.name}/file`, clients, 0, timeoutMs) : null;
+  for (const result of herd.results)
+    xCache[result.xCache ?? result.error ?? 'none'] = (xCache[result.xCache ?? result.error ?? 'none'] ?? 0) + 1;
+  const baseline = reference
+    ? await crowd(`${staticServer.url}/v2/images/${file.name}/file`, clients, 0, timeoutMs)
+    : null;
   const baselineGaveUp = baseline?.results.filter((result) => !complete(result, file.size)).length ?? 0;
   const aloneMs = median(soloMs);
   const figures = {
@@ -72,14 +90,42 @@ export async function herdBench({ imgcache, staticServer, originUrl, file, clien
     `${clients} concurrent misses of one ${file.size / MiB} MiB image (imgcache-server, sha256; node:http clients, one connection each)`,
     ['measure', 'value', 'target'],
     [
-      ['origin data requests', String(originCount), `${describe(target('server.herd.origin'))} ${mark('server.herd.origin', originCount)}`],
-      [`bodies complete (length; sha256 of ${hashedResults.length})`, `${clients - incomplete}/${clients}; ${hashedResults.length - wrongHash}/${hashedResults.length}`, `all ${mark('server.herd.incomplete', bad)}`],
+      [
+        'origin data requests',
+        String(originCount),
+        `${describe(target('server.herd.origin'))} ${mark('server.herd.origin', originCount)}`,
+      ],
+      [
+        `bodies complete (length; sha256 of ${hashedResults.length})`,
+        `${clients - incomplete}/${clients}; ${hashedResults.length - wrongHash}/${hashedResults.length}`,
+        `all ${mark('server.herd.incomplete', bad)}`,
+      ],
       ['one client alone on a new image, last byte', `${millis(aloneMs)} (median of ${solos})`, ''],
-      [`slowest of ${clients}, last byte`, gaveUp ? `> ${millis(timeoutMs)} (${gaveUp} gave up)` : millis(herd.slowestMs), ''],
-      ['slowest / alone', figures.ttlbRatio.toFixed(2), `${describe(target('server.herd.ttlb'))} ${mark('server.herd.ttlb', figures.ttlbRatio)}`],
-      ['X-Cache', Object.entries(xCache).map(([value, count]) => `${value} ${count}`).join(', '), ''],
+      [
+        `slowest of ${clients}, last byte`,
+        gaveUp ? `> ${millis(timeoutMs)} (${gaveUp} gave up)` : millis(herd.slowestMs),
+        '',
+      ],
+      [
+        'slowest / alone',
+        figures.ttlbRatio.toFixed(2),
+        `${describe(target('server.herd.ttlb'))} ${mark('server.herd.ttlb', figures.ttlbRatio)}`,
+      ],
+      [
+        'X-Cache',
+        Object.entries(xCache)
+          .map(([value, count]) => `${value} ${count}`)
+          .join(', '),
+        '',
+      ],
       ...(baseline
-        ? [[`reference: static Node server, ${clients} clients, slowest`, baselineGaveUp ? `> ${millis(timeoutMs)} (${baselineGaveUp} gave up)` : millis(baseline.slowestMs), '']]
+        ? [
+            [
+              `reference: static Node server, ${clients} clients, slowest`,
+              baselineGaveUp ? `> ${millis(timeoutMs)} (${baselineGaveUp} gave up)` : millis(baseline.slowestMs),
+              '',
+            ],
+          ]
         : []),
     ],
   );

@@ -65,12 +65,27 @@ const runTag = () => `${process.pid.toString(36)}${(++runs).toString(36)}${Date.
 
 function runWrk(work, { url, name, unique = false, seconds, connections }) {
   const threads = Math.min(connections, 2);
-  const args = ['-t', threads, '-c', connections, '-d', `${seconds}s`, '--timeout', '30s', '-s', join(work, unique ? 'unique.lua' : 'fixed.lua')];
+  const args = [
+    '-t',
+    threads,
+    '-c',
+    connections,
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    '30s',
+    '-s',
+    join(work, unique ? 'unique.lua' : 'fixed.lua'),
+  ];
   args.push(unique ? url : `${url}/v2/images/${name}/file`);
   if (unique) args.push('--', name, runTag());
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const handle = track({ pid: child.pid, stop: () => stopProcess(child, 2000), killNow: () => child.kill('SIGKILL') });
+    const handle = track({
+      pid: child.pid,
+      stop: () => stopProcess(child, 2000),
+      killNow: () => child.kill('SIGKILL'),
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -86,7 +101,12 @@ function runWrk(work, { url, name, unique = false, seconds, connections }) {
       const line = /^WRK_SUMMARY (.*)$/m.exec(output);
       if (!line) return reject(new Error(`wrk ${args.join(' ')} printed no summary:\n${output}`));
       const summary = JSON.parse(line[1]);
-      resolve({ requests: summary.requests, bytes: summary.bytes, seconds: summary.durationUs / 1e6, errors: summary.errors });
+      resolve({
+        requests: summary.requests,
+        bytes: summary.bytes,
+        seconds: summary.durationUs / 1e6,
+        errors: summary.errors,
+      });
     });
   });
 }
@@ -119,9 +139,18 @@ async function runAutocannon({ url, name, unique = false, seconds, connections }
     timeout: 30,
     requests: [
       unique
-        ? { method: 'GET', path, setupRequest: (request) => ({ ...request, path: `/v2/images/${name}-${tag}-${++counter}/file` }) }
+        ? {
+            method: 'GET',
+            path,
+            setupRequest: (request) => ({ ...request, path: `/v2/images/${name}-${tag}-${++counter}/file` }),
+          }
         : { method: 'GET', path },
     ],
   });
-  return { requests: result.requests.total, bytes: result.throughput.total, seconds: result.duration, errors: result.errors + result.non2xx + result.timeouts };
+  return {
+    requests: result.requests.total,
+    bytes: result.throughput.total,
+    seconds: result.duration,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
 }

@@ -21,7 +21,8 @@ async function writeLargeFile(path, size) {
   const block = randomBytes(64 * MiB);
   const handle = await open(path, 'w');
   try {
-    for (let written = 0; written < size; written += block.length) await handle.write(block, 0, Math.min(block.length, size - written));
+    for (let written = 0; written < size; written += block.length)
+      await handle.write(block, 0, Math.min(block.length, size - written));
   } finally {
     await handle.close();
   }
@@ -50,7 +51,10 @@ async function phase(pid, url, clients, size, timeoutMs) {
 
 /** NODE_OPTIONS the shipped systemd unit sets (deploy/systemd), '' when it sets none. */
 export function deployedNodeOptions() {
-  const unit = readFileSync(fileURLToPath(new URL('../../../deploy/systemd/imgcache-server.service', import.meta.url)), 'utf8');
+  const unit = readFileSync(
+    fileURLToPath(new URL('../../../deploy/systemd/imgcache-server.service', import.meta.url)),
+    'utf8',
+  );
   return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
 }
 
@@ -90,7 +94,14 @@ export async function memoryBench({ work, filesDir, originUrl, size, clients = 8
   try {
     const bare = await measure({ ...options, dir: join(work, 'cache-memory'), nodeOptions: '', label: 'bare' });
     const deployedOptions = deployedNodeOptions();
-    const deployed = deployedOptions ? await measure({ ...options, dir: join(work, 'cache-memory-deployed'), nodeOptions: deployedOptions, label: 'deployed' }) : null;
+    const deployed = deployedOptions
+      ? await measure({
+          ...options,
+          dir: join(work, 'cache-memory-deployed'),
+          nodeOptions: deployedOptions,
+          label: 'deployed',
+        })
+      : null;
     const row = (label, result, id) => [
       label,
       millis(result.ms),
@@ -101,15 +112,27 @@ export async function memoryBench({ work, filesDir, originUrl, size, clients = 8
       `${describe(target(id))} ${mark(id, result.peakMB)}`,
     ];
     const rows = (figures, how, suffix) => [
-      row(`${how}, miss: all join one fill (origin requests: ${figures.miss.originRequests})`, figures.miss, `server.rss.miss${suffix}`),
-      row(`${how}, ${figures.committed ? 'hit' : 'hit (image not committed after 60 s)'}`, figures.hit, `server.rss.hit${suffix}`),
+      row(
+        `${how}, miss: all join one fill (origin requests: ${figures.miss.originRequests})`,
+        figures.miss,
+        `server.rss.miss${suffix}`,
+      ),
+      row(
+        `${how}, ${figures.committed ? 'hit' : 'hit (image not committed after 60 s)'}`,
+        figures.hit,
+        `server.rss.hit${suffix}`,
+      ),
     ];
     printTable(
       `Peak RSS of imgcache-server while ${clients} clients stream one ${size / MiB} MiB image (a fresh process each, idle ${megabytes(bare.idleMB === null ? null : bare.idleMB * MB)}; peak: VmHWM reset before each phase, and VmRSS polled)`,
       ['process', 'time', 'MB/s (all clients)', 'complete', 'X-Cache', 'peak RSS', 'target'],
-      [...rows(bare, 'node dist/bin.js', ''), ...(deployed ? rows(deployed, `NODE_OPTIONS=${deployed.nodeOptions} (deploy/)`, '.deployed') : [])],
+      [
+        ...rows(bare, 'node dist/bin.js', ''),
+        ...(deployed ? rows(deployed, `NODE_OPTIONS=${deployed.nodeOptions} (deploy/)`, '.deployed') : []),
+      ],
     );
-    if (bare.miss.hwmBytes === null) console.log('note: VmHWM could not be reset (clear_refs); peak RSS is the maximum of VmRSS polled every 50 ms.');
+    if (bare.miss.hwmBytes === null)
+      console.log('note: VmHWM could not be reset (clear_refs); peak RSS is the maximum of VmRSS polled every 50 ms.');
     return { size, clients, ...bare, deployed };
   } finally {
     await rm(file, { force: true });

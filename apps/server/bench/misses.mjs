@@ -19,7 +19,9 @@ const flushDisk = () => spawnSync('sync', { timeout: 120_000 });
 async function metric(url, name) {
   try {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-    const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((match) => Number(match[1]));
+    const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((match) =>
+      Number(match[1]),
+    );
     return values.length ? values.reduce((sum, value) => sum + value, 0) : null;
   } catch {
     return null;
@@ -33,7 +35,8 @@ async function metric(url, name) {
 async function settle(servers, limitMs = 30_000) {
   const deadline = Date.now() + limitMs;
   for (const server of servers) {
-    while (Date.now() < deadline && ((await metric(server.url, 'imgcache_inflight_fills')) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (Date.now() < deadline && ((await metric(server.url, 'imgcache_inflight_fills')) ?? 0) > 0)
+      await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -49,20 +52,37 @@ export async function missesBench({ proxy, nginx, imgcache, load, seconds, round
   const contenders = [
     { key: 'proxy', label: 'plain Node proxy', ...proxy },
     nginx && { key: 'nginx', label: 'nginx proxy_cache (miss)', ...nginx },
-    ...algorithms.map((algorithm) => ({ key: `imgcache-${algorithm}`, label: `imgcache-server, ${algorithm}`, algorithm, ...imgcache[algorithm] })),
+    ...algorithms.map((algorithm) => ({
+      key: `imgcache-${algorithm}`,
+      label: `imgcache-server, ${algorithm}`,
+      algorithm,
+      ...imgcache[algorithm],
+    })),
   ].filter(Boolean);
   const notes = [];
   for (const contender of contenders) {
     const check = await download(`${contender.url}/v2/images/${MISS_FILE.name}-check/file`);
-    if (check.status !== 200 || check.bytes !== MISS_FILE.size) throw new Error(`${contender.label}: a miss answered ${check.status} with ${check.bytes} bytes (${check.error ?? 'no error'})`);
-    if (contender.key !== 'proxy' && check.xCache !== 'MISS') notes.push(`${contender.label} answered a new image with X-Cache ${check.xCache}, not MISS.`);
+    if (check.status !== 200 || check.bytes !== MISS_FILE.size)
+      throw new Error(
+        `${contender.label}: a miss answered ${check.status} with ${check.bytes} bytes (${check.error ?? 'no error'})`,
+      );
+    if (contender.key !== 'proxy' && check.xCache !== 'MISS')
+      notes.push(`${contender.label} answered a new image with X-Cache ${check.xCache}, not MISS.`);
   }
   const servers = algorithms.map((algorithm) => imgcache[algorithm]);
   const beforeRun = async () => {
     await settle(servers);
     flushDisk();
   };
-  const stats = await alternate(contenders, { load, ...MISS_FILE, unique: true, seconds, connections: 1, rounds, beforeRun });
+  const stats = await alternate(contenders, {
+    load,
+    ...MISS_FILE,
+    unique: true,
+    seconds,
+    connections: 1,
+    rounds,
+    beforeRun,
+  });
   await beforeRun();
   const rows = [];
   const table = [];
@@ -71,7 +91,10 @@ export async function missesBench({ proxy, nginx, imgcache, load, seconds, round
     const row = { key: contender.key, label: contender.label, ...stats[contender.key] };
     if (contender.algorithm) {
       row.checksumAlgorithm = contender.algorithm;
-      row.ratios = { proxy: ratio(row.bytesPerSecond, stats.proxy.bytesPerSecond), nginx: ratio(row.bytesPerSecond, stats.nginx?.bytesPerSecond) };
+      row.ratios = {
+        proxy: ratio(row.bytesPerSecond, stats.proxy.bytesPerSecond),
+        nginx: ratio(row.bytesPerSecond, stats.nginx?.bytesPerSecond),
+      };
       // A miss the cache refused (disk guard, budget) is proxied: the row would not be a miss path.
       row.bypassed = await metric(contender.url, 'imgcache_bypassed_total');
       row.fillFailures = await metric(contender.url, 'imgcache_fill_failures_total');
@@ -81,7 +104,12 @@ export async function missesBench({ proxy, nginx, imgcache, load, seconds, round
     rows.push(row);
     const cells = [contender.label, ...figureCells(row)];
     if (!row.ratios) table.push([...cells, '', '']);
-    else if (contender.algorithm === 'sha256') table.push([...cells, ratioCell('server.miss32m.proxy', row.ratios.proxy), nginx ? ratioCell('server.miss32m.nginx', row.ratios.nginx) : 'skipped']);
+    else if (contender.algorithm === 'sha256')
+      table.push([
+        ...cells,
+        ratioCell('server.miss32m.proxy', row.ratios.proxy),
+        nginx ? ratioCell('server.miss32m.nginx', row.ratios.nginx) : 'skipped',
+      ]);
     else table.push([...cells, row.ratios.proxy.toFixed(2), nginx ? row.ratios.nginx.toFixed(2) : 'skipped']);
   }
   if (!nginx) table.splice(1, 0, ['nginx proxy_cache (miss)', '–', '–', '–', '–', '', 'skipped (nginx not installed)']);

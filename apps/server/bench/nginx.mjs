@@ -113,7 +113,9 @@ async function runNginx(prefix, port, body) {
   await mkdir(join(prefix, 'cache'), { recursive: true });
   await mkdir(join(prefix, 'temp'), { recursive: true });
   await writeFile(join(prefix, 'nginx.conf'), nginxConf(prefix, body));
-  const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: 'ignore',
+  });
   let workers = [];
   // Stopping the master stops its workers; a SIGKILLed master leaves them, so they go too
   // (checked by name, in case a pid was reused).
@@ -140,7 +142,11 @@ async function runNginx(prefix, port, body) {
   try {
     const deadline = Date.now() + 10_000;
     await waitForPort(port, deadline);
-    for (workers = childPids(child.pid); workers.length === 0 && Date.now() < deadline; workers = childPids(child.pid)) {
+    for (
+      workers = childPids(child.pid);
+      workers.length === 0 && Date.now() < deadline;
+      workers = childPids(child.pid)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } catch (error) {

@@ -19,7 +19,9 @@ const byId = new Map();
 
 const server = createServer(mode === 'static' ? serveStatic : proxy);
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => console.log(`LISTENING http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`));
+server.listen(0, '127.0.0.1', () =>
+  console.log(`LISTENING http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`),
+);
 process.on('SIGTERM', () => process.exit(0));
 
 async function serveStatic(req, res) {

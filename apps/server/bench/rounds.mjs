@@ -15,7 +15,10 @@ import { median, micros } from './format.mjs';
  *   served, counted as bytes / size: the responses a run cuts off at its end count by the
  *   share they got. kernelShare: the part of that CPU time spent in the kernel (0–1).
  */
-export async function alternate(contenders, { load, name, size, unique = false, seconds, connections, rounds, beforeRun }) {
+export async function alternate(
+  contenders,
+  { load, name, size, unique = false, seconds, connections, rounds, beforeRun },
+) {
   /** @type {Map<string, any[]>} */
   const runs = new Map(contenders.map((contender) => [contender.key, []]));
   for (let round = 0; round < rounds; round++) {
@@ -48,7 +51,27 @@ export async function alternate(contenders, { load, name, size, unique = false, 
       kernelShare: cpu === null || system === null || cpu === 0 ? null : system / cpu,
       requests,
       errors: list.reduce((sum, run) => sum + run.errors, 0),
-      runs: list.map(({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs, systemUs }) => ({ bytesPerSecond, requestsPerSecond, requests: count, bytes, seconds: runSeconds, errors, cpuUs, systemUs })),
+      runs: list.map(
+        ({
+          bytesPerSecond,
+          requestsPerSecond,
+          requests: count,
+          bytes,
+          seconds: runSeconds,
+          errors,
+          cpuUs,
+          systemUs,
+        }) => ({
+          bytesPerSecond,
+          requestsPerSecond,
+          requests: count,
+          bytes,
+          seconds: runSeconds,
+          errors,
+          cpuUs,
+          systemUs,
+        }),
+      ),
     };
   }
   return summary;
@@ -56,8 +79,16 @@ export async function alternate(contenders, { load, name, size, unique = false, 
 
 /** Table cells for a contender's summary: MB/s, req/s, CPU per request, errors. */
 export function figureCells(stats) {
-  const kernel = stats.kernelShare === null || stats.kernelShare === undefined ? '' : ` (${Math.round(stats.kernelShare * 100)} % kernel)`;
-  return [(stats.bytesPerSecond / 1e6).toFixed(0), stats.requestsPerSecond.toFixed(stats.requestsPerSecond < 100 ? 1 : 0), `${micros(stats.cpuPerRequestUs)}${kernel}`, String(stats.errors)];
+  const kernel =
+    stats.kernelShare === null || stats.kernelShare === undefined
+      ? ''
+      : ` (${Math.round(stats.kernelShare * 100)} % kernel)`;
+  return [
+    (stats.bytesPerSecond / 1e6).toFixed(0),
+    stats.requestsPerSecond.toFixed(stats.requestsPerSecond < 100 ? 1 : 0),
+    `${micros(stats.cpuPerRequestUs)}${kernel}`,
+    String(stats.errors),
+  ];
 }
 
 /** The table header matching figureCells. */

@@ -28,8 +28,34 @@ const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
  * quick one under a minute. `limitSeconds` bounds the whole server benchmark.
  */
 const PLANS = {
-  full: { seconds: 4, rounds: 3, warmupSeconds: 1, missSeconds: 4, missRounds: 3, solos: 3, herdReference: true, herdSize: 64 * MiB, herdTimeoutMs: 60_000, largeSize: 2048 * MiB, largeTimeoutMs: 240_000, limitSeconds: 900 },
-  quick: { seconds: 1, rounds: 3, warmupSeconds: 0, missSeconds: 1, missRounds: 2, solos: 1, herdReference: false, herdSize: 16 * MiB, herdTimeoutMs: 30_000, largeSize: 256 * MiB, largeTimeoutMs: 90_000, limitSeconds: 300 },
+  full: {
+    seconds: 4,
+    rounds: 3,
+    warmupSeconds: 1,
+    missSeconds: 4,
+    missRounds: 3,
+    solos: 3,
+    herdReference: true,
+    herdSize: 64 * MiB,
+    herdTimeoutMs: 60_000,
+    largeSize: 2048 * MiB,
+    largeTimeoutMs: 240_000,
+    limitSeconds: 900,
+  },
+  quick: {
+    seconds: 1,
+    rounds: 3,
+    warmupSeconds: 0,
+    missSeconds: 1,
+    missRounds: 2,
+    solos: 1,
+    herdReference: false,
+    herdSize: 16 * MiB,
+    herdTimeoutMs: 30_000,
+    largeSize: 256 * MiB,
+    largeTimeoutMs: 90_000,
+    limitSeconds: 300,
+  },
 };
 
 /** Random files for the origin's directory; returns the sha256 of each. */
@@ -82,7 +108,9 @@ export async function serverBench({ quick = false } = {}) {
   try {
     const filesDir = join(work, 'files');
     const herdFile = { name: `img${plan.herdSize / MiB}m`, size: plan.herdSize };
-    const files = [...HIT_FILES, MISS_FILE, herdFile].filter((file, i, all) => all.findIndex((other) => other.name === file.name) === i);
+    const files = [...HIT_FILES, MISS_FILE, herdFile].filter(
+      (file, i, all) => all.findIndex((other) => other.name === file.name) === i,
+    );
     const digests = await writeFiles(filesDir, files);
     const origin = await startPlain('static', filesDir);
     const staticServer = await startPlain('static', filesDir);
@@ -90,10 +118,22 @@ export async function serverBench({ quick = false } = {}) {
     const nginxName = nginxVersion();
     const nginx = nginxName ? await startNginx(origin.url, work) : null;
     const imgcache = {};
-    for (const algorithm of ['sha256', 'md5', 'sha512']) imgcache[algorithm] = await startImgcache({ originUrl: origin.url, dir: join(work, `cache-${algorithm}`), checksumAlgorithm: algorithm });
+    for (const algorithm of ['sha256', 'md5', 'sha512'])
+      imgcache[algorithm] = await startImgcache({
+        originUrl: origin.url,
+        dir: join(work, `cache-${algorithm}`),
+        checksumAlgorithm: algorithm,
+      });
     // The deployment behind nginx: nginx sends hits with sendfile, imgcache-server decides.
     const offloadDir = join(work, 'cache-offload');
-    const offloaded = nginx ? await startImgcache({ originUrl: origin.url, dir: offloadDir, extraArgs: ['--accel-redirect', '/_imgcache/'], label: 'offload' }) : null;
+    const offloaded = nginx
+      ? await startImgcache({
+          originUrl: origin.url,
+          dir: offloadDir,
+          extraArgs: ['--accel-redirect', '/_imgcache/'],
+          label: 'offload',
+        })
+      : null;
     const offload = offloaded ? await startNginxOffload(offloaded.url, offloadDir, work) : null;
     const load = await loadGenerator(work);
     const contender = (server) => ({ url: server.url, pids: server.workers ?? [server.pid] });
@@ -122,7 +162,9 @@ export async function serverBench({ quick = false } = {}) {
     const misses = await missesBench({
       proxy: contender(proxy),
       nginx: nginx && contender(nginx),
-      imgcache: Object.fromEntries(Object.entries(imgcache).map(([algorithm, server]) => [algorithm, contender(server)])),
+      imgcache: Object.fromEntries(
+        Object.entries(imgcache).map(([algorithm, server]) => [algorithm, contender(server)]),
+      ),
       load,
       seconds: Math.max(plan.missSeconds, load.minSeconds),
       rounds: plan.missRounds,
@@ -142,9 +184,24 @@ export async function serverBench({ quick = false } = {}) {
       timeoutMs: plan.herdTimeoutMs,
     });
     console.log(`(${elapsed()})`);
-    const memory = await memoryBench({ work, filesDir, originUrl: origin.url, size: plan.largeSize, timeoutMs: plan.largeTimeoutMs });
+    const memory = await memoryBench({
+      work,
+      filesDir,
+      originUrl: origin.url,
+      size: plan.largeSize,
+      timeoutMs: plan.largeTimeoutMs,
+    });
     console.log(`(${elapsed()})`);
-    return { loadGenerator: load.name, nginx: nginxName, plan: quick ? 'quick' : 'full', hits, misses, herd, memory, seconds: (performance.now() - started) / 1000 };
+    return {
+      loadGenerator: load.name,
+      nginx: nginxName,
+      plan: quick ? 'quick' : 'full',
+      hits,
+      misses,
+      herd,
+      memory,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     disarm();
     await stopAll();

@@ -3,4 +3,6 @@
 // compiled module that serves them (src/dashboard/assets -> dist/dashboard/assets).
 import { cpSync } from 'node:fs';
 
-cpSync(new URL('../src/dashboard/assets/', import.meta.url), new URL('../dist/dashboard/assets/', import.meta.url), { recursive: true });
+cpSync(new URL('../src/dashboard/assets/', import.meta.url), new URL('../dist/dashboard/assets/', import.meta.url), {
+  recursive: true,
+});

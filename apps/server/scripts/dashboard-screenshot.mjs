@@ -23,10 +23,23 @@ const executablePath = spawnSync('sh', ['-c', 'command -v chromium'], { encoding
 if (!executablePath) throw new Error('no chromium on PATH (node scripts/ensure-test-tools.mjs as root installs it)');
 
 // Sizes in MiB; the slow one stays in progress when the screenshot is taken.
-const SIZES = { 'ubuntu-24.04-server': 48, 'centos-stream-10': 40, 'debian-13-genericcloud': 36, 'rocky-9.5': 30, 'opensuse-leap-15.6': 28, 'fedora-41-cloud': 24, 'freebsd-14.2': 12, 'arch-2025.11': 8, 'alpine-3.21': 2, 'cirros-0.6.3': 1 };
+const SIZES = {
+  'ubuntu-24.04-server': 48,
+  'centos-stream-10': 40,
+  'debian-13-genericcloud': 36,
+  'rocky-9.5': 30,
+  'opensuse-leap-15.6': 28,
+  'fedora-41-cloud': 24,
+  'freebsd-14.2': 12,
+  'arch-2025.11': 8,
+  'alpine-3.21': 2,
+  'cirros-0.6.3': 1,
+};
 const SLOW = 'windows-2022-eval';
 const REFUSED = 'broken-upload';
-const images = new Map(Object.entries({ ...SIZES, [SLOW]: 64 }).map(([id, mib]) => [id, randomBytes(mib * 1024 * 1024)]));
+const images = new Map(
+  Object.entries({ ...SIZES, [SLOW]: 64 }).map(([id, mib]) => [id, randomBytes(mib * 1024 * 1024)]),
+);
 
 const origin = createServer((req, res) => {
   const id = decodeURIComponent(req.url.slice(1));
@@ -74,7 +87,9 @@ const server = await startServer(
 );
 const download = (id) =>
   new Promise((done) => {
-    const outgoing = request(`${server.url}/v2/images/${id}/file`, (response) => response.resume().on('end', done).on('error', done));
+    const outgoing = request(`${server.url}/v2/images/${id}/file`, (response) =>
+      response.resume().on('end', done).on('error', done),
+    );
     outgoing.on('error', done).end();
   });
 
@@ -106,8 +121,22 @@ void download(SLOW);
 await new Promise((done) => setTimeout(done, 6000));
 
 const profile = mkdtempSync(join(tmpdir(), 'imgcache-chromium-'));
-const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: flags, viewport: { width: 1280, height: 900 } });
+const flags = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath,
+  headless: true,
+  args: flags,
+  viewport: { width: 1280, height: 900 },
+});
 try {
   const page = await context.newPage();
   await page.goto(`${server.url}/dashboard`);

@@ -11,7 +11,10 @@ import { sendError } from './respond.js';
  * Retry-After, without looking at the token. Returns true when the request may proceed;
  * otherwise it has been answered.
  */
-export function createAdminGuard(adminToken: string | undefined, throttle: LoginThrottle = new LoginThrottle()): (request: FastifyRequest, reply: FastifyReply) => boolean {
+export function createAdminGuard(
+  adminToken: string | undefined,
+  throttle: LoginThrottle = new LoginThrottle(),
+): (request: FastifyRequest, reply: FastifyReply) => boolean {
   const expected = adminToken ? digest(adminToken) : null;
   return (request, reply) => {
     if (!expected) {
@@ -20,14 +23,21 @@ export function createAdminGuard(adminToken: string | undefined, throttle: Login
     }
     const presented = presentedToken(request);
     if (presented === undefined) {
-      sendError(reply, 401, 'The cache management API needs X-Auth-Token or Authorization: Bearer with the admin token.', {
-        'www-authenticate': 'Bearer realm="imgcache"',
-      });
+      sendError(
+        reply,
+        401,
+        'The cache management API needs X-Auth-Token or Authorization: Bearer with the admin token.',
+        {
+          'www-authenticate': 'Bearer realm="imgcache"',
+        },
+      );
       return false;
     }
     const wait = throttle.retryAfter(request.ip);
     if (wait > 0) {
-      sendError(reply, 429, 'Too many wrong admin tokens from this address; try again later.', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      sendError(reply, 429, 'Too many wrong admin tokens from this address; try again later.', {
+        'retry-after': String(Math.ceil(wait / 1000)),
+      });
       return false;
     }
     // Comparing fixed-length digests keeps the comparison constant-time whatever the input length.

@@ -45,7 +45,8 @@ export class Admission {
     if (room < 0) return { admitted: false, reason: 'budget' };
     const pruned = await this.cache.prune(room);
     if (pruned.files > 0) this.onEvict(pruned.files, pruned.bytes);
-    if ((await this.cache.getCacheSize()) + this.inFlightBytes + size > this.maxSize) return { admitted: false, reason: 'budget' };
+    if ((await this.cache.getCacheSize()) + this.inFlightBytes + size > this.maxSize)
+      return { admitted: false, reason: 'budget' };
     if ((await this.freeBytesAfter(size)) < 0) return { admitted: false, reason: 'min_free' };
     this.inFlightBytes += size;
     this.inFlightFills += 1;
@@ -69,7 +70,8 @@ export class Admission {
   async disk(): Promise<{ totalBytes: number; availableBytes: number; floorBytes: number }> {
     const stats = await statfs(this.cache.layout.root);
     const totalBytes = stats.blocks * stats.bsize;
-    const floorBytes = 'bytes' in this.minFree ? this.minFree.bytes : Math.ceil((totalBytes * this.minFree.percent) / 100);
+    const floorBytes =
+      'bytes' in this.minFree ? this.minFree.bytes : Math.ceil((totalBytes * this.minFree.percent) / 100);
     return { totalBytes, availableBytes: stats.bavail * stats.bsize, floorBytes };
   }
 

@@ -81,7 +81,10 @@ export class Authorizer {
     const headers = forwardedHeaders(incoming, { wholeImage: true });
     let decision: AuthDecision;
     try {
-      decision = this.origin.kind === 'glance' ? await this.askGlance(imageId, headers) : await this.askData(imageId, headers, 'HEAD');
+      decision =
+        this.origin.kind === 'glance'
+          ? await this.askGlance(imageId, headers)
+          : await this.askData(imageId, headers, 'HEAD');
     } catch (error) {
       const reason = unreachableReason(error);
       const stale = reason && this.staleGrant(age, reason, (error as Error).message);
@@ -106,7 +109,10 @@ export class Authorizer {
   }
 
   private async askGlance(imageId: string, headers: OriginHeaders): Promise<AuthDecision> {
-    const response = await this.origin.request(this.origin.metadataUrl(imageId)!, { method: 'GET', headers: { ...headers, accept: 'application/json' } });
+    const response = await this.origin.request(this.origin.metadataUrl(imageId)!, {
+      method: 'GET',
+      headers: { ...headers, accept: 'application/json' },
+    });
     if (response.statusCode < 200 || response.statusCode >= 300) return refusal(response);
     const status = await readImageStatus(response.body);
     const verdict = glanceDataVerdict(status);
@@ -114,7 +120,12 @@ export class Authorizer {
     if (verdict.kind === 'ask') return this.askData(imageId, headers, 'GET');
     if (verdict.status === 204) return { allowed: false, status: 204, contentType: undefined, body: Buffer.alloc(0) };
     const message = `Image ${imageId} is ${String(status)} at the origin, which no longer serves its data.`;
-    return { allowed: false, status: verdict.status, contentType: 'application/json', body: Buffer.from(JSON.stringify({ error: { code: verdict.status, message } })) };
+    return {
+      allowed: false,
+      status: verdict.status,
+      contentType: 'application/json',
+      body: Buffer.from(JSON.stringify({ error: { code: verdict.status, message } })),
+    };
   }
 
   private async askData(imageId: string, headers: OriginHeaders, method: 'HEAD' | 'GET'): Promise<AuthDecision> {

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (CLEAN_EXITS.has(error.code)) process.exit(0);
-      process.stderr.write(`imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`);
+      process.stderr.write(
+        `imgcache-server: ${error.message.replace(/^error: /, '')}\nRun imgcache-server --help for the flags.\n`,
+      );
       process.exit(2);
     }
     // A bad setting, or a config file that cannot be read or parsed: a usage error, as in the CLI.

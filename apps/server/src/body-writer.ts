@@ -33,7 +33,12 @@ export function endWith(response: ServerResponse, body: Uint8Array | null): Prom
  * than expected destroys the connection: a client never gets a short body that looks whole.
  * Resolves only once no read is in flight, so the caller may release the descriptor.
  */
-export async function sendFileRange(response: ServerResponse, fd: number, start: number, end: number): Promise<BodyResult> {
+export async function sendFileRange(
+  response: ServerResponse,
+  fd: number,
+  start: number,
+  end: number,
+): Promise<BodyResult> {
   const readAt = (position: number) => {
     const read = readChunk(fd, position, end - position + 1);
     // Handled where it is awaited; until then a failure must not count as unhandled.
@@ -115,7 +120,9 @@ export async function sendChunks(response: ServerResponse, chunks: AsyncIterable
 }
 
 function readInto(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+  return new Promise((resolve, reject) =>
+    read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+  );
 }
 
 /** Resolves at 'drain'; rejects when the connection closes first. */
@@ -144,7 +151,11 @@ function settled(response: ServerResponse, bytes: number, error: unknown): Promi
     };
     const onClose = () => {
       response.off('finish', onFinish);
-      resolve({ bytes, finished: response.writableFinished, error: error ?? (response.writableFinished ? null : new Error('client went away')) });
+      resolve({
+        bytes,
+        finished: response.writableFinished,
+        error: error ?? (response.writableFinished ? null : new Error('client went away')),
+      });
     };
     response.once('finish', onFinish);
     response.once('close', onClose);

@@ -29,13 +29,22 @@ export type ActionResult = { ok: true; status: number } | { ok: false; status: n
 export async function queueImageAction(context: CacheActionContext, imageId: string): Promise<ActionResult> {
   const { cache, prefetcher, origin, originHeaders } = context;
   const found = await lookupImage(origin, imageId, originHeaders);
-  if (found.kind === 'missing') return { ok: false, status: 404, message: `Image ${imageId} is not known to the origin.` };
+  if (found.kind === 'missing')
+    return { ok: false, status: 404, message: `Image ${imageId} is not known to the origin.` };
   if (found.kind === 'unknown') {
     const hint = found.statusCode === 401 || found.statusCode === 403 ? ' (check --origin-token)' : '';
-    return { ok: false, status: 502, message: `The origin answered ${found.statusCode} when asked about image ${imageId}${hint}; it was not queued.` };
+    return {
+      ok: false,
+      status: 502,
+      message: `The origin answered ${found.statusCode} when asked about image ${imageId}${hint}; it was not queued.`,
+    };
   }
   if (!found.active) {
-    return { ok: false, status: 400, message: `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.` };
+    return {
+      ok: false,
+      status: 400,
+      message: `Only active images can be queued; image ${imageId} is ${found.status ?? 'without data'} at the origin.`,
+    };
   }
   // In a cluster the image's owner fetches it (and other nodes get it from there).
   if (await context.cluster?.queueForOwner(imageId)) return { ok: true, status: 202 };
@@ -57,7 +66,11 @@ export async function deleteImageAction(context: CacheActionContext, imageId: st
   const { cache, prefetcher, origin, originHeaders } = context;
   const held = cache.isBeingCachedHere(imageId) || (await cache.isCached(imageId)) || (await cache.isQueued(imageId));
   if (!held && (await lookupImage(origin, imageId, originHeaders).catch(() => null))?.kind === 'missing') {
-    return { ok: false, status: 404, message: `Image ${imageId} is not known to the origin, nor cached or queued here.` };
+    return {
+      ok: false,
+      status: 404,
+      message: `Image ${imageId} is not known to the origin, nor cached or queued here.`,
+    };
   }
   prefetcher.retryNow(imageId);
   await cache.deleteCachedImage(imageId);

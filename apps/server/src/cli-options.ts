@@ -23,7 +23,17 @@ import {
 import { ConfigError } from './errors.js';
 import { SettingReader, type Flag, type FlagName } from './setting-reader.js';
 import { VERSION } from './version.js';
-import { CLUSTER_DEFAULTS, checkClusterConfig, parseAdvertiseUrl, parseClusterCopy, parseClusterSecret, parseClusterUrl, parseSeconds, parseWeight, readClusterSecretFile } from './cluster/cluster-config.js';
+import {
+  CLUSTER_DEFAULTS,
+  checkClusterConfig,
+  parseAdvertiseUrl,
+  parseClusterCopy,
+  parseClusterSecret,
+  parseClusterUrl,
+  parseSeconds,
+  parseWeight,
+  readClusterSecretFile,
+} from './cluster/cluster-config.js';
 
 /**
  * Flag, env var, description and default of every setting (also the README's table). The
@@ -31,18 +41,42 @@ import { CLUSTER_DEFAULTS, checkClusterConfig, parseAdvertiseUrl, parseClusterCo
  * flag and variable from core's CACHE_SETTINGS.
  */
 const FLAGS: Readonly<Record<FlagName, Flag>> = {
-  origin: { flags: '--origin <url>', env: 'IMGCACHE_ORIGIN', description: 'Glance API base URL, or an image data URL template containing {id}' },
+  origin: {
+    flags: '--origin <url>',
+    env: 'IMGCACHE_ORIGIN',
+    description: 'Glance API base URL, or an image data URL template containing {id}',
+  },
   host: { flags: '--host <host>', env: 'IMGCACHE_HOST', description: 'address to listen on', fallback: DEFAULTS.host },
-  port: { flags: '--port <port>', env: 'IMGCACHE_PORT', description: 'port to listen on (0 picks a free one)', fallback: DEFAULTS.port },
-  dir: { flags: `${CACHE_SETTINGS.dir.flag} <path>`, env: CACHE_SETTINGS.dir.env, description: 'cache directory', path: true },
-  driver: { flags: `${CACHE_SETTINGS.driver.flag} <name>`, env: CACHE_SETTINGS.driver.env, description: 'metadata driver: sqlite, xattr or a package name', fallback: DEFAULTS.driver },
+  port: {
+    flags: '--port <port>',
+    env: 'IMGCACHE_PORT',
+    description: 'port to listen on (0 picks a free one)',
+    fallback: DEFAULTS.port,
+  },
+  dir: {
+    flags: `${CACHE_SETTINGS.dir.flag} <path>`,
+    env: CACHE_SETTINGS.dir.env,
+    description: 'cache directory',
+    path: true,
+  },
+  driver: {
+    flags: `${CACHE_SETTINGS.driver.flag} <name>`,
+    env: CACHE_SETTINGS.driver.env,
+    description: 'metadata driver: sqlite, xattr or a package name',
+    fallback: DEFAULTS.driver,
+  },
   maxSize: {
     flags: `${CACHE_SETTINGS.maxSize.flag} <size>`,
     env: CACHE_SETTINGS.maxSize.env,
     description: 'cache budget, e.g. 10GiB, .5T, 500GB (also recorded in the directory for the imgcache CLI)',
     fallback: DEFAULTS.maxSize,
   },
-  minFree: { flags: '--min-free <size|%>', env: 'IMGCACHE_MIN_FREE', description: 'free disk space to keep: bytes or a percentage of the filesystem', fallback: DEFAULTS.minFree },
+  minFree: {
+    flags: '--min-free <size|%>',
+    env: 'IMGCACHE_MIN_FREE',
+    description: 'free disk space to keep: bytes or a percentage of the filesystem',
+    fallback: DEFAULTS.minFree,
+  },
   stallTime: {
     flags: `${CACHE_SETTINGS.stallTime.flag} <duration>`,
     env: CACHE_SETTINGS.stallTime.env,
@@ -55,24 +89,54 @@ const FLAGS: Readonly<Record<FlagName, Flag>> = {
     description: 'digest recorded for cached images: md5, sha256, sha512',
     fallback: DEFAULTS.checksumAlgorithm,
   },
-  adminToken: { flags: '--admin-token <token>', env: 'IMGCACHE_ADMIN_TOKEN', description: 'token for the management API (disabled when unset); prefer --admin-token-file: argv shows in ps' },
-  adminTokenFile: { flags: '--admin-token-file <path>', env: 'IMGCACHE_ADMIN_TOKEN_FILE', description: 'file holding the admin token (one trailing line break is dropped)', path: true },
-  originToken: { flags: '--origin-token <token>', env: 'IMGCACHE_ORIGIN_TOKEN', description: 'X-Auth-Token the prefetcher and readiness probe send to the origin' },
-  originTokenFile: { flags: '--origin-token-file <path>', env: 'IMGCACHE_ORIGIN_TOKEN_FILE', description: 'file holding the origin token', path: true },
+  adminToken: {
+    flags: '--admin-token <token>',
+    env: 'IMGCACHE_ADMIN_TOKEN',
+    description: 'token for the management API (disabled when unset); prefer --admin-token-file: argv shows in ps',
+  },
+  adminTokenFile: {
+    flags: '--admin-token-file <path>',
+    env: 'IMGCACHE_ADMIN_TOKEN_FILE',
+    description: 'file holding the admin token (one trailing line break is dropped)',
+    path: true,
+  },
+  originToken: {
+    flags: '--origin-token <token>',
+    env: 'IMGCACHE_ORIGIN_TOKEN',
+    description: 'X-Auth-Token the prefetcher and readiness probe send to the origin',
+  },
+  originTokenFile: {
+    flags: '--origin-token-file <path>',
+    env: 'IMGCACHE_ORIGIN_TOKEN_FILE',
+    description: 'file holding the origin token',
+    path: true,
+  },
   public: {
     flags: '--public [bool]',
     env: 'IMGCACHE_PUBLIC',
-    description: 'serve cached images without asking the origin to authorise each client (true|1|yes|on, false|0|no|off)',
+    description:
+      'serve cached images without asking the origin to authorise each client (true|1|yes|on, false|0|no|off)',
     fallback: false,
   },
-  authTtl: { flags: '--auth-ttl <duration>', env: 'IMGCACHE_AUTH_TTL', description: 'how long an origin authorisation of a client is remembered', fallback: DEFAULTS.authTtl },
+  authTtl: {
+    flags: '--auth-ttl <duration>',
+    env: 'IMGCACHE_AUTH_TTL',
+    description: 'how long an origin authorisation of a client is remembered',
+    fallback: DEFAULTS.authTtl,
+  },
   authStale: {
     flags: '--auth-stale <duration>',
     env: 'IMGCACHE_AUTH_STALE',
-    description: 'serve a cached image to a client the origin authorised within this long while the origin is unreachable, times out or answers 5xx (0: never)',
+    description:
+      'serve a cached image to a client the origin authorised within this long while the origin is unreachable, times out or answers 5xx (0: never)',
     fallback: DEFAULTS.authStale,
   },
-  prefetchConcurrency: { flags: '--prefetch-concurrency <n>', env: 'IMGCACHE_PREFETCH_CONCURRENCY', description: 'queued images fetched at once', fallback: DEFAULTS.prefetchConcurrency },
+  prefetchConcurrency: {
+    flags: '--prefetch-concurrency <n>',
+    env: 'IMGCACHE_PREFETCH_CONCURRENCY',
+    description: 'queued images fetched at once',
+    fallback: DEFAULTS.prefetchConcurrency,
+  },
   maintenanceInterval: {
     flags: '--maintenance-interval <duration>',
     env: 'IMGCACHE_MAINTENANCE_INTERVAL',
@@ -82,21 +146,34 @@ const FLAGS: Readonly<Record<FlagName, Flag>> = {
   rangeMiss: {
     flags: '--range-miss <policy>',
     env: 'IMGCACHE_RANGE_MISS',
-    description: 'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)',
+    description:
+      'a Range request for an uncached image: fill (start the fill, answer from it) or pass (proxy it uncached)',
     fallback: DEFAULTS.rangeMiss,
   },
   accelRedirect: {
     flags: '--accel-redirect <prefix>',
     env: 'IMGCACHE_ACCEL_REDIRECT',
-    description: "answer hits with X-Accel-Redirect: <prefix><image id>, for nginx to send the file from an internal location (see deploy/nginx/)",
+    description:
+      'answer hits with X-Accel-Redirect: <prefix><image id>, for nginx to send the file from an internal location (see deploy/nginx/)',
   },
   trustProxy: {
     flags: '--trust-proxy <addresses>',
     env: 'IMGCACHE_TRUST_PROXY',
-    description: 'comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (e.g. 127.0.0.1 behind a local nginx)',
+    description:
+      'comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (e.g. 127.0.0.1 behind a local nginx)',
   },
-  logLevel: { flags: '--log-level <level>', env: 'IMGCACHE_LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', fallback: DEFAULTS.logLevel },
-  logFormat: { flags: '--log-format <format>', env: 'IMGCACHE_LOG_FORMAT', description: 'json (one object per line) or pretty (for people)', fallback: DEFAULTS.logFormat },
+  logLevel: {
+    flags: '--log-level <level>',
+    env: 'IMGCACHE_LOG_LEVEL',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    fallback: DEFAULTS.logLevel,
+  },
+  logFormat: {
+    flags: '--log-format <format>',
+    env: 'IMGCACHE_LOG_FORMAT',
+    description: 'json (one object per line) or pretty (for people)',
+    fallback: DEFAULTS.logFormat,
+  },
   originConnectTimeout: {
     flags: '--origin-connect-timeout <duration>',
     env: 'IMGCACHE_ORIGIN_CONNECT_TIMEOUT',
@@ -121,22 +198,69 @@ const FLAGS: Readonly<Record<FlagName, Flag>> = {
     description: "PEM bundle of the CAs that sign an https origin's certificate (instead of Node's bundled CAs)",
     path: true,
   },
-  originCertFile: { flags: '--origin-cert-file <path>', env: 'IMGCACHE_ORIGIN_CERT_FILE', description: 'PEM client certificate presented to an https origin', path: true },
-  originKeyFile: { flags: '--origin-key-file <path>', env: 'IMGCACHE_ORIGIN_KEY_FILE', description: "PEM private key of --origin-cert-file", path: true },
-  cluster: { flags: '--cluster <url>', env: 'IMGCACHE_CLUSTER_URL', description: 'PostgreSQL URL of the cluster to join (unset: a single node)' },
-  advertiseUrl: { flags: '--advertise-url <url>', env: 'IMGCACHE_ADVERTISE_URL', description: 'URL peers reach this node at, e.g. http://10.0.0.5:9393 (required with --cluster)' },
-  clusterSecret: { flags: '--cluster-secret <secret>', env: 'IMGCACHE_CLUSTER_SECRET', description: 'shared secret that authenticates requests between nodes (32+ characters)' },
-  clusterSecretFile: { flags: '--cluster-secret-file <path>', env: 'IMGCACHE_CLUSTER_SECRET_FILE', description: 'file holding the shared cluster secret (its first line)' },
-  clusterWeight: { flags: '--cluster-weight <n>', env: 'IMGCACHE_CLUSTER_WEIGHT', description: "this node's relative capacity", fallback: CLUSTER_DEFAULTS.clusterWeight },
+  originCertFile: {
+    flags: '--origin-cert-file <path>',
+    env: 'IMGCACHE_ORIGIN_CERT_FILE',
+    description: 'PEM client certificate presented to an https origin',
+    path: true,
+  },
+  originKeyFile: {
+    flags: '--origin-key-file <path>',
+    env: 'IMGCACHE_ORIGIN_KEY_FILE',
+    description: 'PEM private key of --origin-cert-file',
+    path: true,
+  },
+  cluster: {
+    flags: '--cluster <url>',
+    env: 'IMGCACHE_CLUSTER_URL',
+    description: 'PostgreSQL URL of the cluster to join (unset: a single node)',
+  },
+  advertiseUrl: {
+    flags: '--advertise-url <url>',
+    env: 'IMGCACHE_ADVERTISE_URL',
+    description: 'URL peers reach this node at, e.g. http://10.0.0.5:9393 (required with --cluster)',
+  },
+  clusterSecret: {
+    flags: '--cluster-secret <secret>',
+    env: 'IMGCACHE_CLUSTER_SECRET',
+    description: 'shared secret that authenticates requests between nodes (32+ characters)',
+  },
+  clusterSecretFile: {
+    flags: '--cluster-secret-file <path>',
+    env: 'IMGCACHE_CLUSTER_SECRET_FILE',
+    description: 'file holding the shared cluster secret (its first line)',
+  },
+  clusterWeight: {
+    flags: '--cluster-weight <n>',
+    env: 'IMGCACHE_CLUSTER_WEIGHT',
+    description: "this node's relative capacity",
+    fallback: CLUSTER_DEFAULTS.clusterWeight,
+  },
   clusterCopy: {
     flags: '--cluster-copy <policy>',
     env: 'IMGCACHE_CLUSTER_COPY',
-    description: 'a non-owner keeps a copy of what it fetched from the owner: always, never, or hot (after --cluster-hot-hits requests)',
+    description:
+      'a non-owner keeps a copy of what it fetched from the owner: always, never, or hot (after --cluster-hot-hits requests)',
     fallback: CLUSTER_DEFAULTS.clusterCopy,
   },
-  clusterHotHits: { flags: '--cluster-hot-hits <n>', env: 'IMGCACHE_CLUSTER_HOT_HITS', description: 'requests on a non-owner that make an image hot', fallback: CLUSTER_DEFAULTS.clusterHotHits },
-  clusterHeartbeat: { flags: '--cluster-heartbeat <seconds>', env: 'IMGCACHE_CLUSTER_HEARTBEAT', description: 'seconds between heartbeats', fallback: CLUSTER_DEFAULTS.clusterHeartbeat },
-  clusterDeadAfter: { flags: '--cluster-dead-after <seconds>', env: 'IMGCACHE_CLUSTER_DEAD_AFTER', description: 'seconds of silence after which a node is dead', fallback: CLUSTER_DEFAULTS.clusterDeadAfter },
+  clusterHotHits: {
+    flags: '--cluster-hot-hits <n>',
+    env: 'IMGCACHE_CLUSTER_HOT_HITS',
+    description: 'requests on a non-owner that make an image hot',
+    fallback: CLUSTER_DEFAULTS.clusterHotHits,
+  },
+  clusterHeartbeat: {
+    flags: '--cluster-heartbeat <seconds>',
+    env: 'IMGCACHE_CLUSTER_HEARTBEAT',
+    description: 'seconds between heartbeats',
+    fallback: CLUSTER_DEFAULTS.clusterHeartbeat,
+  },
+  clusterDeadAfter: {
+    flags: '--cluster-dead-after <seconds>',
+    env: 'IMGCACHE_CLUSTER_DEAD_AFTER',
+    description: 'seconds of silence after which a node is dead',
+    fallback: CLUSTER_DEFAULTS.clusterDeadAfter,
+  },
 };
 
 /** The command line definition of `imgcache-server`. Usage errors are thrown, never printed or exited on here. */
@@ -146,7 +270,12 @@ export function createCommand(): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
-    .addOption(new Option('--config <file>', 'config file, TOML (*.toml) or JSON, with the settings below by their camelCase names; flags and variables win over it'));
+    .addOption(
+      new Option(
+        '--config <file>',
+        'config file, TOML (*.toml) or JSON, with the settings below by their camelCase names; flags and variables win over it',
+      ),
+    );
   for (const { flags, env, description, fallback } of Object.values(FLAGS)) {
     const shownDefault = fallback === undefined ? '' : `, default: ${String(fallback)}`;
     const option = new Option(flags, `${description} (env: ${env}${shownDefault})`);
@@ -188,7 +317,9 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
     public: read.withDefault('public', (value) => parseBoolean(value, '--public')),
     authTtl: duration('authTtl', 'auth-ttl'),
     authStale: duration('authStale', 'auth-stale'),
-    prefetchConcurrency: read.withDefault('prefetchConcurrency', (value) => parseInteger('prefetch-concurrency', value, 1, 64)),
+    prefetchConcurrency: read.withDefault('prefetchConcurrency', (value) =>
+      parseInteger('prefetch-concurrency', value, 1, 64),
+    ),
     maintenanceInterval: duration('maintenanceInterval', 'maintenance-interval'),
     logLevel: read.withDefault('logLevel', parseLogLevel),
     logFormat: read.withDefault('logFormat', parseLogFormat),
@@ -216,10 +347,17 @@ export function parseArguments(argv: readonly string[], env: NodeJS.ProcessEnv =
   // A client certificate is useless without its key, and the reverse.
   if ((config.originCertFile === undefined) !== (config.originKeyFile === undefined)) {
     const missing = config.originCertFile === undefined ? 'origin-cert-file' : 'origin-key-file';
-    throw new ConfigError(missing, `--origin-cert-file and --origin-key-file go together; --${missing} (or ${FLAGS[missing === 'origin-cert-file' ? 'originCertFile' : 'originKeyFile'].env}) is missing`);
+    throw new ConfigError(
+      missing,
+      `--origin-cert-file and --origin-key-file go together; --${missing} (or ${FLAGS[missing === 'origin-cert-file' ? 'originCertFile' : 'originKeyFile'].env}) is missing`,
+    );
   }
   if (config.clusterSecretFile !== undefined) {
-    if (config.clusterSecret !== undefined) throw new ConfigError('cluster-secret-file', 'give the cluster secret once: --cluster-secret (or its variable) or --cluster-secret-file');
+    if (config.clusterSecret !== undefined)
+      throw new ConfigError(
+        'cluster-secret-file',
+        'give the cluster secret once: --cluster-secret (or its variable) or --cluster-secret-file',
+      );
     config.clusterSecret = readClusterSecretFile(config.clusterSecretFile);
   }
   checkClusterConfig(config);

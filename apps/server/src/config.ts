@@ -155,7 +155,9 @@ export interface OriginTls {
  * @returns undefined when none is set (Node's bundled CAs, no client certificate).
  * @throws the filesystem's error when a file cannot be read (parseArguments checked them).
  */
-export function loadOriginTls(config: Pick<ServerConfig, 'originCaFile' | 'originCertFile' | 'originKeyFile'>): OriginTls | undefined {
+export function loadOriginTls(
+  config: Pick<ServerConfig, 'originCaFile' | 'originCertFile' | 'originKeyFile'>,
+): OriginTls | undefined {
   const tls: OriginTls = {};
   if (config.originCaFile) tls.ca = readFileSync(config.originCaFile, 'utf8');
   if (config.originCertFile) tls.cert = readFileSync(config.originCertFile, 'utf8');
@@ -182,7 +184,8 @@ export function parseSize(name: string, value: string | number): number {
  */
 export function parseDuration(name: string, value: string | number): number {
   const seconds = asConfigError(name, () => parseDurationSetting(value, `--${name}`));
-  if (!Number.isSafeInteger(seconds)) throw new ConfigError(name, `${JSON.stringify(value)} is not a whole number of seconds; e.g. 90, 90s, 1.5m`);
+  if (!Number.isSafeInteger(seconds))
+    throw new ConfigError(name, `${JSON.stringify(value)} is not a whole number of seconds; e.g. 90, 90s, 1.5m`);
   return seconds;
 }
 
@@ -196,7 +199,10 @@ export function parsePemFile(name: string, path: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(name, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      name,
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   if (!text.includes('-----BEGIN ')) throw new ConfigError(name, `${path} holds no PEM block (-----BEGIN …)`);
   return path;
@@ -207,7 +213,8 @@ function asConfigError<T>(name: string, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')) throw new ConfigError(name, (error as unknown as { reason: string }).reason);
+    if (ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING'))
+      throw new ConfigError(name, (error as unknown as { reason: string }).reason);
     throw error;
   }
 }
@@ -220,7 +227,8 @@ export function parseMinFree(value: string | number): MinFree {
   if (typeof value === 'string' && value.trim().endsWith('%')) {
     const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
     const percent = match ? Number(match[1]) : Number.NaN;
-    if (!(percent <= 100)) throw new ConfigError('min-free', `${JSON.stringify(value)} is not a percentage from 0% to 100%`);
+    if (!(percent <= 100))
+      throw new ConfigError('min-free', `${JSON.stringify(value)} is not a percentage from 0% to 100%`);
     return { percent };
   }
   return { bytes: parseSize('min-free', value) };
@@ -251,7 +259,8 @@ export function parseOrigin(value: string | undefined): string {
   } catch {
     throw new ConfigError('origin', `${JSON.stringify(value)} is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('origin', 'the origin must be an http or https URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError('origin', 'the origin must be an http or https URL');
   return value;
 }
 
@@ -268,7 +277,8 @@ export function parseRangeMiss(value: string): RangeMiss {
  * @throws {ConfigError} for anything else.
  */
 export function parseDirectory(value: string): string {
-  if (value.length === 0 || value.includes('\0')) throw new ConfigError('dir', `${JSON.stringify(value)} is not a directory path`);
+  if (value.length === 0 || value.includes('\0'))
+    throw new ConfigError('dir', `${JSON.stringify(value)} is not a directory path`);
   return value;
 }
 
@@ -320,7 +330,10 @@ export function parseHost(value: string): string {
  */
 export function parseAccelRedirect(value: string): string {
   if (/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(value) && !/(^|\/)\.\.?\//.test(value)) return value;
-  throw new ConfigError('accel-redirect', `${JSON.stringify(value)} is not a URI path prefix such as /_imgcache/ (letters, digits, . _ ~ - and /; starts and ends with /)`);
+  throw new ConfigError(
+    'accel-redirect',
+    `${JSON.stringify(value)} is not a URI path prefix such as /_imgcache/ (letters, digits, . _ ~ - and /; starts and ends with /)`,
+  );
 }
 
 /**
@@ -328,7 +341,10 @@ export function parseAccelRedirect(value: string): string {
  * @throws {ConfigError} for an empty list or an entry that is neither.
  */
 export function parseTrustProxy(value: string): string[] {
-  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
   const valid = (entry: string) => {
     const [address, bits, extra] = entry.split('/');
     const family = isIP(address ?? '');
@@ -338,12 +354,18 @@ export function parseTrustProxy(value: string): string[] {
   };
   const bad = entries.find((entry) => !valid(entry));
   if (entries.length === 0 || bad !== undefined) {
-    throw new ConfigError('trust-proxy', `${JSON.stringify(bad ?? value)} is not an IP address or CIDR range (give a comma-separated list, e.g. 127.0.0.1,10.0.0.0/8)`);
+    throw new ConfigError(
+      'trust-proxy',
+      `${JSON.stringify(bad ?? value)} is not an IP address or CIDR range (give a comma-separated list, e.g. 127.0.0.1,10.0.0.0/8)`,
+    );
   }
   return entries;
 }
 
 export function parseToken(name: string, value: string): string {
   if (/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) return value;
-  throw new ConfigError(name, 'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header');
+  throw new ConfigError(
+    name,
+    'must be printable ASCII without leading or trailing spaces, as it is sent in an HTTP header',
+  );
 }

@@ -78,5 +78,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 export function originFailure(method: string, url: string, error: unknown): OriginError | OriginTimeoutError {
   const message = `origin request ${method} ${url} failed: ${(error as Error).message}`;
   const code = (error as { code?: string }).code;
-  return code !== undefined && TIMEOUT_CODES.has(code) ? new OriginTimeoutError(message, { cause: error }) : new OriginError(message, { cause: error });
+  return code !== undefined && TIMEOUT_CODES.has(code)
+    ? new OriginTimeoutError(message, { cause: error })
+    : new OriginError(message, { cause: error });
 }

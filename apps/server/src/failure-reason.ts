@@ -5,7 +5,20 @@ import { ImgcacheError } from '@imgcache/core';
  * an I/O error, a read-only or vanished filesystem, a file too large, out of descriptors,
  * a permission taken away (errno names from POSIX `<errno.h>`).
  */
-const LOCAL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG', 'EMFILE', 'ENFILE', 'EACCES', 'EPERM', 'ENODEV', 'ENXIO', 'ESTALE']);
+const LOCAL_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EFBIG',
+  'EMFILE',
+  'ENFILE',
+  'EACCES',
+  'EPERM',
+  'ENODEV',
+  'ENXIO',
+  'ESTALE',
+]);
 
 /**
  * The `reason` label of `imgcache_fill_failures_total` for the error a fill failed with:

@@ -36,7 +36,9 @@ export function sendFromFill(
   const headers: OutgoingHttpHeaders = { 'content-type': OCTET_STREAM, ...described, 'x-cache': xCache };
   const ifRange = first(requestHeaders['if-range']);
   const range =
-    method === 'GET' && size !== undefined && ifRangeAllows(ifRange, described.etag as string | undefined, String(described['last-modified']))
+    method === 'GET' &&
+    size !== undefined &&
+    ifRangeAllows(ifRange, described.etag as string | undefined, String(described['last-modified']))
       ? parseRange(first(requestHeaders.range), size)
       : ({ kind: 'none' } as const);
   if (range.kind === 'unsatisfiable') {
@@ -57,7 +59,9 @@ export function sendFromFill(
   const gone = new AbortController();
   const onClose = () => gone.abort(new Error('client went away'));
   response.once('close', onClose);
-  return sendChunks(response, fill.read({ start, end, signal: gone.signal })).finally(() => response.off('close', onClose));
+  return sendChunks(response, fill.read({ start, end, signal: gone.signal })).finally(() =>
+    response.off('close', onClose),
+  );
 }
 
 function first(value: string | string[] | undefined): string | undefined {

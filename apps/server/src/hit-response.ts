@@ -29,7 +29,13 @@ export const ACCEL_OFF_HEADER = 'x-imgcache-accel';
  * judge If-* headers by its own validators, not this image's) and requests carrying
  * {@link ACCEL_OFF_HEADER} get their body from here.
  */
-export function sendHit(method: string, requestHeaders: IncomingHttpHeaders, response: ServerResponse, image: OpenImage, accelRedirect: string | null = null): Promise<HitResult> {
+export function sendHit(
+  method: string,
+  requestHeaders: IncomingHttpHeaders,
+  response: ServerResponse,
+  image: OpenImage,
+  accelRedirect: string | null = null,
+): Promise<HitResult> {
   const { entry } = image;
   const representation = { checksum: entry.checksum, lastModified: entry.lastModified };
   const described = representationHeaders(representation);
@@ -41,7 +47,8 @@ export function sendHit(method: string, requestHeaders: IncomingHttpHeaders, res
   }
   const headers: OutgoingHttpHeaders = { 'content-type': OCTET_STREAM, ...described, 'x-cache': 'HIT' };
   const range =
-    method === 'GET' && ifRangeAllows(first(requestHeaders['if-range']), String(described.etag), String(described['last-modified']))
+    method === 'GET' &&
+    ifRangeAllows(first(requestHeaders['if-range']), String(described.etag), String(described['last-modified']))
       ? parseRange(first(requestHeaders.range), entry.size)
       : ({ kind: 'none' } as const);
   if (range.kind === 'unsatisfiable') {
@@ -53,14 +60,25 @@ export function sendHit(method: string, requestHeaders: IncomingHttpHeaders, res
   if (accelRedirect !== null && method === 'GET' && offloadable(requestHeaders)) {
     // nginx copies Accept-Ranges from this answer, and adds its own to a whole file (not to a 206).
     const { 'accept-ranges': ranges, ...offload } = headers;
-    response.writeHead(200, { ...offload, ...(range.kind === 'range' ? { 'accept-ranges': ranges } : {}), 'x-accel-redirect': `${accelRedirect}${image.imageId}`, 'content-length': 0 });
-    return endWith(response, null).then((result) => ({ ...result, withBody: true, offloaded: Math.max(0, end - start + 1) }));
+    response.writeHead(200, {
+      ...offload,
+      ...(range.kind === 'range' ? { 'accept-ranges': ranges } : {}),
+      'x-accel-redirect': `${accelRedirect}${image.imageId}`,
+      'content-length': 0,
+    });
+    return endWith(response, null).then((result) => ({
+      ...result,
+      withBody: true,
+      offloaded: Math.max(0, end - start + 1),
+    }));
   }
   if (range.kind === 'range') headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
   headers['content-length'] = end - start + 1;
   response.writeHead(range.kind === 'range' ? 206 : 200, headers);
   if (method === 'HEAD' || end < start) return withoutBody(endWith(response, null));
-  const body = image.bytes ? endWith(response, image.bytes.subarray(start, end + 1)) : sendFileRange(response, image.fd, start, end);
+  const body = image.bytes
+    ? endWith(response, image.bytes.subarray(start, end + 1))
+    : sendFileRange(response, image.fd, start, end);
   return body.then((result) => ({ ...result, withBody: true, offloaded: 0 }));
 }
 

@@ -40,7 +40,11 @@ export async function lookupImage(origin: Origin, imageId: string, headers: Orig
   }
   const status = await readImageStatus(response.body);
   // A document without a status (not quite Glance) is taken at its word that the image exists.
-  return { kind: 'found', active: status === undefined || status === 'active', status: typeof status === 'string' ? status : undefined };
+  return {
+    kind: 'found',
+    active: status === undefined || status === 'active',
+    status: typeof status === 'string' ? status : undefined,
+  };
 }
 
 /**
@@ -49,7 +53,12 @@ export async function lookupImage(origin: Origin, imageId: string, headers: Orig
  * the body; for a `GET` only its status and headers are meant to be used.
  * @throws {OriginError} when the origin cannot be reached.
  */
-export async function probeData(origin: Origin, imageId: string, headers: OriginHeaders, method: 'HEAD' | 'GET'): Promise<OriginResponse> {
+export async function probeData(
+  origin: Origin,
+  imageId: string,
+  headers: OriginHeaders,
+  method: 'HEAD' | 'GET',
+): Promise<OriginResponse> {
   const url = origin.dataUrl(imageId);
   const response = await origin.request(url, { method, headers });
   if (method === 'GET' || (response.statusCode !== 405 && response.statusCode !== 501)) return response;

@@ -88,7 +88,11 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
     try {
       const sent = await sendFromFill(request.method, request.headers, reply.raw, fill, leader ? 'MISS' : 'COALESCED');
       metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
-      if (sent.error) request.log.debug({ imageId: fill.imageId, bytes: sent.bytes, err: String(sent.error) }, 'download ended early');
+      if (sent.error)
+        request.log.debug(
+          { imageId: fill.imageId, bytes: sent.bytes, err: String(sent.error) },
+          'download ended early',
+        );
     } finally {
       if (!leader) metrics.coalescedWaiters.dec();
     }
@@ -143,7 +147,11 @@ export function registerImageRoute(app: FastifyInstance, context: ImageRouteCont
         const { source } = outcome;
         const info = source.info as OriginFillInfo;
         // Uncached, but checked as the fill would have checked it.
-        const body = verifiedBody(source.body as AsyncIterable<Uint8Array>, { imageId, size: source.size, checksum: source.checksum });
+        const body = verifiedBody(source.body as AsyncIterable<Uint8Array>, {
+          imageId,
+          size: source.size,
+          checksum: source.checksum,
+        });
         const sent = await streamResponse(reply, info.statusCode, { ...info.headers, 'x-cache': 'BYPASS' }, body);
         metrics.servedBytes.inc({ source: 'origin' }, sent.bytes);
         return;

@@ -15,7 +15,13 @@ export type LoggerOptions = Pick<PinoOptions, 'level' | 'timestamp'> & { level: 
 export function loggerOptions(config: Pick<ServerConfig, 'logLevel' | 'logFormat'>): LoggerOptions {
   const options: LoggerOptions = { level: config.logLevel, timestamp: stdTimeFunctions.isoTime };
   if ((config.logFormat ?? DEFAULTS.logFormat) === 'pretty') {
-    options.stream = pinoPretty({ colorize: false, sync: true, singleLine: true, translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'", ignore: 'pid,hostname' });
+    options.stream = pinoPretty({
+      colorize: false,
+      sync: true,
+      singleLine: true,
+      translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+      ignore: 'pid,hostname',
+    });
   }
   return options;
 }

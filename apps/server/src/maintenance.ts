@@ -100,7 +100,11 @@ export class Maintenance {
     return { incomplete: cleaned.incomplete, invalid: cleaned.invalid };
   }
 
-  private async step(name: MaintenanceStep, trigger: StepResult['trigger'], work: () => Promise<Record<string, number>>): Promise<StepResult> {
+  private async step(
+    name: MaintenanceStep,
+    trigger: StepResult['trigger'],
+    work: () => Promise<Record<string, number>>,
+  ): Promise<StepResult> {
     const started = Date.now();
     let result: StepResult;
     try {
@@ -108,7 +112,14 @@ export class Maintenance {
       result = { step: name, finishedAt: Date.now(), durationMs: Date.now() - started, trigger, ok: true, detail };
     } catch (error) {
       this.logger.warn({ step: name, err: String(error) }, 'maintenance step failed');
-      result = { step: name, finishedAt: Date.now(), durationMs: Date.now() - started, trigger, ok: false, error: String(error) };
+      result = {
+        step: name,
+        finishedAt: Date.now(),
+        durationMs: Date.now() - started,
+        trigger,
+        ok: false,
+        error: String(error),
+      };
     }
     this.last.set(name, result);
     return result;

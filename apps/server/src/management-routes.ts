@@ -51,13 +51,16 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
     });
   }
 
-  const answer = (reply: FastifyReply, result: ActionResult) => (result.ok ? reply.code(result.status).send() : sendError(reply, result.status, result.message));
-  const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+  const answer = (reply: FastifyReply, result: ActionResult) =>
+    result.ok ? reply.code(result.status).send() : sendError(reply, result.status, result.message);
+  const json = (reply: FastifyReply, status: number, body: unknown) =>
+    reply.code(status).type('application/json').send(JSON.stringify(body));
   const id = (request: FastifyRequest<{ Params: { id?: string } }>) => request.params.id!;
 
   route('/v2/cache', {
     GET: async (request, reply) => {
-      if (context.cluster && (request.query as { scope?: string }).scope === 'cluster') return json(reply, 200, await context.cluster.view());
+      if (context.cluster && (request.query as { scope?: string }).scope === 'cluster')
+        return json(reply, 200, await context.cluster.view());
       const [cached, queued] = await Promise.all([cache.getCachedImages(), cache.getQueuedImages()]);
       return json(reply, 200, { cached_images: cached.map(toGlanceEntry), queued_images: queued });
     },
@@ -65,7 +68,11 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
       const header = request.headers['x-image-cache-clear-target'];
       const target = ((Array.isArray(header) ? header[0] : header) ?? '').trim().toLowerCase();
       if (!CLEAR_TARGETS.has(target)) {
-        return sendError(reply, 400, `x-image-cache-clear-target must be "cache", "queue" or empty, not ${JSON.stringify(target)}.`);
+        return sendError(
+          reply,
+          400,
+          `x-image-cache-clear-target must be "cache", "queue" or empty, not ${JSON.stringify(target)}.`,
+        );
       }
       if (target !== 'queue') {
         await cache.deleteAllCachedImages();
@@ -81,7 +88,8 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
   });
 
   route('/v2/cached_images', {
-    GET: async (_request, reply) => json(reply, 200, { cached_images: (await cache.getCachedImages()).map(toGlanceEntry) }),
+    GET: async (_request, reply) =>
+      json(reply, 200, { cached_images: (await cache.getCachedImages()).map(toGlanceEntry) }),
     DELETE: async (_request, reply) => {
       return json(reply, 200, { num_deleted: await cache.deleteAllCachedImages() });
     },

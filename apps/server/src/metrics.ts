@@ -7,7 +7,15 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export type RequestResult = 'hit' | 'hit_stale' | 'miss' | 'coalesced' | 'coalesced_stale' | 'bypass' | 'error';
 
 /** Every {@link RequestResult}, each exported from the first scrape on. */
-export const REQUEST_RESULTS: readonly RequestResult[] = ['hit', 'hit_stale', 'miss', 'coalesced', 'coalesced_stale', 'bypass', 'error'];
+export const REQUEST_RESULTS: readonly RequestResult[] = [
+  'hit',
+  'hit_stale',
+  'miss',
+  'coalesced',
+  'coalesced_stale',
+  'bypass',
+  'error',
+];
 
 /** Values read at scrape time from the cache and the server. */
 export interface ScrapeSources {
@@ -39,25 +47,81 @@ export class ServerMetrics {
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'imgcache_requests_total', help: 'Image download requests by how they were answered', labelNames: ['result'], registers });
-    this.servedBytes = new Counter({ name: 'imgcache_served_bytes_total', help: 'Image bytes sent to clients, by where they came from', labelNames: ['source'], registers });
-    this.originFetches = new Counter({ name: 'imgcache_origin_fetches_total', help: 'Image data requests sent to the origin', labelNames: ['purpose'], registers });
-    this.coalescedWaiters = new Gauge({ name: 'imgcache_coalesced_waiters', help: 'Clients currently streaming an image another request is fetching', registers });
-    this.bypassed = new Counter({ name: 'imgcache_bypassed_total', help: 'Downloads proxied without caching, by reason', labelNames: ['reason'], registers });
-    this.fillFailures = new Counter({ name: 'imgcache_fill_failures_total', help: 'Cache fills that failed and cached nothing, by reason', labelNames: ['reason'], registers });
-    this.fillsCompleted = new Counter({ name: 'imgcache_fills_completed_total', help: 'Images fetched from the origin and committed to the cache', registers });
+    this.requests = new Counter({
+      name: 'imgcache_requests_total',
+      help: 'Image download requests by how they were answered',
+      labelNames: ['result'],
+      registers,
+    });
+    this.servedBytes = new Counter({
+      name: 'imgcache_served_bytes_total',
+      help: 'Image bytes sent to clients, by where they came from',
+      labelNames: ['source'],
+      registers,
+    });
+    this.originFetches = new Counter({
+      name: 'imgcache_origin_fetches_total',
+      help: 'Image data requests sent to the origin',
+      labelNames: ['purpose'],
+      registers,
+    });
+    this.coalescedWaiters = new Gauge({
+      name: 'imgcache_coalesced_waiters',
+      help: 'Clients currently streaming an image another request is fetching',
+      registers,
+    });
+    this.bypassed = new Counter({
+      name: 'imgcache_bypassed_total',
+      help: 'Downloads proxied without caching, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.fillFailures = new Counter({
+      name: 'imgcache_fill_failures_total',
+      help: 'Cache fills that failed and cached nothing, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.fillsCompleted = new Counter({
+      name: 'imgcache_fills_completed_total',
+      help: 'Images fetched from the origin and committed to the cache',
+      registers,
+    });
     this.evictions = new Counter({ name: 'imgcache_evictions_total', help: 'Images evicted by prune', registers });
-    this.evictedBytes = new Counter({ name: 'imgcache_evicted_bytes_total', help: 'Bytes evicted by prune', registers });
-    this.cleanedFiles = new Counter({ name: 'imgcache_cleaned_files_total', help: 'Stalled or invalid work files removed by clean', labelNames: ['kind'], registers });
-    this.authChecks = new Counter({ name: 'imgcache_auth_checks_total', help: 'Authorisation decisions for cache hits, by outcome', labelNames: ['result'], registers });
+    this.evictedBytes = new Counter({
+      name: 'imgcache_evicted_bytes_total',
+      help: 'Bytes evicted by prune',
+      registers,
+    });
+    this.cleanedFiles = new Counter({
+      name: 'imgcache_cleaned_files_total',
+      help: 'Stalled or invalid work files removed by clean',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.authChecks = new Counter({
+      name: 'imgcache_auth_checks_total',
+      help: 'Authorisation decisions for cache hits, by outcome',
+      labelNames: ['result'],
+      registers,
+    });
     this.staleServes = new Counter({
       name: 'imgcache_stale_auth_serves_total',
       help: 'Cached images served on an earlier authorisation while the origin could not be asked (--auth-stale), by why',
       labelNames: ['reason'],
       registers,
     });
-    this.prefetches = new Counter({ name: 'imgcache_prefetches_total', help: 'Prefetch attempts of queued images, by outcome', labelNames: ['result'], registers });
-    this.prefetchAbandoned = new Counter({ name: 'imgcache_prefetch_abandoned_total', help: 'Queued images dropped from the queue after their last failed prefetch attempt', registers });
+    this.prefetches = new Counter({
+      name: 'imgcache_prefetches_total',
+      help: 'Prefetch attempts of queued images, by outcome',
+      labelNames: ['result'],
+      registers,
+    });
+    this.prefetchAbandoned = new Counter({
+      name: 'imgcache_prefetch_abandoned_total',
+      help: 'Queued images dropped from the queue after their last failed prefetch attempt',
+      registers,
+    });
     new Gauge({
       name: 'imgcache_cache_size_bytes',
       help: 'Bytes of committed images',
@@ -74,7 +138,9 @@ export class ServerMetrics {
         this.set((await sources.cacheStats()).count);
       },
     });
-    new Gauge({ name: 'imgcache_cache_max_size_bytes', help: 'The cache budget (--max-size)', registers }).set(sources.maxSize);
+    new Gauge({ name: 'imgcache_cache_max_size_bytes', help: 'The cache budget (--max-size)', registers }).set(
+      sources.maxSize,
+    );
     new Gauge({
       name: 'imgcache_work_bytes',
       help: 'Bytes in incomplete/ (writes in progress or stalled) and invalid/ (quarantined)',

@@ -18,18 +18,26 @@ export interface OperationsContext {
 export function registerOperationsRoutes(app: FastifyInstance, context: OperationsContext): void {
   const { cache, origin, metrics } = context;
 
-  app.route({ method: ['GET', 'HEAD'], url: '/healthz', handler: async (_request, reply) => reply.send({ status: 'ok' }) });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/healthz',
+    handler: async (_request, reply) => reply.send({ status: 'ok' }),
+  });
 
-  app.route({ method: ['GET', 'HEAD'], url: '/readyz', handler: async (_request, reply) => {
-    const [directory, driver, upstream] = await Promise.all([
-      check(() => access(cache.layout.root, constants.W_OK)),
-      check(() => cache.getStats()),
-      check(() => probeOrigin(origin, context.originHeaders)),
-    ]);
-    const checks = { cache_dir: directory, driver, origin: upstream };
-    const ready = Object.values(checks).every((value) => value === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
-  } });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/readyz',
+    handler: async (_request, reply) => {
+      const [directory, driver, upstream] = await Promise.all([
+        check(() => access(cache.layout.root, constants.W_OK)),
+        check(() => cache.getStats()),
+        check(() => probeOrigin(origin, context.originHeaders)),
+      ]);
+      const checks = { cache_dir: directory, driver, origin: upstream };
+      const ready = Object.values(checks).every((value) => value === 'ok');
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    },
+  });
 
   app.get('/metrics', async (_request, reply) => {
     const body = await metrics.registry.metrics();
@@ -49,6 +57,10 @@ async function check(probe: () => Promise<unknown>): Promise<string> {
 /** Any HTTP answer proves the origin is reachable; only a connection failure or timeout does not. */
 async function probeOrigin(origin: Origin, headers: Record<string, string>): Promise<void> {
   const url = origin.kind === 'glance' ? origin.resolve('/versions') : origin.resolve('/');
-  const response = await origin.request(url, { method: 'GET', headers, signal: AbortSignal.timeout(ORIGIN_PROBE_TIMEOUT_MS) });
+  const response = await origin.request(url, {
+    method: 'GET',
+    headers,
+    signal: AbortSignal.timeout(ORIGIN_PROBE_TIMEOUT_MS),
+  });
   discard(response.body);
 }

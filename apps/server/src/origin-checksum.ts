@@ -35,13 +35,19 @@ export interface AnnouncedChecksums {
  *   length): the same policy as the CLI's prefetch (core's `parseContentMd5`), since
  *   ignoring it would cache bytes unverified that the origin meant to be verified.
  */
-export function announcedChecksums(metadata: GlanceImageMetadata | null, contentMd5: string | undefined): AnnouncedChecksums {
+export function announcedChecksums(
+  metadata: GlanceImageMetadata | null,
+  contentMd5: string | undefined,
+): AnnouncedChecksums {
   const checksums: string[] = [];
   const add = (value: string | undefined) => {
     if (value !== undefined && !checksums.includes(value)) checksums.push(value);
   };
   const algorithm = metadata?.os_hash_algo?.toLowerCase();
-  const multihash = (algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value ? readable('os_hash_value', `${algorithm}:${metadata.os_hash_value}`) : undefined;
+  const multihash =
+    (algorithm === 'sha256' || algorithm === 'sha512') && metadata?.os_hash_value
+      ? readable('os_hash_value', `${algorithm}:${metadata.os_hash_value}`)
+      : undefined;
   const metadataMd5 = metadata?.checksum ? readable('checksum', `md5:${metadata.checksum}`) : undefined;
   const headerMd5 = contentMd5 ? md5FromHeader(contentMd5) : undefined;
   add(multihash);
@@ -64,7 +70,10 @@ export function md5FromHeader(value: string): string {
   try {
     return parseContentMd5(value);
   } catch (error) {
-    throw new OriginResponseError(`its Content-MD5 header ${JSON.stringify(value)} is not an md5 digest; not caching unverified bytes`, { cause: error });
+    throw new OriginResponseError(
+      `its Content-MD5 header ${JSON.stringify(value)} is not an md5 digest; not caching unverified bytes`,
+      { cause: error },
+    );
   }
 }
 
@@ -82,6 +91,9 @@ function readable(field: string, value: string): string {
   try {
     return formatChecksum(parseChecksum(value));
   } catch (error) {
-    throw new OriginResponseError(`its metadata's ${field} ${JSON.stringify(value.slice(value.indexOf(':') + 1))} is not a ${value.slice(0, value.indexOf(':'))} digest; not caching unverified bytes`, { cause: error });
+    throw new OriginResponseError(
+      `its metadata's ${field} ${JSON.stringify(value.slice(value.indexOf(':') + 1))} is not a ${value.slice(0, value.indexOf(':'))} digest; not caching unverified bytes`,
+      { cause: error },
+    );
   }
 }

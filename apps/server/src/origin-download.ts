@@ -30,7 +30,12 @@ export interface OriginTimeouts {
  */
 export async function downloadImage(
   url: string,
-  options: { headers: OriginHeaders; signal?: AbortSignal | undefined; timeouts: OriginTimeouts; tls?: OriginTls | undefined },
+  options: {
+    headers: OriginHeaders;
+    signal?: AbortSignal | undefined;
+    timeouts: OriginTimeouts;
+    tls?: OriginTls | undefined;
+  },
 ): Promise<OriginResponse> {
   const target = new URL(url);
   const client = new Client(target.origin, {
@@ -46,7 +51,12 @@ export async function downloadImage(
   });
   let response: Dispatcher.ResponseData;
   try {
-    response = await client.request({ path: `${target.pathname}${target.search}`, method: 'GET', headers: options.headers, signal: options.signal });
+    response = await client.request({
+      path: `${target.pathname}${target.search}`,
+      method: 'GET',
+      headers: options.headers,
+      signal: options.signal,
+    });
   } catch (error) {
     void client.destroy().catch(() => undefined);
     throw error;
@@ -59,7 +69,15 @@ export async function downloadImage(
     },
     flush(callback) {
       // The body ended at its framing; closing the connection settles what came after it.
-      close().then(() => callback(trailing ? new OriginResponseError(`the origin sent more bytes than its response announced (${trailing.message})`, { cause: trailing }) : null));
+      close().then(() =>
+        callback(
+          trailing
+            ? new OriginResponseError(`the origin sent more bytes than its response announced (${trailing.message})`, {
+                cause: trailing,
+              })
+            : null,
+        ),
+      );
     },
   });
   pipeline(response.body, checked, (error) => {

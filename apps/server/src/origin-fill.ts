@@ -6,8 +6,21 @@ import type { ServerMetrics } from './metrics.js';
 import { readBounded } from './image-lookup.js';
 import { OriginResponseError } from './errors.js';
 import { fillFailureReason } from './failure-reason.js';
-import { algorithmOf, announcedChecksums, type AnnouncedChecksums, type GlanceImageMetadata } from './origin-checksum.js';
-import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginHeaders, type OriginResponse } from './origin.js';
+import {
+  algorithmOf,
+  announcedChecksums,
+  type AnnouncedChecksums,
+  type GlanceImageMetadata,
+} from './origin-checksum.js';
+import {
+  discard,
+  forwardedHeaders,
+  headerValue,
+  returnedHeaders,
+  type Origin,
+  type OriginHeaders,
+  type OriginResponse,
+} from './origin.js';
 import { verifiedBody } from './verified-body.js';
 
 /** Largest Glance image document read; theirs are a few KiB. */
@@ -72,7 +85,11 @@ export class OriginFills {
    * @throws {OriginError} when the origin cannot be reached.
    * @throws {OriginResponseError} when its announcements contradict each other.
    */
-  async begin(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillOutcome<Declined>> {
+  async begin(
+    imageId: string,
+    incoming: IncomingHttpHeaders,
+    purpose: 'download' | 'prefetch',
+  ): Promise<FillOutcome<Declined>> {
     const outcome = await this.cache.fill(imageId, () => this.fetch(imageId, incoming, purpose));
     if (outcome.kind === 'joined' && outcome.leader) {
       this.watch(outcome.fill);
@@ -81,7 +98,11 @@ export class OriginFills {
     if (outcome.kind === 'pass') {
       const reason: BypassReason = outcome.reason === 'claimed' ? 'busy' : 'local_failure';
       this.metrics.bypassed.inc({ reason });
-      if (outcome.error) this.logger.warn({ imageId, err: String(outcome.error) }, 'could not start a cache fill; proxying the download');
+      if (outcome.error)
+        this.logger.warn(
+          { imageId, err: String(outcome.error) },
+          'could not start a cache fill; proxying the download',
+        );
     }
     return outcome;
   }
@@ -91,7 +112,11 @@ export class OriginFills {
     for (const download of this.downloads) download.abort(reason);
   }
 
-  private async fetch(imageId: string, incoming: IncomingHttpHeaders, purpose: 'download' | 'prefetch'): Promise<FillStartResult<Declined>> {
+  private async fetch(
+    imageId: string,
+    incoming: IncomingHttpHeaders,
+    purpose: 'download' | 'prefetch',
+  ): Promise<FillStartResult<Declined>> {
     const viaPeer = await this.peerSource?.(imageId, incoming);
     if (viaPeer) return viaPeer;
     const headers = forwardedHeaders(incoming, { wholeImage: true });
@@ -112,7 +137,11 @@ export class OriginFills {
     // The fill reads the body; an abort it causes must not surface as an uncaught stream error.
     response.body.on('error', () => undefined);
     this.downloads.add(download);
-    const info: OriginFillInfo = { recorded: announced.recorded, headers: returnedHeaders(response.headers), statusCode: response.statusCode };
+    const info: OriginFillInfo = {
+      recorded: announced.recorded,
+      headers: returnedHeaders(response.headers),
+      statusCode: response.statusCode,
+    };
     return {
       source: {
         body: response.body,
@@ -132,7 +161,9 @@ export class OriginFills {
   /** Relays the response uncached, its body checked against what was announced. */
   private decline(response: OriginResponse, reason: BypassReason, announced?: Announcement): FillStartResult<Declined> {
     this.metrics.bypassed.inc({ reason });
-    const body = announced ? verifiedBody(response.body, { imageId: announced.imageId, size: announced.size, checksum: announced.checksums }) : response.body;
+    const body = announced
+      ? verifiedBody(response.body, { imageId: announced.imageId, size: announced.size, checksum: announced.checksums })
+      : response.body;
     return { decline: { response: { ...response, body: body as OriginResponse['body'] }, bypass: reason } };
   }
 
@@ -144,23 +175,35 @@ export class OriginFills {
       },
       (error: unknown) => {
         this.metrics.fillFailures.inc({ reason: fillFailureReason(error) });
-        this.logger.warn({ imageId: fill.imageId, err: (error as Error).message }, 'cache fill failed; nothing was cached');
+        this.logger.warn(
+          { imageId: fill.imageId, err: (error as Error).message },
+          'cache fill failed; nothing was cached',
+        );
       },
     );
   }
 
   /** Glance metadata (checksums, size), fetched with the client's credentials; not ok when refused. */
-  private async fetchMetadata(imageId: string, headers: OriginHeaders): Promise<{ ok: boolean; value: GlanceImageMetadata | null }> {
+  private async fetchMetadata(
+    imageId: string,
+    headers: OriginHeaders,
+  ): Promise<{ ok: boolean; value: GlanceImageMetadata | null }> {
     const url = this.origin.metadataUrl(imageId);
     if (!url) return { ok: true, value: null };
-    const response = await this.origin.request(url, { method: 'GET', headers: { ...headers, accept: 'application/json' } });
+    const response = await this.origin.request(url, {
+      method: 'GET',
+      headers: { ...headers, accept: 'application/json' },
+    });
     if (response.statusCode < 200 || response.statusCode >= 300) {
       discard(response.body);
       return { ok: false, value: null };
     }
     try {
       const parsed: unknown = JSON.parse((await readBounded(response.body, MAX_METADATA + 1)).toString('utf8'));
-      return { ok: true, value: typeof parsed === 'object' && parsed !== null ? (parsed as GlanceImageMetadata) : null };
+      return {
+        ok: true,
+        value: typeof parsed === 'object' && parsed !== null ? (parsed as GlanceImageMetadata) : null,
+      };
     } catch {
       return { ok: true, value: null };
     }
@@ -189,7 +232,8 @@ function announce(imageId: string, response: OriginResponse, metadata: GlanceIma
   if (codings.length > 0) throw fail(`it is sent with Transfer-Encoding ${codings.join(', ')}`);
   const lengthHeader = headerValue(response.headers, 'content-length');
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader.trim()) ? Number(lengthHeader) : undefined;
-  const metadataSize = typeof metadata?.size === 'number' && Number.isSafeInteger(metadata.size) ? metadata.size : undefined;
+  const metadataSize =
+    typeof metadata?.size === 'number' && Number.isSafeInteger(metadata.size) ? metadata.size : undefined;
   if (length !== undefined && metadataSize !== undefined && length !== metadataSize) {
     throw fail(`Content-Length is ${length} bytes, its metadata says ${metadataSize}`);
   }

@@ -102,7 +102,9 @@ export class Origin {
       bodyTimeout: idle,
       ...(this.tls ? { connect: { ...this.tls } } : {}),
     });
-    this.withheld = new Set((options.withheldTokens ?? []).filter((token): token is string => typeof token === 'string' && token.length > 0));
+    this.withheld = new Set(
+      (options.withheldTokens ?? []).filter((token): token is string => typeof token === 'string' && token.length > 0),
+    );
   }
 
   dataUrl(imageId: string): string {
@@ -151,9 +153,17 @@ export class Origin {
    * @throws {OriginTimeoutError} when the origin does not connect or answer in time.
    * @throws {OriginError} when the origin cannot be reached.
    */
-  async download(url: string, options: { headers: OriginHeaders; signal?: AbortSignal | undefined }): Promise<OriginResponse> {
+  async download(
+    url: string,
+    options: { headers: OriginHeaders; signal?: AbortSignal | undefined },
+  ): Promise<OriginResponse> {
     try {
-      return await downloadImage(url, { headers: this.outgoingHeaders(options.headers), signal: options.signal, timeouts: this.timeouts, tls: this.tls });
+      return await downloadImage(url, {
+        headers: this.outgoingHeaders(options.headers),
+        signal: options.signal,
+        timeouts: this.timeouts,
+        tls: this.tls,
+      });
     } catch (error) {
       throw originFailure('GET', url, error);
     }
@@ -191,7 +201,10 @@ export class Origin {
  * this server; values set by a proxy in front of this server are kept. (No `Forwarded` header: oslo.middleware does not unquote its
  * values, and a `host` with a port must be quoted there.)
  */
-export function forwardedHeaders(incoming: IncomingHttpHeaders, options: { wholeImage?: boolean; head?: boolean } = {}): OriginHeaders {
+export function forwardedHeaders(
+  incoming: IncomingHttpHeaders,
+  options: { wholeImage?: boolean; head?: boolean } = {},
+): OriginHeaders {
   const headers: OriginHeaders = {};
   const connectionTokens = new Set(
     [incoming.connection ?? []]

@@ -105,14 +105,20 @@ export class Prefetcher {
   private async failed(imageId: string, reason: string): Promise<void> {
     const outcome = this.retries.failed(imageId, reason);
     if (!outcome.gaveUp) {
-      this.logger.warn({ imageId, attempts: outcome.attempts, retryAt: new Date(outcome.retryAt).toISOString() }, 'prefetch failed; the image stays queued and is retried later');
+      this.logger.warn(
+        { imageId, attempts: outcome.attempts, retryAt: new Date(outcome.retryAt).toISOString() },
+        'prefetch failed; the image stays queued and is retried later',
+      );
       return;
     }
     await this.cache.deleteQueuedImage(imageId);
     this.abandoned.unshift({ imageId, attempts: outcome.attempts, at: Date.now(), lastError: reason });
     this.abandoned.length = Math.min(this.abandoned.length, ABANDONED_KEPT);
     this.metrics.prefetchAbandoned.inc();
-    this.logger.warn({ imageId, attempts: outcome.attempts }, 'prefetch gave up after the last attempt; the image is no longer queued');
+    this.logger.warn(
+      { imageId, attempts: outcome.attempts },
+      'prefetch gave up after the last attempt; the image is no longer queued',
+    );
   }
 
   private async fetch(imageId: string): Promise<FetchResult> {
@@ -133,7 +139,10 @@ export class Prefetcher {
         const { response, bypass } = result.value;
         discard(response.body);
         this.logger.warn({ imageId, status: response.statusCode, bypass }, 'prefetch not cached');
-        return { result: 'failed', reason: bypass ? `not cached (${bypass})` : `the origin answered ${response.statusCode}` };
+        return {
+          result: 'failed',
+          reason: bypass ? `not cached (${bypass})` : `the origin answered ${response.statusCode}`,
+        };
       }
       case 'pass':
         discard(result.source.body as OriginResponse['body']);

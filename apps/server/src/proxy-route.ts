@@ -31,16 +31,22 @@ export function registerProxyRoute(app: FastifyInstance, context: ProxyContext):
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = request.raw.url ?? '/';
     const deletedImage = request.method === 'DELETE' ? IMAGE_PATH.exec(url)?.[1] : undefined;
-    if (deletedImage !== undefined && !isValidImageId(decodeURIComponent(deletedImage))) return void sendInvalidId(reply, deletedImage);
+    if (deletedImage !== undefined && !isValidImageId(decodeURIComponent(deletedImage)))
+      return void sendInvalidId(reply, deletedImage);
     const path = url.split('?')[0]!;
     if (context.internalPrefix && underPrefix(path, context.internalPrefix)) {
-      return void sendError(reply, 404, `${context.internalPrefix} is the front nginx's internal location; nothing is served under it here`);
+      return void sendError(
+        reply,
+        404,
+        `${context.internalPrefix} is the front nginx's internal location; nothing is served under it here`,
+      );
     }
     const versions = request.method === 'GET' && VERSION_PATHS.has(path);
     const headers = forwardedHeaders(request.headers);
     // The version document is rewritten, so ask for it uncompressed.
     if (versions) delete headers['accept-encoding'];
-    const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
     const response = await origin.request(origin.resolve(url), {
       method: request.method,
       headers,

@@ -1,9 +1,7 @@
 /** The outcome of reading a `Range` header against a representation of `size` bytes. */
 export type RangeResult =
   /** No usable single range: send the whole body. */
-  | { kind: 'none' }
-  | { kind: 'range'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+  { kind: 'none' } | { kind: 'range'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /**
  * Parses a single byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`). Multiple ranges and

@@ -39,7 +39,10 @@ export interface RequestLogLine {
  * - turns a response marked stale (see stale-serving.ts) into `X-Cache: …-STALE` with a
  *   `Warning` header, and counts and logs it.
  */
-export function registerRequestLog(app: FastifyInstance, options: { metrics: ServerMetrics; imageRoute: string }): void {
+export function registerRequestLog(
+  app: FastifyInstance,
+  options: { metrics: ServerMetrics; imageRoute: string },
+): void {
   const { metrics } = options;
   app.addHook('onRequest', (request, reply, done) => {
     const started = performance.now();
@@ -53,7 +56,15 @@ export function registerRequestLog(app: FastifyInstance, options: { metrics: Ser
         head.set('x-cache', `${xCache}-STALE`);
         head.set('warning', STALE_WARNING);
         metrics.staleServes.inc({ reason: grant.reason });
-        request.log.warn({ imageId: imageIdOf(pathOf(request)), reason: grant.reason, authorisedSecondsAgo: grant.ageSeconds, err: grant.detail }, 'origin unavailable; serving the cached image on an earlier authorisation');
+        request.log.warn(
+          {
+            imageId: imageIdOf(pathOf(request)),
+            reason: grant.reason,
+            authorisedSecondsAgo: grant.ageSeconds,
+            err: grant.detail,
+          },
+          'origin unavailable; serving the cached image on an earlier authorisation',
+        );
       }
       if (counted) metrics.requests.inc({ result: resultOf(head.get('x-cache')) });
     });

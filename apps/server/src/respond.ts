@@ -39,16 +39,33 @@ export async function streamResponse(
 }
 
 /** Streams an origin response to the client as it is, plus `extra` headers. */
-export function relayOriginResponse(reply: FastifyReply, response: OriginResponse, extra: OutgoingHttpHeaders = {}): Promise<{ bytes: number; error: unknown }> {
+export function relayOriginResponse(
+  reply: FastifyReply,
+  response: OriginResponse,
+  extra: OutgoingHttpHeaders = {},
+): Promise<{ bytes: number; error: unknown }> {
   return streamResponse(reply, response.statusCode, { ...returnedHeaders(response.headers), ...extra }, response.body);
 }
 
 /** A JSON error body in the shape used by every route of this server. */
-export function sendError(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply {
-  return reply.code(status).headers(headers).type('application/json').send({ error: { code: status, message } });
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): FastifyReply {
+  return reply
+    .code(status)
+    .headers(headers)
+    .type('application/json')
+    .send({ error: { code: status, message } });
 }
 
 /** The 400 answer for an image id that could escape the cache layout. */
 export function sendInvalidId(reply: FastifyReply, imageId: string): FastifyReply {
-  return sendError(reply, 400, `Invalid image id ${JSON.stringify(imageId.slice(0, 80))}: use 1-255 characters of A-Z a-z 0-9 . _ -`);
+  return sendError(
+    reply,
+    400,
+    `Invalid image id ${JSON.stringify(imageId.slice(0, 80))}: use 1-255 characters of A-Z a-z 0-9 . _ -`,
+  );
 }

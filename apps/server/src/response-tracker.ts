@@ -51,7 +51,8 @@ export class ResponseTracker implements ResponseFacts {
     // Written before an explicit head: Node writes the implicit head first, through writeHead.
     if (!response.headersSent && this.status === 0) this.status = response.statusCode;
     if (!this.countsBody) return;
-    if (typeof chunk === 'string') this.bytes += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    if (typeof chunk === 'string')
+      this.bytes += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
     else if (chunk instanceof Uint8Array) this.bytes += chunk.byteLength;
   }
 }
@@ -75,9 +76,11 @@ export class HeadEditor {
   get(name: string): string | undefined {
     const given = this.given();
     if (Array.isArray(given)) {
-      for (let index = 0; index + 1 < given.length; index += 2) if (String(given[index]).toLowerCase() === name) return String(given[index + 1]);
+      for (let index = 0; index + 1 < given.length; index += 2)
+        if (String(given[index]).toLowerCase() === name) return String(given[index + 1]);
     } else if (given) {
-      for (const [key, value] of Object.entries(given)) if (key.toLowerCase() === name && value !== undefined) return String(value);
+      for (const [key, value] of Object.entries(given))
+        if (key.toLowerCase() === name && value !== undefined) return String(value);
     }
     const set = this.response.getHeader(name);
     return set === undefined ? undefined : String(set);
@@ -89,7 +92,8 @@ export class HeadEditor {
     const given = this.given();
     if (Array.isArray(given)) {
       const kept: unknown[] = [];
-      for (let at = 0; at + 1 < given.length; at += 2) if (String(given[at]).toLowerCase() !== name) kept.push(given[at], given[at + 1]);
+      for (let at = 0; at + 1 < given.length; at += 2)
+        if (String(given[at]).toLowerCase() !== name) kept.push(given[at], given[at + 1]);
       this.args[index] = [...kept, name, value];
     } else if (given) {
       const copy: OutgoingHttpHeaders = {};

@@ -31,7 +31,11 @@ export interface SecurityModes {
  * The security modes of `config`, the one-line message that states them, and warnings for
  * settings that have no effect in these modes (logged beside it at startup).
  */
-export function describeSecurityModes(config: ServerConfig): { modes: SecurityModes; message: string; warnings: string[] } {
+export function describeSecurityModes(config: ServerConfig): {
+  modes: SecurityModes;
+  message: string;
+  warnings: string[];
+} {
   const modes: SecurityModes = {
     hits: config.public ? 'public' : 'authorised',
     authTtl: config.authTtl,
@@ -45,11 +49,17 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const hits = config.public
     ? 'hits public (no origin authorisation: anyone who reaches this server gets cached images)'
     : `hits authorised by the origin per client (remembered ${config.authTtl} s${modes.authStale > 0 ? `; while the origin cannot be asked, served on an authorisation up to ${modes.authStale} s old` : ''})`;
-  const management = config.adminToken ? `management API on (admin token from ${describe(config, 'adminToken')})` : 'management API off (no admin token)';
+  const management = config.adminToken
+    ? `management API on (admin token from ${describe(config, 'adminToken')})`
+    : 'management API off (no admin token)';
   const originToken = config.originToken ? `origin token from ${describe(config, 'originToken')}` : 'no origin token';
   // An offload location that is not `internal` in nginx would hand cached files to anyone.
-  const proxies = config.trustProxy ? `; client addresses taken from X-Forwarded-For of ${config.trustProxy.join(', ')}` : '';
-  const offload = config.accelRedirect ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)` : '';
+  const proxies = config.trustProxy
+    ? `; client addresses taken from X-Forwarded-For of ${config.trustProxy.join(', ')}`
+    : '';
+  const offload = config.accelRedirect
+    ? `; hits sent by nginx via X-Accel-Redirect under ${config.accelRedirect} (that nginx location must be internal)`
+    : '';
   let cluster = '';
   if (config.cluster) {
     const secret = config.clusterSecretFile !== undefined ? 'file' : secretOrigin(config, 'clusterSecret');
@@ -69,9 +79,15 @@ export function describeSecurityModes(config: ServerConfig): { modes: SecurityMo
   const warnings: string[] = [];
   // Public hits never ask the origin, so there is no authorisation to serve stale.
   if (config.public && (config.authStale ?? 0) > 0) {
-    warnings.push(`security: --auth-stale ${config.authStale} has no effect with --public: hits are served without asking the origin`);
+    warnings.push(
+      `security: --auth-stale ${config.authStale} has no effect with --public: hits are served without asking the origin`,
+    );
   }
-  return { modes, message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}`, warnings };
+  return {
+    modes,
+    message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}`,
+    warnings,
+  };
 }
 
 function secretOrigin(config: ServerConfig, key: 'adminToken' | 'originToken' | 'clusterSecret'): SecretOrigin {

@@ -60,7 +60,10 @@ export interface CreateServerOptions {
  */
 export async function startServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<ImageServer> {
   const app = Fastify({
-    logger: typeof options.logger === 'object' ? { ...loggerOptions(config), ...options.logger } : (options.logger ?? loggerOptions(config)),
+    logger:
+      typeof options.logger === 'object'
+        ? { ...loggerOptions(config), ...options.logger }
+        : (options.logger ?? loggerOptions(config)),
     // Fastify's two lines per request are replaced by request-log.ts's one, which also sees
     // the download route's own socket writes.
     logController: new LogController({ disableRequestLogging: true }),
@@ -102,16 +105,25 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
     }
   }
   // The admin token is for this server alone: the origin never sees it, whatever the route.
-  const origin = new Origin(config.origin, { withheldTokens: [config.adminToken], timeouts: originTimeouts(config), tls: loadOriginTls(config) });
+  const origin = new Origin(config.origin, {
+    withheldTokens: [config.adminToken],
+    timeouts: originTimeouts(config),
+    tls: loadOriginTls(config),
+  });
   const originHeaders: Record<string, string> = config.originToken ? { 'x-auth-token': config.originToken } : {};
   if (config.adminToken && config.adminToken === config.originToken) {
-    logger.warn('--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials');
+    logger.warn(
+      '--admin-token equals --origin-token: it is never sent to the origin, so prefetches and the readiness probe go without credentials',
+    );
   }
   let admission!: Admission;
   const metrics = new ServerMetrics({
     cacheStats: () => cache.getStats(),
     maxSize: config.maxSize,
-    workBytes: async () => ({ incomplete: await directoryBytes(cache.layout.incompleteDir), invalid: await directoryBytes(cache.layout.invalidDir) }),
+    workBytes: async () => ({
+      incomplete: await directoryBytes(cache.layout.incompleteDir),
+      invalid: await directoryBytes(cache.layout.invalidDir),
+    }),
     queueLength: async () => (await cache.getQueuedImages()).length,
     inFlight: () => admission.inFlight,
   });
@@ -122,9 +134,32 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   const floor = await admission.floorWarning().catch(() => null);
   if (floor !== null) logger.warn(floor);
   const authorizer = new Authorizer(origin, { ttlSeconds: config.authTtl, staleSeconds: config.authStale ?? 0 });
-  const peerSource = clusterNode?.peerSource({ authorizer, origin, admission, registry: metrics.registry, timeouts: originTimeouts(config) });
-  const fills = new OriginFills(cache, origin, admission, authorizer, metrics, logger, peerSource, clusterNode ? (fill) => clusterNode.state.fillStarted(fill) : undefined);
-  const prefetcher = new Prefetcher(cache, fills, metrics, logger, config.prefetchConcurrency, originHeaders, options.prefetchRetry);
+  const peerSource = clusterNode?.peerSource({
+    authorizer,
+    origin,
+    admission,
+    registry: metrics.registry,
+    timeouts: originTimeouts(config),
+  });
+  const fills = new OriginFills(
+    cache,
+    origin,
+    admission,
+    authorizer,
+    metrics,
+    logger,
+    peerSource,
+    clusterNode ? (fill) => clusterNode.state.fillStarted(fill) : undefined,
+  );
+  const prefetcher = new Prefetcher(
+    cache,
+    fills,
+    metrics,
+    logger,
+    config.prefetchConcurrency,
+    originHeaders,
+    options.prefetchRetry,
+  );
   const maintenance = new Maintenance(cache, prefetcher, metrics, logger);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -140,9 +175,40 @@ export async function startServer(config: ServerConfig, options: CreateServerOpt
   registerOperationsRoutes(app, { cache, origin, metrics, originHeaders });
   // One budget of wrong admin tokens per address, whichever door they come through.
   const tokenGuesses = new LoginThrottle();
-  registerManagementRoutes(app, { cache, prefetcher, adminToken: config.adminToken, tokenGuesses, origin, originHeaders, cluster: clusterNode?.state });
-  registerDashboard(app, { cache, prefetcher, origin, originHeaders, cluster: clusterNode?.state, admission, maintenance, metrics, maxSize: config.maxSize, adminToken: config.adminToken, tokenGuesses });
-  registerImageRoute(app, { cache, origin, fills, authorizer, metrics, logger, public: config.public, trustedPeer: clusterNode ? (headers) => clusterNode.peers.isPeer(headers) : undefined, rangeMiss: config.rangeMiss, accelRedirect: config.accelRedirect ?? null });
+  registerManagementRoutes(app, {
+    cache,
+    prefetcher,
+    adminToken: config.adminToken,
+    tokenGuesses,
+    origin,
+    originHeaders,
+    cluster: clusterNode?.state,
+  });
+  registerDashboard(app, {
+    cache,
+    prefetcher,
+    origin,
+    originHeaders,
+    cluster: clusterNode?.state,
+    admission,
+    maintenance,
+    metrics,
+    maxSize: config.maxSize,
+    adminToken: config.adminToken,
+    tokenGuesses,
+  });
+  registerImageRoute(app, {
+    cache,
+    origin,
+    fills,
+    authorizer,
+    metrics,
+    logger,
+    public: config.public,
+    trustedPeer: clusterNode ? (headers) => clusterNode.peers.isPeer(headers) : undefined,
+    rangeMiss: config.rangeMiss,
+    accelRedirect: config.accelRedirect ?? null,
+  });
   registerProxyRoute(app, { cache, origin, authorizer, logger, internalPrefix: config.accelRedirect ?? null });
 
   try {

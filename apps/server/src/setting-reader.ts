@@ -55,7 +55,11 @@ export class SettingReader {
     this.file = configFile === undefined ? {} : readConfigFile(configFile);
     const known = Object.keys(flags);
     for (const key of Object.keys(this.file)) {
-      if (!known.includes(key)) throw new ConfigError('config', `${configFile} has an unknown key ${JSON.stringify(key)}; known keys: ${known.join(', ')}`);
+      if (!known.includes(key))
+        throw new ConfigError(
+          'config',
+          `${configFile} has an unknown key ${JSON.stringify(key)}; known keys: ${known.join(', ')}`,
+        );
     }
   }
 
@@ -86,9 +90,13 @@ export class SettingReader {
   secret<T>(key: SettingName, fileKey: SecretFileName, parse: (value: string) => T): T | undefined {
     const direct = this.find(key);
     const path = this.find(fileKey);
-    if (path === undefined || (direct !== undefined && RANK[direct.source] < RANK[path.source])) return this.optional(key, parse);
+    if (path === undefined || (direct !== undefined && RANK[direct.source] < RANK[path.source]))
+      return this.optional(key, parse);
     if (direct?.source === path.source) {
-      throw new ConfigError(this.optionName(fileKey), `give either ${this.describe(key, path.source)} or ${this.describe(fileKey, path.source)}, not both`);
+      throw new ConfigError(
+        this.optionName(fileKey),
+        `give either ${this.describe(key, path.source)} or ${this.describe(fileKey, path.source)}, not both`,
+      );
     }
     const secret = this.parse(
       key,
@@ -111,20 +119,37 @@ export class SettingReader {
     if (!Object.hasOwn(this.file, key)) return undefined;
     const raw = this.file[key];
     if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
-      throw new ConfigError(this.optionName(key), `${JSON.stringify(raw)} is not a string, number or boolean`, { file: this.configFile!, key });
+      throw new ConfigError(this.optionName(key), `${JSON.stringify(raw)} is not a string, number or boolean`, {
+        file: this.configFile!,
+        key,
+      });
     }
-    const value = this.flags[key].path && typeof raw === 'string' ? resolve(dirname(this.configFile!), raw) : String(raw);
+    const value =
+      this.flags[key].path && typeof raw === 'string' ? resolve(dirname(this.configFile!), raw) : String(raw);
     return { value, source: 'file' };
   }
 
-  private parse<T>(key: SettingName, found: Found | { value: string; source: 'default' }, parse: (value: string) => T, givenAs: FlagName = key): T {
+  private parse<T>(
+    key: SettingName,
+    found: Found | { value: string; source: 'default' },
+    parse: (value: string) => T,
+    givenAs: FlagName = key,
+  ): T {
     this.sources[key] = found.source;
     try {
       return parse(found.value);
     } catch (error) {
-      const reason = ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING') ? (error as unknown as { reason: string }).reason : undefined;
+      const reason =
+        ImgcacheError.is(error, 'ERR_IMGCACHE_SERVER_CONFIG') || ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')
+          ? (error as unknown as { reason: string }).reason
+          : undefined;
       if (reason === undefined) throw error;
-      const from = found.source === 'env' ? { env: this.flags[givenAs].env } : found.source === 'file' ? { file: this.configFile!, key: givenAs } : undefined;
+      const from =
+        found.source === 'env'
+          ? { env: this.flags[givenAs].env }
+          : found.source === 'file'
+            ? { file: this.configFile!, key: givenAs }
+            : undefined;
       throw new ConfigError(this.optionName(givenAs), reason, from);
     }
   }

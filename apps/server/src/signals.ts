@@ -46,7 +46,9 @@ export function handleSignals(proc: SignalProcess = process): SignalHandling {
     proc.on(signal, () => {
       if (!server) {
         stopRequested ??= signal;
-        proc.stderr.write(`imgcache-server: ${signal} received while starting; stopping as soon as the cache is open\n`);
+        proc.stderr.write(
+          `imgcache-server: ${signal} received while starting; stopping as soon as the cache is open\n`,
+        );
       } else if (stopping) {
         server.app.log.info({ signal }, 'already shutting down; waiting for running downloads');
       } else {
@@ -56,7 +58,8 @@ export function handleSignals(proc: SignalProcess = process): SignalHandling {
   }
 
   proc.on('SIGHUP', () => {
-    const message = 'SIGHUP received: nothing to reload, the server keeps running; settings come from flags and the environment, restart to change them';
+    const message =
+      'SIGHUP received: nothing to reload, the server keeps running; settings come from flags and the environment, restart to change them';
     if (server) server.app.log.warn({ signal: 'SIGHUP', reloaded: [] }, message);
     else proc.stderr.write(`imgcache-server: ${message}\n`);
   });

@@ -33,7 +33,10 @@ export function httpDate(ms: number): string {
  * the recorded checksum is md5).
  */
 export function representationHeaders(representation: Representation): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { 'accept-ranges': 'bytes', 'last-modified': httpDate(representation.lastModified) };
+  const headers: OutgoingHttpHeaders = {
+    'accept-ranges': 'bytes',
+    'last-modified': httpDate(representation.lastModified),
+  };
   if (representation.checksum) {
     headers.etag = entityTag(representation.checksum);
     const md5 = contentMd5Header(representation.checksum);
@@ -53,7 +56,8 @@ export function preconditionAnswer(
 ): { status: number; headers: OutgoingHttpHeaders } {
   if (precondition === 'failed') return { status: 412, headers: { 'content-length': 0, 'x-cache': xCache } };
   const headers: OutgoingHttpHeaders = { 'x-cache': xCache };
-  for (const name of ['etag', 'last-modified'] as const) if (described[name] !== undefined) headers[name] = described[name];
+  for (const name of ['etag', 'last-modified'] as const)
+    if (described[name] !== undefined) headers[name] = described[name];
   return { status: 304, headers };
 }
 

@@ -27,18 +27,23 @@ export function verifiedBody(body: Readable | AsyncIterable<Uint8Array>, announc
   const checked = new Transform({
     transform(chunk: Uint8Array, _encoding, callback) {
       received += chunk.byteLength;
-      if (announced.size !== undefined && received > announced.size) return callback(new SizeMismatchError(announced.imageId, announced.size, received));
+      if (announced.size !== undefined && received > announced.size)
+        return callback(new SizeMismatchError(announced.imageId, announced.size, received));
       hasher.update(chunk);
       const previous = held;
       held = chunk;
       callback(null, previous);
     },
     flush(callback) {
-      if (announced.size !== undefined && received !== announced.size) return callback(new SizeMismatchError(announced.imageId, announced.size, received));
+      if (announced.size !== undefined && received !== announced.size)
+        return callback(new SizeMismatchError(announced.imageId, announced.size, received));
       const digests = hasher.digest();
       for (const checksum of checksums) {
         const actual = digests.get(checksum.algorithm)!;
-        if (actual !== checksum.hex) return callback(new ChecksumMismatchError(announced.imageId, formatChecksum(checksum), `${checksum.algorithm}:${actual}`));
+        if (actual !== checksum.hex)
+          return callback(
+            new ChecksumMismatchError(announced.imageId, formatChecksum(checksum), `${checksum.algorithm}:${actual}`),
+          );
       }
       callback(null, held);
     },

@@ -19,7 +19,8 @@ export function addCacheApiVersions(document: string): string | null {
   } catch {
     return null;
   }
-  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { versions?: unknown }).versions)) return null;
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { versions?: unknown }).versions))
+    return null;
   const versions = (parsed as { versions: VersionEntry[] }).versions;
   const known = new Set(versions.map((entry) => entry.id));
   const v2 = versions.find((entry) => typeof entry.id === 'string' && entry.id.startsWith('v2'));

@@ -51,7 +51,9 @@ describe('--accel-redirect: hits handed to nginx', () => {
   it('offloads a Range GET (nginx applies the range), but answers 416 itself', async () => {
     const ranged = await send(h.url('/v2/images/img/file'), { headers: { range: 'bytes=10-19' } });
     expect(ranged.headers['x-accel-redirect']).toBe(`${PREFIX}img`);
-    const unsatisfiable = await send(h.url('/v2/images/img/file'), { headers: { range: `bytes=${data.length + 10}-` } });
+    const unsatisfiable = await send(h.url('/v2/images/img/file'), {
+      headers: { range: `bytes=${data.length + 10}-` },
+    });
     expect(unsatisfiable.status).toBe(416);
     expect(unsatisfiable.headers['x-accel-redirect']).toBeUndefined();
   });
@@ -64,7 +66,11 @@ describe('--accel-redirect: hits handed to nginx', () => {
     const notModified = await send(h.url('/v2/images/img/file'), { headers: { 'if-none-match': String(etag) } });
     expect(notModified.status).toBe(304);
     expect(notModified.headers['x-accel-redirect']).toBeUndefined();
-    const cases: Record<string, string>[] = [{ 'if-match': String(etag) }, { 'if-range': String(etag), range: 'bytes=0-9' }, { 'x-imgcache-accel': 'off' }];
+    const cases: Record<string, string>[] = [
+      { 'if-match': String(etag) },
+      { 'if-range': String(etag), range: 'bytes=0-9' },
+      { 'x-imgcache-accel': 'off' },
+    ];
     for (const headers of cases) {
       const direct = await send(h.url('/v2/images/img/file'), { headers });
       expect(direct.headers['x-accel-redirect'], JSON.stringify(headers)).toBeUndefined();
@@ -115,7 +121,10 @@ function freePort(): Promise<number> {
 }
 
 const nginxFound = spawnSync('nginx', ['-v']).status === 0;
-if (!nginxFound) console.warn('accel-redirect: nginx is not installed (apt-get install nginx-light); the deploy/nginx/imgcache.conf tests are skipped');
+if (!nginxFound)
+  console.warn(
+    'accel-redirect: nginx is not installed (apt-get install nginx-light); the deploy/nginx/imgcache.conf tests are skipped',
+  );
 
 describe.skipIf(!nginxFound)('deploy/nginx/imgcache.conf in a real nginx', () => {
   let h: Harness;
@@ -140,7 +149,10 @@ describe.skipIf(!nginxFound)('deploy/nginx/imgcache.conf in a real nginx', () =>
         .replaceAll('@CACHE_DIR@', dir)
         .replaceAll('upstream imgcache {', `upstream ${upstream} {`)
         .replaceAll('http://imgcache', `http://${upstream}`);
-    await writeFile(join(work, 'site.conf'), site(port, h.dir, 'imgcache') + site(emptyPort, join(work, 'empty'), 'imgcache_empty'));
+    await writeFile(
+      join(work, 'site.conf'),
+      site(port, h.dir, 'imgcache') + site(emptyPort, join(work, 'empty'), 'imgcache_empty'),
+    );
     frontWithoutFiles = `http://127.0.0.1:${emptyPort}`;
     const temp = join(work, 'temp');
     await writeFile(

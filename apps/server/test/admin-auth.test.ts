@@ -65,7 +65,9 @@ describe('the admin token never reaches the origin', () => {
     const leaks = h.origin.seen.filter((request) => JSON.stringify(request.headers).includes(ADMIN));
     expect(leaks.map((request) => `${request.method} ${request.url}`)).toEqual([]);
     // Nothing of the cache API itself was forwarded.
-    expect(h.origin.seen.filter((request) => /^\/v2\/(cache|cached_images|queued_images)(\/|$|\?)/.test(request.url))).toEqual([]);
+    expect(
+      h.origin.seen.filter((request) => /^\/v2\/(cache|cached_images|queued_images)(\/|$|\?)/.test(request.url)),
+    ).toEqual([]);
   });
 
   it('answers the management routes with and without a trailing slash, as Glance names them', async () => {
@@ -90,7 +92,7 @@ describe('the admin token never reaches the origin', () => {
 });
 
 describe('an admin token that is also the origin token', () => {
-  it('is withheld from the server\'s own origin requests too (prefetch, readiness)', async () => {
+  it("is withheld from the server's own origin requests too (prefetch, readiness)", async () => {
     const h = await startHarness({ adminToken: 'shared-token', originToken: 'shared-token' });
     try {
       h.origin.add('shared-img', { data: randomImage(1000) });

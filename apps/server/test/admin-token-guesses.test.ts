@@ -20,13 +20,17 @@ describe('guessing the admin token', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     // Another address is not affected.
-    expect((await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN }, localAddress: '127.0.0.2' })).status).toBe(200);
+    expect(
+      (await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN }, localAddress: '127.0.0.2' })).status,
+    ).toBe(200);
   });
 
   it('shares one budget with the dashboard login: guesses through either door count', async () => {
     h = await startHarness({ adminToken: TOKEN });
     for (let guess = 0; guess < 5; guess++) {
-      expect((await send(h.url('/v2/cache'), { headers: { authorization: `Bearer guess-${guess}` } })).status).toBe(403);
+      expect((await send(h.url('/v2/cache'), { headers: { authorization: `Bearer guess-${guess}` } })).status).toBe(
+        403,
+      );
     }
     for (let guess = 5; guess < 10; guess++) {
       const login = await send(h.url('/dashboard/login'), {
@@ -41,9 +45,11 @@ describe('guessing the admin token', () => {
 
   it('a right token clears the address: its earlier wrong ones no longer count', async () => {
     h = await startHarness({ adminToken: TOKEN });
-    for (let guess = 0; guess < 9; guess++) await send(h.url('/v2/cache'), { headers: { 'x-auth-token': `guess-${guess}` } });
+    for (let guess = 0; guess < 9; guess++)
+      await send(h.url('/v2/cache'), { headers: { 'x-auth-token': `guess-${guess}` } });
     expect((await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } })).status).toBe(200);
-    for (let guess = 0; guess < 9; guess++) await send(h.url('/v2/cache'), { headers: { 'x-auth-token': `again-${guess}` } });
+    for (let guess = 0; guess < 9; guess++)
+      await send(h.url('/v2/cache'), { headers: { 'x-auth-token': `again-${guess}` } });
     expect((await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } })).status).toBe(200);
   });
 
@@ -51,17 +57,29 @@ describe('guessing the admin token', () => {
     h = await startHarness({ adminToken: TOKEN, trustProxy: ['127.0.0.1'] });
     const from = (client: string) => ({ 'x-forwarded-for': client });
     for (let guess = 0; guess < 10; guess++) {
-      expect((await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': `guess-${guess}` } })).status).toBe(403);
+      expect(
+        (await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': `guess-${guess}` } }))
+          .status,
+      ).toBe(403);
     }
-    expect((await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': TOKEN } })).status).toBe(429);
-    expect((await send(h.url('/v2/cache'), { headers: { ...from('198.51.100.7'), 'x-auth-token': TOKEN } })).status).toBe(200);
+    expect(
+      (await send(h.url('/v2/cache'), { headers: { ...from('203.0.113.5'), 'x-auth-token': TOKEN } })).status,
+    ).toBe(429);
+    expect(
+      (await send(h.url('/v2/cache'), { headers: { ...from('198.51.100.7'), 'x-auth-token': TOKEN } })).status,
+    ).toBe(200);
   });
 
   it('without --trust-proxy, X-Forwarded-For is ignored: a client cannot escape the limit by naming others', async () => {
     h = await startHarness({ adminToken: TOKEN });
     for (let guess = 0; guess < 10; guess++) {
-      await send(h.url('/v2/cache'), { headers: { 'x-forwarded-for': `203.0.113.${guess}`, 'x-auth-token': `guess-${guess}` } });
+      await send(h.url('/v2/cache'), {
+        headers: { 'x-forwarded-for': `203.0.113.${guess}`, 'x-auth-token': `guess-${guess}` },
+      });
     }
-    expect((await send(h.url('/v2/cache'), { headers: { 'x-forwarded-for': '198.51.100.7', 'x-auth-token': TOKEN } })).status).toBe(429);
+    expect(
+      (await send(h.url('/v2/cache'), { headers: { 'x-forwarded-for': '198.51.100.7', 'x-auth-token': TOKEN } }))
+        .status,
+    ).toBe(429);
   });
 });

@@ -7,7 +7,9 @@ const KiB = 1024;
 
 async function bypassCount(h: Harness, reason: string): Promise<number> {
   const text = (await send(h.url('/metrics'))).body.toString();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`imgcache_bypassed_total{reason="${reason}"} `));
+  const line = text
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`imgcache_bypassed_total{reason="${reason}"} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }
 

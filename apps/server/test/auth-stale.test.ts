@@ -24,9 +24,14 @@ describe('--auth-stale: serving cached images through an origin outage', () => {
   });
 
   /** A server with `private` cached for `good` (authorised on the miss), then an origin outage. */
-  async function cachedThenOutage(authStale: number, outage: number | 'silent' | 'down'): Promise<{ data: Buffer; lines: Record<string, unknown>[] }> {
+  async function cachedThenOutage(
+    authStale: number,
+    outage: number | 'silent' | 'down',
+  ): Promise<{ data: Buffer; lines: Record<string, unknown>[] }> {
     const collector = logCollector();
-    h = await startHarness({ authTtl: 0, authStale, originHeaderTimeout: 1 }, undefined, { logger: { level: 'info', stream: collector.stream } });
+    h = await startHarness({ authTtl: 0, authStale, originHeaderTimeout: 1 }, undefined, {
+      logger: { level: 'info', stream: collector.stream },
+    });
     const data = randomImage(30_000);
     h.origin.add('private', { data, allowedTokens: ['good', 'other'] });
     expect((await send(h.url('/v2/images/private/file'), { headers: good })).headers['x-cache']).toBe('MISS');
@@ -61,7 +66,7 @@ describe('--auth-stale: serving cached images through an origin outage', () => {
     });
   }
 
-  it('keeps today\'s behaviour by default (0): the outage is passed on', async () => {
+  it("keeps today's behaviour by default (0): the outage is passed on", async () => {
     await cachedThenOutage(0, 503);
     const response = await send(h!.url('/v2/images/private/file'), { headers: good });
     expect(response.status).toBe(503);
@@ -83,7 +88,10 @@ describe('--auth-stale: serving cached images through an origin outage', () => {
 
   it('serves stale only within the window since the last authorisation (a clock the test moves)', async () => {
     const origin = await new FakeOrigin().start();
-    const client = new Origin(origin.url, { withheldTokens: [], timeouts: { connect: 1000, headers: 1000, idle: 1000 } });
+    const client = new Origin(origin.url, {
+      withheldTokens: [],
+      timeouts: { connect: 1000, headers: 1000, idle: 1000 },
+    });
     let now = 1_000_000;
     const authorizer = new Authorizer(client, { ttlSeconds: 0, staleSeconds: 600 }, () => now);
     try {
@@ -91,14 +99,20 @@ describe('--auth-stale: serving cached images through an origin outage', () => {
       expect(await authorizer.check('img', good)).toEqual({ allowed: true });
       origin.outage = 502;
       now += 599_999;
-      expect(await authorizer.check('img', good)).toMatchObject({ allowed: true, stale: { reason: 'server_error', ageSeconds: 599 } });
+      expect(await authorizer.check('img', good)).toMatchObject({
+        allowed: true,
+        stale: { reason: 'server_error', ageSeconds: 599 },
+      });
       now += 1;
       expect(await authorizer.check('img', good)).toMatchObject({ allowed: false, status: 502 });
       // A fresh authorisation opens a new window.
       origin.outage = undefined;
       expect(await authorizer.check('img', good)).toEqual({ allowed: true });
       await origin.stop();
-      expect(await authorizer.check('img', good)).toMatchObject({ allowed: true, stale: { reason: 'unreachable', ageSeconds: 0 } });
+      expect(await authorizer.check('img', good)).toMatchObject({
+        allowed: true,
+        stale: { reason: 'unreachable', ageSeconds: 0 },
+      });
       // Other credentials were never authorised: the outage surfaces as the origin error.
       await expect(authorizer.check('img', other)).rejects.toMatchObject({ code: 'ERR_IMGCACHE_ORIGIN' });
     } finally {

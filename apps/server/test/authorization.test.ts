@@ -60,7 +60,11 @@ describe('authorisation of cache hits', () => {
     let release!: () => void;
     let reached!: () => void;
     const arrived = new Promise<void>((resolve) => (reached = resolve));
-    h.origin.add('joined', { data, allowedTokens: ['good'], gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached } });
+    h.origin.add('joined', {
+      data,
+      allowedTokens: ['good'],
+      gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached },
+    });
     const owner = download(h.url('/v2/images/joined/file'), { headers: good });
     await arrived;
     const intruder = await send(h.url('/v2/images/joined/file'), { headers: bad });
@@ -144,18 +148,21 @@ describe('authorisation of cache hits', () => {
       ['saving', 204],
       ['uploading', 204],
       ['importing', 204],
-    ])('refuses a hit of an image whose status became %s with Glance\'s data status %i, even to an admin', async (imageStatus, expected) => {
-      const data = await cachedThenChanged(`st-${imageStatus}`, imageStatus);
-      for (const headers of [member, admin]) {
-        const refused = await send(h!.url(`/v2/images/st-${imageStatus}/file`), { headers });
-        expect(refused.status).toBe(expected);
-        expect(refused.headers['x-cache']).toBeUndefined();
-        expect(refused.body.includes(data.subarray(0, 64))).toBe(false);
-        if (expected === 204) expect(refused.body.length).toBe(0);
-      }
-      // Decided from the metadata alone: the data URL is not asked.
-      expect(h!.origin.count(h!.origin.dataRequests, `st-${imageStatus}`)).toBe(1);
-    });
+    ])(
+      "refuses a hit of an image whose status became %s with Glance's data status %i, even to an admin",
+      async (imageStatus, expected) => {
+        const data = await cachedThenChanged(`st-${imageStatus}`, imageStatus);
+        for (const headers of [member, admin]) {
+          const refused = await send(h!.url(`/v2/images/st-${imageStatus}/file`), { headers });
+          expect(refused.status).toBe(expected);
+          expect(refused.headers['x-cache']).toBeUndefined();
+          expect(refused.body.includes(data.subarray(0, 64))).toBe(false);
+          if (expected === 204) expect(refused.body.length).toBe(0);
+        }
+        // Decided from the metadata alone: the data URL is not asked.
+        expect(h!.origin.count(h!.origin.dataRequests, `st-${imageStatus}`)).toBe(1);
+      },
+    );
 
     it('does not remember metadata as an authorisation when the origin refused the data itself', async () => {
       h = await startHarness({ authTtl: 60 });

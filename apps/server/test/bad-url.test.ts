@@ -22,7 +22,9 @@ describe('request paths the router refuses', () => {
       const response = await send(h.url(path), { method, headers: admin });
       expect(response.status, `${method} ${path}`).toBe(400);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(JSON.parse(response.body.toString())).toEqual({ error: { code: 400, message: expect.stringMatching(/^Invalid request path: /) } });
+      expect(JSON.parse(response.body.toString())).toEqual({
+        error: { code: 400, message: expect.stringMatching(/^Invalid request path: /) },
+      });
     }
     expect(h.origin.seen).toEqual([]);
   });
@@ -35,7 +37,10 @@ describe('request paths the router refuses', () => {
     ] as const) {
       const response = await send(h.url(path), { method, headers: admin });
       expect(response.status, `${method} ${path.slice(0, 40)}`).toBe(400);
-      if (method !== 'HEAD') expect(JSON.parse(response.body.toString())).toEqual({ error: { code: 400, message: expect.stringMatching(/^Invalid image id/) } });
+      if (method !== 'HEAD')
+        expect(JSON.parse(response.body.toString())).toEqual({
+          error: { code: 400, message: expect.stringMatching(/^Invalid image id/) },
+        });
     }
     expect(h.origin.seen).toEqual([]);
   });

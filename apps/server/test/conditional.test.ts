@@ -17,7 +17,12 @@ function shifted(date: string, seconds: number): string {
  * Downloads an image through a held fill: the leader (MISS), a client joining mid-way
  * (COALESCED), then a hit. `during` runs while the fill is held.
  */
-async function missJoinHit(h: Harness, imageId: string, image: FakeImage, during?: () => Promise<void>): Promise<{ miss: DigestResponse; joined: DigestResponse; hit: DigestResponse }> {
+async function missJoinHit(
+  h: Harness,
+  imageId: string,
+  image: FakeImage,
+  during?: () => Promise<void>,
+): Promise<{ miss: DigestResponse; joined: DigestResponse; hit: DigestResponse }> {
   const held = originGate(64 * 1024);
   h.origin.add(imageId, { ...image, chunkSize: 16 * 1024, gate: held.spec });
   const url = h.url(`/v2/images/${imageId}/file`);
@@ -72,7 +77,9 @@ describe('conditional requests on hits', () => {
     const otherTag = await send(url(), { headers: { 'if-none-match': '"other"', 'if-modified-since': lastModified } });
     expect(otherTag.status).toBe(200);
     expect(otherTag.body.equals(data)).toBe(true);
-    const sameTag = await send(url(), { headers: { 'if-none-match': etag, 'if-modified-since': shifted(lastModified, -86_400) } });
+    const sameTag = await send(url(), {
+      headers: { 'if-none-match': etag, 'if-modified-since': shifted(lastModified, -86_400) },
+    });
     expect(sameTag.status).toBe(304);
   });
 
@@ -80,9 +87,14 @@ describe('conditional requests on hits', () => {
     expect((await send(url(), { headers: { 'if-match': '"other"' } })).status).toBe(412);
     expect((await send(url(), { headers: { 'if-match': etag } })).status).toBe(200);
     expect((await send(url(), { headers: { 'if-match': '*' } })).status).toBe(200);
-    expect((await send(url(), { headers: { 'if-unmodified-since': shifted(lastModified, -86_400) } })).status).toBe(412);
+    expect((await send(url(), { headers: { 'if-unmodified-since': shifted(lastModified, -86_400) } })).status).toBe(
+      412,
+    );
     expect((await send(url(), { headers: { 'if-unmodified-since': lastModified } })).status).toBe(200);
-    expect((await send(url(), { headers: { 'if-match': etag, 'if-unmodified-since': shifted(lastModified, -86_400) } })).status).toBe(200);
+    expect(
+      (await send(url(), { headers: { 'if-match': etag, 'if-unmodified-since': shifted(lastModified, -86_400) } }))
+        .status,
+    ).toBe(200);
   });
 });
 

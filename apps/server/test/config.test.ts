@@ -29,15 +29,35 @@ describe('configuration', () => {
   it('reads flags, with IMGCACHE_* variables as fallbacks', () => {
     process.env.IMGCACHE_AUTH_TTL = '5';
     try {
-      const config = parseArguments(['--origin', 'http://glance:9292', '--dir', '/tmp/c', '--port', '0', '--public', '--max-size', '1G']);
-      expect(config).toMatchObject({ origin: 'http://glance:9292', dir: '/tmp/c', port: 0, public: true, maxSize: 1024 ** 3, authTtl: 5, host: '127.0.0.1' });
+      const config = parseArguments([
+        '--origin',
+        'http://glance:9292',
+        '--dir',
+        '/tmp/c',
+        '--port',
+        '0',
+        '--public',
+        '--max-size',
+        '1G',
+      ]);
+      expect(config).toMatchObject({
+        origin: 'http://glance:9292',
+        dir: '/tmp/c',
+        port: 0,
+        public: true,
+        maxSize: 1024 ** 3,
+        authTtl: 5,
+        host: '127.0.0.1',
+      });
       expect(config.minFree).toEqual({ percent: 5 });
     } finally {
       delete process.env.IMGCACHE_AUTH_TTL;
     }
     expect(() => parseArguments(['--dir', '/tmp/c'])).toThrow(/--origin/);
     expect(() => parseArguments(['--origin', 'ftp://x', '--dir', '/tmp/c'])).toThrow(/http/);
-    expect(() => parseArguments(['--origin', 'http://x', '--dir', '/tmp/c', '--checksum-algorithm', 'crc'])).toThrow(/checksum-algorithm/);
+    expect(() => parseArguments(['--origin', 'http://x', '--dir', '/tmp/c', '--checksum-algorithm', 'crc'])).toThrow(
+      /checksum-algorithm/,
+    );
   });
 });
 
@@ -88,12 +108,18 @@ describe('strict booleans and enumerations', () => {
     );
     const fromEnv = configError(() => withEnv({ IMGCACHE_PUBLIC: 'enabled' }, () => parseArguments(BASE)));
     expect(fromEnv).toMatchObject({ option: 'public', env: 'IMGCACHE_PUBLIC' });
-    expect(fromEnv.message).toBe('Invalid IMGCACHE_PUBLIC (the environment variable for --public): "enabled" is not a boolean; use true, 1, yes, on or false, 0, no, off.');
+    expect(fromEnv.message).toBe(
+      'Invalid IMGCACHE_PUBLIC (the environment variable for --public): "enabled" is not a boolean; use true, 1, yes, on or false, 0, no, off.',
+    );
   });
 
   it('reads --trust-proxy as addresses or CIDR ranges and refuses anything else', () => {
     expect(parseArguments(BASE).trustProxy).toBeUndefined();
-    expect(parseArguments([...BASE, '--trust-proxy', '127.0.0.1, 10.0.0.0/8,::1']).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    expect(parseArguments([...BASE, '--trust-proxy', '127.0.0.1, 10.0.0.0/8,::1']).trustProxy).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+    ]);
     for (const bad of ['nginx', '10.0.0.0/33', '1.2.3.4/8/1', ',', '::1/129']) {
       expect(() => parseArguments([...BASE, '--trust-proxy', bad]), bad).toThrow(/trust-proxy/);
     }
@@ -102,14 +128,18 @@ describe('strict booleans and enumerations', () => {
   it('reads --accel-redirect as a URI path prefix and refuses anything nginx could read otherwise', () => {
     expect(parseArguments(BASE).accelRedirect).toBeUndefined();
     expect(parseArguments([...BASE, '--accel-redirect', '/_imgcache/']).accelRedirect).toBe('/_imgcache/');
-    expect(withEnv({ IMGCACHE_ACCEL_REDIRECT: '/internal/images/' }, () => parseArguments(BASE)).accelRedirect).toBe('/internal/images/');
+    expect(withEnv({ IMGCACHE_ACCEL_REDIRECT: '/internal/images/' }, () => parseArguments(BASE)).accelRedirect).toBe(
+      '/internal/images/',
+    );
     for (const bad of ['_imgcache/', '/_imgcache', '/../etc/', '/a b/', '/x/./', 'http://x/']) {
       expect(() => parseArguments([...BASE, '--accel-redirect', bad]), bad).toThrow(/accel-redirect/);
     }
   });
 
   it('reads enumerated values in any letter case and refuses others with the accepted values', () => {
-    expect(parseArguments([...BASE, '--log-level', 'DEBUG', '--checksum-algorithm', 'SHA512', '--driver', 'SQLite'])).toMatchObject({
+    expect(
+      parseArguments([...BASE, '--log-level', 'DEBUG', '--checksum-algorithm', 'SHA512', '--driver', 'SQLite']),
+    ).toMatchObject({
       logLevel: 'debug',
       checksumAlgorithm: 'sha512',
       driver: 'sqlite',
@@ -117,13 +147,21 @@ describe('strict booleans and enumerations', () => {
     expect(configError(() => parseArguments([...BASE, '--log-level', 'loud'])).message).toBe(
       'Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
     );
-    expect(configError(() => withEnv({ IMGCACHE_LOG_LEVEL: 'loud' }, () => parseArguments(BASE))).message).toMatch(/^Invalid IMGCACHE_LOG_LEVEL .*"loud" must be one of fatal/);
-    expect(configError(() => withEnv({ IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_CHECKSUM_ALGORITHM');
-    expect(configError(() => parseArguments([...BASE, '--driver', '../evil'])).message).toMatch(/^Invalid --driver: "\.\.\/evil" is neither sqlite, xattr nor an npm package name/);
+    expect(configError(() => withEnv({ IMGCACHE_LOG_LEVEL: 'loud' }, () => parseArguments(BASE))).message).toMatch(
+      /^Invalid IMGCACHE_LOG_LEVEL .*"loud" must be one of fatal/,
+    );
+    expect(configError(() => withEnv({ IMGCACHE_CHECKSUM_ALGORITHM: 'crc32' }, () => parseArguments(BASE))).env).toBe(
+      'IMGCACHE_CHECKSUM_ALGORITHM',
+    );
+    expect(configError(() => parseArguments([...BASE, '--driver', '../evil'])).message).toMatch(
+      /^Invalid --driver: "\.\.\/evil" is neither sqlite, xattr nor an npm package name/,
+    );
   });
 
   it('treats an empty variable as unset and reads numbers as digits only', () => {
-    expect(withEnv({ IMGCACHE_PORT: '', IMGCACHE_ADMIN_TOKEN: '', IMGCACHE_LOG_LEVEL: '' }, () => parseArguments(BASE))).toMatchObject({
+    expect(
+      withEnv({ IMGCACHE_PORT: '', IMGCACHE_ADMIN_TOKEN: '', IMGCACHE_LOG_LEVEL: '' }, () => parseArguments(BASE)),
+    ).toMatchObject({
       port: 9393,
       adminToken: undefined,
       logLevel: 'info',
@@ -131,7 +169,9 @@ describe('strict booleans and enumerations', () => {
     for (const port of ['', ' ', '0x10', '1e3', '-1', '80.5']) {
       expect(configError(() => parseArguments([...BASE, `--port=${port}`])).option).toBe('port');
     }
-    expect(configError(() => withEnv({ IMGCACHE_AUTH_TTL: '1e3' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_AUTH_TTL');
+    expect(configError(() => withEnv({ IMGCACHE_AUTH_TTL: '1e3' }, () => parseArguments(BASE))).env).toBe(
+      'IMGCACHE_AUTH_TTL',
+    );
     expect(configError(() => parseArguments([...BASE, '--min-free', '%'])).option).toBe('min-free');
   });
 
@@ -141,7 +181,9 @@ describe('strict booleans and enumerations', () => {
     expect(configError(() => parseArguments([...BASE, '--host', '[::1]'])).message).toMatch(/without brackets/);
     expect(configError(() => parseArguments([...BASE, '--host', 'a host'])).option).toBe('host');
     expect(configError(() => parseArguments([...BASE, '--admin-token', 'line\nbreak'])).option).toBe('admin-token');
-    expect(configError(() => withEnv({ IMGCACHE_ORIGIN_TOKEN: ' padded' }, () => parseArguments(BASE))).env).toBe('IMGCACHE_ORIGIN_TOKEN');
+    expect(configError(() => withEnv({ IMGCACHE_ORIGIN_TOKEN: ' padded' }, () => parseArguments(BASE))).env).toBe(
+      'IMGCACHE_ORIGIN_TOKEN',
+    );
     expect(configError(() => parseArguments(['--origin', 'http://x', '--dir='])).option).toBe('dir');
   });
 
@@ -162,7 +204,9 @@ describe('strict booleans and enumerations', () => {
 
 describe('version document', () => {
   it('adds the cache API versions once', () => {
-    const document = JSON.stringify({ versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: 'http://x/v2/', rel: 'self' }] }] });
+    const document = JSON.stringify({
+      versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: 'http://x/v2/', rel: 'self' }] }],
+    });
     const rewritten = JSON.parse(addCacheApiVersions(document)!);
     expect(rewritten.versions.map((entry: { id: string }) => entry.id)).toEqual(['v2.16', 'v2.15', 'v2.14', 'v2.9']);
     expect(JSON.parse(addCacheApiVersions(JSON.stringify(rewritten))!).versions).toHaveLength(4);
@@ -180,14 +224,28 @@ describe('origin checksums', () => {
       md5,
       recorded: `md5:${md5}`,
     });
-    expect(announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: sha512 }, undefined)).toEqual({ checksums: [`sha512:${sha512}`], md5: undefined, recorded: `sha512:${sha512}` });
-    expect(announcedChecksums({ os_hash_algo: 'sha3_512', os_hash_value: 'zz', checksum: md5 }, undefined).checksums).toEqual([`md5:${md5}`]);
-    expect(announcedChecksums(null, md5.toUpperCase())).toEqual({ checksums: [`md5:${md5}`], md5, recorded: `md5:${md5}` });
+    expect(announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: sha512 }, undefined)).toEqual({
+      checksums: [`sha512:${sha512}`],
+      md5: undefined,
+      recorded: `sha512:${sha512}`,
+    });
+    expect(
+      announcedChecksums({ os_hash_algo: 'sha3_512', os_hash_value: 'zz', checksum: md5 }, undefined).checksums,
+    ).toEqual([`md5:${md5}`]);
+    expect(announcedChecksums(null, md5.toUpperCase())).toEqual({
+      checksums: [`md5:${md5}`],
+      md5,
+      recorded: `md5:${md5}`,
+    });
     expect(announcedChecksums(null, Buffer.from(md5, 'hex').toString('base64')).md5).toBe(md5);
     expect(announcedChecksums(null, undefined)).toEqual({ checksums: [], md5: undefined, recorded: undefined });
     expect(() => md5FromHeader('garbage')).toThrow(OriginResponseError);
-    expect(() => announcedChecksums({ checksum: 'not-hex' }, undefined)).toThrow(/metadata's checksum "not-hex" is not a md5 digest/);
-    expect(() => announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: 'abc' }, undefined)).toThrow(OriginResponseError);
+    expect(() => announcedChecksums({ checksum: 'not-hex' }, undefined)).toThrow(
+      /metadata's checksum "not-hex" is not a md5 digest/,
+    );
+    expect(() => announcedChecksums({ os_hash_algo: 'sha512', os_hash_value: 'abc' }, undefined)).toThrow(
+      OriginResponseError,
+    );
   });
 
   it('keeps both md5 values when the metadata and Content-MD5 disagree, so the download fails verification', () => {

@@ -14,16 +14,25 @@ const read = (path: string) => readFileSync(deploy(path), 'utf8');
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 /** Every IMGCACHE_* variable the server reads, from its own command definition. */
-const SERVER_VARIABLES = new Set(createCommand().options.flatMap((option) => /\(env: (IMGCACHE_\w+)/.exec(option.description)?.[1] ?? []));
+const SERVER_VARIABLES = new Set(
+  createCommand().options.flatMap((option) => /\(env: (IMGCACHE_\w+)/.exec(option.description)?.[1] ?? []),
+);
 
 /** The Node options the systemd unit sets (`Environment=NODE_OPTIONS=…`), split into flags. */
-const unitNodeOptions = () => (/^Environment=NODE_OPTIONS=(.*)$/m.exec(read('systemd/imgcache-server.service'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const unitNodeOptions = () =>
+  (/^Environment=NODE_OPTIONS=(.*)$/m.exec(read('systemd/imgcache-server.service'))?.[1] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
 
 /** A systemd unit: section → key → values in order (a key may repeat). */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
   const sections = new Map<string, Map<string, string[]>>();
   let current: Map<string, string[]> | undefined;
-  for (const line of text.replace(/\\\n/g, ' ').split('\n').map((raw) => raw.trim())) {
+  for (const line of text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((raw) => raw.trim())) {
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     const section = /^\[(.+)\]$/.exec(line);
     if (section) {
@@ -42,7 +51,10 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
 /** Dockerfile instructions, continuation lines joined, per stage. */
 function parseDockerfile(text: string): { instruction: string; args: string }[][] {
   const stages: { instruction: string; args: string }[][] = [];
-  for (const line of text.replace(/\\\n/g, ' ').split('\n').map((raw) => raw.trim())) {
+  for (const line of text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((raw) => raw.trim())) {
     if (line === '' || line.startsWith('#')) continue;
     const [, instruction, args] = /^(\w+)\s+(.*)$/.exec(line)!;
     if (instruction!.toUpperCase() === 'FROM') stages.push([]);
@@ -54,7 +66,11 @@ function parseDockerfile(text: string): { instruction: string; args: string }[][
 /** Parses IMGCACHE_* settings the way the server does; throws the server's error for an unknown or bad one. */
 function checkSettings(env: Record<string, string>, argv: string[] = []) {
   for (const name of Object.keys(env)) expect(SERVER_VARIABLES, `${name} is not a server variable`).toContain(name);
-  return parseArguments(argv, { IMGCACHE_ORIGIN: 'http://glance.internal:9292', IMGCACHE_DIR: '/var/cache/imgcache', ...env });
+  return parseArguments(argv, {
+    IMGCACHE_ORIGIN: 'http://glance.internal:9292',
+    IMGCACHE_DIR: '/var/cache/imgcache',
+    ...env,
+  });
 }
 
 describe('deploy/systemd', () => {
@@ -97,7 +113,10 @@ describe('deploy/systemd', () => {
     const flags = unitNodeOptions();
     expect(flags).toContainEqual(expect.stringMatching(/^--max-semi-space-size=\d+$/));
     // Node refuses (exit 9) a V8 flag it does not allow in NODE_OPTIONS, so the service would not start.
-    const probe = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.execArgv.length))'], { env: { ...process.env, NODE_OPTIONS: flags.join(' ') }, encoding: 'utf8' });
+    const probe = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.execArgv.length))'], {
+      env: { ...process.env, NODE_OPTIONS: flags.join(' ') },
+      encoding: 'utf8',
+    });
     expect(probe.stderr).toBe('');
     expect(probe.status).toBe(0);
   });
@@ -106,38 +125,62 @@ describe('deploy/systemd', () => {
     const [binary, ...argv] = value('ExecStart')!.split(/\s+/);
     expect(basename(binary!)).toBe(Object.keys(packageJson.bin)[0]);
     // %C is the system's cache directory root for a system service.
-    const config = checkSettings({}, argv.map((arg) => arg.replaceAll('%C', '/var/cache')));
+    const config = checkSettings(
+      {},
+      argv.map((arg) => arg.replaceAll('%C', '/var/cache')),
+    );
     expect(config).toMatchObject({ dir: '/var/cache/imgcache', host: '0.0.0.0', port: 9393, logLevel: 'info' });
     expect(value('ReadWritePaths')!.replaceAll('%C', '/var/cache')).toBe(config.dir);
   });
 
   it('ships an environment file whose variables the server reads, with values it accepts', () => {
     const lines = read('systemd/imgcache-server.env').split('\n');
-    const set = Object.fromEntries(lines.filter((line) => /^IMGCACHE_\w+=/.test(line)).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    const set = Object.fromEntries(
+      lines
+        .filter((line) => /^IMGCACHE_\w+=/.test(line))
+        .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+    );
     const commented = lines.flatMap((line) => /^#(IMGCACHE_\w+)=/.exec(line)?.[1] ?? []);
     for (const name of commented) expect(SERVER_VARIABLES).toContain(name);
-    expect(checkSettings(set)).toMatchObject({ origin: 'http://glance.internal:9292', maxSize: 200 * 1024 ** 3, minFree: { percent: 10 } });
+    expect(checkSettings(set)).toMatchObject({
+      origin: 'http://glance.internal:9292',
+      maxSize: 200 * 1024 ** 3,
+      minFree: { percent: 10 },
+    });
   });
 });
 
 describe('deploy/docker', () => {
   const stages = parseDockerfile(read('docker/Dockerfile'));
   const final = stages.at(-1)!;
-  const args = (instruction: string) => final.filter((entry) => entry.instruction === instruction).map((entry) => entry.args);
+  const args = (instruction: string) =>
+    final.filter((entry) => entry.instruction === instruction).map((entry) => entry.args);
 
   it('builds in one stage and runs the deployed package as a non-root user in another', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages[0]![0]!.args).toMatch(/ AS build$/);
-    expect(stages[0]!.map((entry) => entry.args).join('\n')).toContain(`--filter ${packageJson.name} deploy --prod /app`);
+    expect(stages[0]!.map((entry) => entry.args).join('\n')).toContain(
+      `--filter ${packageJson.name} deploy --prod /app`,
+    );
     expect(args('COPY')).toContain('--from=build /app /opt/imgcache');
     const user = args('USER').at(-1);
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
-    expect(JSON.parse(args('ENTRYPOINT')[0]!)).toEqual(['node', ...unitNodeOptions(), `/opt/imgcache/${packageJson.bin['imgcache-server'].replace(/^\.\//, '')}`]);
+    expect(JSON.parse(args('ENTRYPOINT')[0]!)).toEqual([
+      'node',
+      ...unitNodeOptions(),
+      `/opt/imgcache/${packageJson.bin['imgcache-server'].replace(/^\.\//, '')}`,
+    ]);
   });
 
   it('sets only server variables, with values the server accepts', () => {
-    const env = Object.fromEntries([...args('ENV').join(' ').matchAll(/(\w+)=(\S+)/g)].map((match) => [match[1]!, match[2]!]));
+    const env = Object.fromEntries(
+      [
+        ...args('ENV')
+          .join(' ')
+          .matchAll(/(\w+)=(\S+)/g),
+      ].map((match) => [match[1]!, match[2]!]),
+    );
     const { NODE_ENV, ...settings } = env;
     expect(NODE_ENV).toBe('production');
     expect(checkSettings(settings)).toMatchObject({ host: '0.0.0.0', port: 9393, dir: '/var/cache/imgcache' });
@@ -157,7 +200,10 @@ describe('deploy/docker', () => {
       const command = JSON.parse(/^.*?CMD (\[.*\])$/.exec(args('HEALTHCHECK')[0]!)![1]!) as string[];
       expect(command[0]).toBe('node');
       // Asynchronously: the server answering it runs in this very process.
-      return promisify(execFile)(process.execPath, command.slice(1), { env: { ...process.env, IMGCACHE_PORT: port }, timeout: 20_000 }).then(
+      return promisify(execFile)(process.execPath, command.slice(1), {
+        env: { ...process.env, IMGCACHE_PORT: port },
+        timeout: 20_000,
+      }).then(
         () => 0,
         (error: { code?: number }) => error.code ?? -1,
       );
@@ -179,7 +225,10 @@ describe('deploy/compose and deploy/prometheus', () => {
   const prometheus = parseYaml(read('prometheus/prometheus.yml'));
 
   it('runs an origin and two nodes built from the Dockerfile, with server variables the server accepts', () => {
-    const services = compose.services as Record<string, { build?: { context: string; dockerfile: string }; environment?: Record<string, string>; volumes?: string[] }>;
+    const services = compose.services as Record<
+      string,
+      { build?: { context: string; dockerfile: string }; environment?: Record<string, string>; volumes?: string[] }
+    >;
     expect(Object.keys(services)).toEqual(expect.arrayContaining(['origin', 'node-a', 'node-b']));
     for (const name of ['node-a', 'node-b']) {
       const node = services[name]!;
@@ -205,7 +254,12 @@ describe('deploy/compose and deploy/prometheus', () => {
 describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
   const alerts = parseYaml(read('prometheus/alerts.yml'));
   const grafana = JSON.parse(read('grafana/imgcache-dashboard.json'));
-  const rules = alerts.groups.flatMap((group: { rules: unknown[] }) => group.rules) as { alert: string; expr: string; labels: { severity: string }; annotations: Record<string, string> }[];
+  const rules = alerts.groups.flatMap((group: { rules: unknown[] }) => group.rules) as {
+    alert: string;
+    expr: string;
+    labels: { severity: string };
+    annotations: Record<string, string>;
+  }[];
   const panels = grafana.panels as { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
   let h: Harness;
   let scraped: string;
@@ -226,7 +280,13 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
 
   it('covers the failures operators asked for, each with a severity and a summary', () => {
     expect(rules.map((rule) => rule.alert)).toEqual(
-      expect.arrayContaining(['ImgcacheNodeDown', 'ImgcacheCacheNearFull', 'ImgcacheHitRatioCollapse', 'ImgcacheOriginErrors', 'ImgcacheFillsFailing']),
+      expect.arrayContaining([
+        'ImgcacheNodeDown',
+        'ImgcacheCacheNearFull',
+        'ImgcacheHitRatioCollapse',
+        'ImgcacheOriginErrors',
+        'ImgcacheFillsFailing',
+      ]),
     );
     for (const rule of rules) {
       expect(['critical', 'warning', 'info']).toContain(rule.labels.severity);
@@ -235,7 +295,9 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
     expect(panels.length).toBeGreaterThan(5);
     // Every panel reads the Prometheus data source the operator picks on import: Grafana's
     // ${NAME} reference to the dashboard's one declared input.
-    expect(grafana.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
+    expect(grafana.__inputs).toEqual([
+      expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }),
+    ]);
     const input = grafana.__inputs[0] as { name: string };
     for (const panel of panels) {
       expect(panel.datasource.uid).toBe(`\${${input.name}}`);
@@ -246,11 +308,16 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
   it('names only metrics, labels and label values that the server exports', () => {
     const families = new Set([...scraped.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]!));
     const seenValues = (metric: string, label: string) =>
-      new Set([...scraped.matchAll(new RegExp(`^${metric}\\{[^}]*\\b${label}="([^"]*)"`, 'gm'))].map((match) => match[1]!));
+      new Set(
+        [...scraped.matchAll(new RegExp(`^${metric}\\{[^}]*\\b${label}="([^"]*)"`, 'gm'))].map((match) => match[1]!),
+      );
     const expressions = [
       ...rules.map((rule) => [`alert ${rule.alert}`, rule.expr]),
       ...panels.flatMap((panel) => panel.targets.map((target) => [`panel ${panel.title}`, target.expr])),
-      ...grafana.templating.list.map((variable: { name: string; query: { query: string } }) => [`variable ${variable.name}`, variable.query.query]),
+      ...grafana.templating.list.map((variable: { name: string; query: { query: string } }) => [
+        `variable ${variable.name}`,
+        variable.query.query,
+      ]),
     ] as [string, string][];
     let checked = 0;
     for (const [where, expr] of expressions) {
@@ -258,14 +325,16 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
       expect(names.length + (expr.includes('up{') ? 1 : 0), `${where} names no metric`).toBeGreaterThan(0);
       for (const name of names) expect(families, `${where}: ${name}`).toContain(name);
       for (const [, metric, matchers] of expr.matchAll(/\b(imgcache_[a-z0-9_]+)\{([^}]*)\}/g)) {
-        const labelNames = (h.server.metrics.registry.getSingleMetric(metric!) as unknown as { labelNames: string[] }).labelNames;
+        const labelNames = (h.server.metrics.registry.getSingleMetric(metric!) as unknown as { labelNames: string[] })
+          .labelNames;
         for (const [, label, op, value] of matchers!.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
           // instance and job are added by Prometheus to every series it scrapes.
           if (label === 'instance' || label === 'job') continue;
           expect(labelNames, `${where}: ${metric} has no label ${label}`).toContain(label);
           const seen = seenValues(metric!, label!);
           if (seen.size === 0 || (op !== '=' && op !== '=~')) continue;
-          for (const alternative of value!.split('|')) expect([...seen], `${where}: ${metric}{${label}="${alternative}"}`).toContain(alternative);
+          for (const alternative of value!.split('|'))
+            expect([...seen], `${where}: ${metric}{${label}="${alternative}"}`).toContain(alternative);
           checked++;
         }
       }
@@ -275,7 +344,7 @@ describe('deploy/prometheus alerts and deploy/grafana dashboard', () => {
   });
 
   const promtool = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
-  it.skipIf(!promtool)('passes promtool check rules (where Prometheus\'s promtool is installed)', () => {
+  it.skipIf(!promtool)("passes promtool check rules (where Prometheus's promtool is installed)", () => {
     const result = spawnSync(promtool, ['check', 'rules', deploy('prometheus/alerts.yml')], { encoding: 'utf8' });
     expect(result.stdout + result.stderr).toContain('SUCCESS');
     expect(result.status).toBe(0);

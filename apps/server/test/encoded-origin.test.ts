@@ -35,7 +35,12 @@ describe('origin bodies the cache cannot store as they are', () => {
     const raw = await new RawOrigin().start();
     const server = await startHarness({ origin: `${raw.url}/blobs/{id}`, public: true });
     try {
-      raw.images.set('coded', { data: randomImage(10_000), contentLength: false, checksum: false, transferEncoding: 'gzip, chunked' });
+      raw.images.set('coded', {
+        data: randomImage(10_000),
+        contentLength: false,
+        checksum: false,
+        transferEncoding: 'gzip, chunked',
+      });
       const response = await send(server.url('/v2/images/coded/file'));
       expect(response.status).toBe(502);
       expect(JSON.parse(response.body.toString()).error.message).toMatch(/Transfer-Encoding gzip/);

@@ -43,23 +43,30 @@ describe('scripts/ensure-test-tools.mjs', () => {
     bin = undefined;
   });
 
-  const run = (path: string) => promisify(execFile)(process.execPath, [SCRIPT], { env: { PATH: path }, timeout: 20_000 });
+  const run = (path: string) =>
+    promisify(execFile)(process.execPath, [SCRIPT], { env: { PATH: path }, timeout: 20_000 });
 
-  it.skipIf(!isRoot)('as root with apt-get: installs what is missing in one go, updating the package lists when the first try fails, and says so', async () => {
-    const fake = await fakeDebian();
-    bin = fake.bin;
-    const { stdout } = await run(fake.bin);
-    const install = 'install -y --no-install-recommends chromium nginx-light';
-    expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toEqual([install, 'update', install]);
-    expect(stdout).toContain(`ensure-test-tools: apt-get ${install}`);
-    expect(stdout).toContain('ensure-test-tools: apt-get update');
-    expect(stdout).toContain(`ensure-test-tools: installed ${fake.bin}/chromium`);
-    expect(stdout).toContain(`ensure-test-tools: installed ${fake.bin}/nginx`);
-    // Now present: nothing more is installed.
-    const again = await run(fake.bin);
-    expect(again.stdout.trim().split('\n')).toEqual([`ensure-test-tools: using ${fake.bin}/chromium`, `ensure-test-tools: using ${fake.bin}/nginx`]);
-    expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toHaveLength(3);
-  });
+  it.skipIf(!isRoot)(
+    'as root with apt-get: installs what is missing in one go, updating the package lists when the first try fails, and says so',
+    async () => {
+      const fake = await fakeDebian();
+      bin = fake.bin;
+      const { stdout } = await run(fake.bin);
+      const install = 'install -y --no-install-recommends chromium nginx-light';
+      expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toEqual([install, 'update', install]);
+      expect(stdout).toContain(`ensure-test-tools: apt-get ${install}`);
+      expect(stdout).toContain('ensure-test-tools: apt-get update');
+      expect(stdout).toContain(`ensure-test-tools: installed ${fake.bin}/chromium`);
+      expect(stdout).toContain(`ensure-test-tools: installed ${fake.bin}/nginx`);
+      // Now present: nothing more is installed.
+      const again = await run(fake.bin);
+      expect(again.stdout.trim().split('\n')).toEqual([
+        `ensure-test-tools: using ${fake.bin}/chromium`,
+        `ensure-test-tools: using ${fake.bin}/nginx`,
+      ]);
+      expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toHaveLength(3);
+    },
+  );
 
   it.skipIf(!isRoot)('installs only the missing program', async () => {
     const fake = await fakeDebian();
@@ -68,7 +75,9 @@ describe('scripts/ensure-test-tools.mjs', () => {
     await writeFile(join(fake.bin, 'chromium'), '#!/bin/sh\n');
     await chmod(join(fake.bin, 'chromium'), 0o755);
     const { stdout } = await run(fake.bin);
-    expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toEqual(['install -y --no-install-recommends nginx-light']);
+    expect((await readFile(fake.log, 'utf8')).trim().split('\n')).toEqual([
+      'install -y --no-install-recommends nginx-light',
+    ]);
     expect(stdout).toContain(`ensure-test-tools: installed ${fake.bin}/nginx`);
   });
 
@@ -77,6 +86,8 @@ describe('scripts/ensure-test-tools.mjs', () => {
     bin = fake.bin;
     await rm(join(fake.bin, 'apt-get'));
     const { stdout } = await run(fake.bin);
-    expect(stdout).toMatch(/no chromium, nginx on PATH and (no apt-get here|not root).*the dashboard browser test and the deploy\/nginx offload test will skip/);
+    expect(stdout).toMatch(
+      /no chromium, nginx on PATH and (no apt-get here|not root).*the dashboard browser test and the deploy\/nginx offload test will skip/,
+    );
   });
 });

@@ -18,8 +18,14 @@ describe("the server's errors", () => {
   });
 
   it('answers origin failures by matching the error, not a code string any error may carry', () => {
-    expect(originErrorAnswer(new OriginTimeoutError('no bytes for 30 s'))).toEqual({ status: 504, message: 'The origin did not answer in time: no bytes for 30 s' });
-    expect(originErrorAnswer(new OriginError('ECONNREFUSED'))).toEqual({ status: 502, message: 'The origin could not be reached: ECONNREFUSED' });
+    expect(originErrorAnswer(new OriginTimeoutError('no bytes for 30 s'))).toEqual({
+      status: 504,
+      message: 'The origin did not answer in time: no bytes for 30 s',
+    });
+    expect(originErrorAnswer(new OriginError('ECONNREFUSED'))).toEqual({
+      status: 502,
+      message: 'The origin could not be reached: ECONNREFUSED',
+    });
     // A library error that happens to use the same code string is not an origin failure.
     const lookalike = Object.assign(new Error('something else'), { code: 'ERR_IMGCACHE_ORIGIN_TIMEOUT' });
     expect(originErrorAnswer(lookalike)).toBeNull();

@@ -15,7 +15,8 @@ function expectWholeImageHead(response: ClientResponse, size: number, xCache: st
 describe('HEAD with Range', () => {
   let h: Harness;
   const data = randomImage(10);
-  const head = (imageId: string, range: string) => send(h.url(`/v2/images/${imageId}/file`), { method: 'HEAD', headers: { range } });
+  const head = (imageId: string, range: string) =>
+    send(h.url(`/v2/images/${imageId}/file`), { method: 'HEAD', headers: { range } });
 
   beforeAll(async () => {
     h = await startHarness();

@@ -34,7 +34,8 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     // Recorded under the md5 the origin announced: a hit can send Glance's Content-MD5.
     expect(hit.headers.etag).toBe(`"md5:${md5(data)}"`);
     expect(hit.headers['content-md5']).toBe(md5(data));
-    for (const name of ['etag', 'last-modified', 'accept-ranges', 'content-md5']) expect(miss.headers[name]).toBe(hit.headers[name]);
+    for (const name of ['etag', 'last-modified', 'accept-ranges', 'content-md5'])
+      expect(miss.headers[name]).toBe(hit.headers[name]);
     expect(Number(hit.headers['content-length'])).toBe(data.length);
     expect(hit.body.equals(data)).toBe(true);
     expect(h.origin.count(h.origin.dataRequests, 'img-1')).toBe(1);
@@ -58,11 +59,15 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     expect(suffix.status).toBe(206);
     expect(suffix.body.equals(data.subarray(data.length - 10))).toBe(true);
 
-    const open = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, range: `bytes=${data.length - 5}-` } });
+    const open = await send(h.url('/v2/images/img-1/file'), {
+      headers: { ...token, range: `bytes=${data.length - 5}-` },
+    });
     expect(open.status).toBe(206);
     expect(open.body.equals(data.subarray(data.length - 5))).toBe(true);
 
-    const beyond = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, range: `bytes=${data.length}-` } });
+    const beyond = await send(h.url('/v2/images/img-1/file'), {
+      headers: { ...token, range: `bytes=${data.length}-` },
+    });
     expect(beyond.status).toBe(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${data.length}`);
   });
@@ -76,11 +81,15 @@ describe('GET/HEAD /v2/images/{id}/file', () => {
     const other = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, 'if-none-match': '"other"' } });
     expect(other.status).toBe(200);
 
-    const current = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, range: 'bytes=0-9', 'if-range': etag } });
+    const current = await send(h.url('/v2/images/img-1/file'), {
+      headers: { ...token, range: 'bytes=0-9', 'if-range': etag },
+    });
     expect(current.status).toBe(206);
     expect(current.body.equals(data.subarray(0, 10))).toBe(true);
 
-    const stale = await send(h.url('/v2/images/img-1/file'), { headers: { ...token, range: 'bytes=0-9', 'if-range': '"stale"' } });
+    const stale = await send(h.url('/v2/images/img-1/file'), {
+      headers: { ...token, range: 'bytes=0-9', 'if-range': '"stale"' },
+    });
     expect(stale.status).toBe(200);
     expect(stale.body.length).toBe(data.length);
   });

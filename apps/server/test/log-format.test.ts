@@ -10,8 +10,16 @@ import { send } from './helpers/http-client.js';
 import { BIN, cleanEnv, runServerToExit, ServerProcess } from './helpers/server-process.js';
 
 /** Runs the binary until its stdout has a line matching `until`, then stops it; returns all of stdout. */
-async function stdoutUntil(args: string[], env: Record<string, string>, act: (url: string) => Promise<void>, until: RegExp): Promise<string> {
-  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+async function stdoutUntil(
+  args: string[],
+  env: Record<string, string>,
+  act: (url: string) => Promise<void>,
+  until: RegExp,
+): Promise<string> {
+  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   const seen = (pattern: RegExp) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
@@ -57,7 +65,15 @@ describe('--log-format', () => {
     try {
       expect((await send(`${server.url}/v2/images/pretty-img/file`)).status).toBe(200);
       const line = await server.waitForLog((candidate) => candidate.msg === 'request');
-      expect(line).toMatchObject({ level: 30, method: 'GET', path: '/v2/images/pretty-img/file', status: 200, bytes: 5000, xCache: 'MISS', imageId: 'pretty-img' });
+      expect(line).toMatchObject({
+        level: 30,
+        method: 'GET',
+        path: '/v2/images/pretty-img/file',
+        status: 200,
+        bytes: 5000,
+        xCache: 'MISS',
+        imageId: 'pretty-img',
+      });
       expect(String(line.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     } finally {
       await server.kill();
@@ -65,12 +81,18 @@ describe('--log-format', () => {
   });
 
   it('pretty (flag or IMGCACHE_LOG_FORMAT) writes one readable line per entry, not JSON', async () => {
-    const download = async (url: string) => void expect((await send(`${url}/v2/images/pretty-img/file`)).status).toBe(200);
+    const download = async (url: string) =>
+      void expect((await send(`${url}/v2/images/pretty-img/file`)).status).toBe(200);
     for (const [args, env] of [
       [['--log-format', 'pretty'], {}],
       [[], { IMGCACHE_LOG_FORMAT: 'pretty' }],
     ] as const) {
-      const stdout = await stdoutUntil(['--origin', origin.url, '--dir', join(dir, 'pretty'), '--public', ...args], env, download, /INFO.*request.*\n/);
+      const stdout = await stdoutUntil(
+        ['--origin', origin.url, '--dir', join(dir, 'pretty'), '--public', ...args],
+        env,
+        download,
+        /INFO.*request.*\n/,
+      );
       const line = stdout.split('\n').find((candidate) => / request /.test(candidate))!;
       expect(line).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: request /);
       expect(line).toContain('"method":"GET"');
@@ -81,8 +103,13 @@ describe('--log-format', () => {
   });
 
   it('refuses an unknown format with exit code 2, naming the flag or the variable', () => {
-    expect(parseArguments(['--origin', 'http://x', '--dir', '/tmp/c'])).toMatchObject({ logFormat: 'json', authStale: 0 });
-    expect(parseArguments(['--origin', 'http://x', '--dir', '/tmp/c', '--log-format', 'PRETTY', '--auth-stale', '300'])).toMatchObject({ logFormat: 'pretty', authStale: 300 });
+    expect(parseArguments(['--origin', 'http://x', '--dir', '/tmp/c'])).toMatchObject({
+      logFormat: 'json',
+      authStale: 0,
+    });
+    expect(
+      parseArguments(['--origin', 'http://x', '--dir', '/tmp/c', '--log-format', 'PRETTY', '--auth-stale', '300']),
+    ).toMatchObject({ logFormat: 'pretty', authStale: 300 });
     const flag = runServerToExit(['--origin', origin.url, '--dir', dir, '--log-format', 'xml']);
     expect(flag.status).toBe(2);
     expect(flag.stderr).toMatch(/--log-format/);

@@ -25,7 +25,9 @@ function cases(): Case[] {
     for (const contentLength of [true, false]) {
       for (const checksum of [true, false]) {
         const announced = origin === 'glance' || checksum;
-        const lies: Lie[] = contentLength ? ['short-cut', 'long-trailing'] : ['short-cut', 'long-trailing', ...(announced ? (['short-terminated', 'long-framed'] as const) : [])];
+        const lies: Lie[] = contentLength
+          ? ['short-cut', 'long-trailing']
+          : ['short-cut', 'long-trailing', ...(announced ? (['short-terminated', 'long-framed'] as const) : [])];
         for (const lie of lies) {
           const name = `${origin}, ${contentLength ? 'Content-Length' : 'chunked'}, ${checksum ? 'checksum' : 'no checksum'}, ${lie}`;
           list.push({ name, origin, image: { contentLength, checksum, lie } });
@@ -40,7 +42,10 @@ function cases(): Case[] {
 async function outcome(url: string): Promise<{ failed: boolean; detail: string }> {
   try {
     const response = await send(url);
-    return { failed: response.status >= 500, detail: `${response.status} with ${response.body.length} bytes (${String(response.headers['x-cache'])})` };
+    return {
+      failed: response.status >= 500,
+      detail: `${response.status} with ${response.body.length} bytes (${String(response.headers['x-cache'])})`,
+    };
   } catch (error) {
     return { failed: true, detail: (error as Error).message };
   }
@@ -61,21 +66,24 @@ describe('an origin body that differs from what was announced', () => {
     await raw.stop();
   });
 
-  it.each(cases().map((entry) => [entry.name, entry] as const))('fails the client and caches nothing: %s', async (_name, { origin, image }) => {
-    const h = harnesses.get(origin)!;
-    const imageId = `lie-${++counter}`;
-    raw.images.set(imageId, { ...image, data: randomImage(200 * 1024) });
-    const result = await outcome(h.url(`/v2/images/${imageId}/file`));
-    expect(result.failed, result.detail).toBe(true);
-    expect(await h.server.cache.isCached(imageId)).toBe(false);
-    await waitFor(async () => (await readdir(join(h.dir, 'incomplete'))).length === 0);
-    expect(await readdir(join(h.dir, 'images'))).not.toContain(imageId);
-    // The same image, sent honestly, is cached: the failure left nothing in the way.
-    raw.images.set(imageId, { ...image, lie: undefined, data: raw.images.get(imageId)!.data });
-    const honest = await send(h.url(`/v2/images/${imageId}/file`));
-    expect(honest.status).toBe(200);
-    expect(honest.body.equals(raw.images.get(imageId)!.data)).toBe(true);
-  });
+  it.each(cases().map((entry) => [entry.name, entry] as const))(
+    'fails the client and caches nothing: %s',
+    async (_name, { origin, image }) => {
+      const h = harnesses.get(origin)!;
+      const imageId = `lie-${++counter}`;
+      raw.images.set(imageId, { ...image, data: randomImage(200 * 1024) });
+      const result = await outcome(h.url(`/v2/images/${imageId}/file`));
+      expect(result.failed, result.detail).toBe(true);
+      expect(await h.server.cache.isCached(imageId)).toBe(false);
+      await waitFor(async () => (await readdir(join(h.dir, 'incomplete'))).length === 0);
+      expect(await readdir(join(h.dir, 'images'))).not.toContain(imageId);
+      // The same image, sent honestly, is cached: the failure left nothing in the way.
+      raw.images.set(imageId, { ...image, lie: undefined, data: raw.images.get(imageId)!.data });
+      const honest = await send(h.url(`/v2/images/${imageId}/file`));
+      expect(honest.status).toBe(200);
+      expect(honest.body.equals(raw.images.get(imageId)!.data)).toBe(true);
+    },
+  );
 
   it('answers 502 before any byte when Content-Length and the metadata size disagree, and caches nothing', async () => {
     const h = harnesses.get('glance')!;
@@ -83,7 +91,9 @@ describe('an origin body that differs from what was announced', () => {
     raw.images.set('disagree', { data, contentLength: true, checksum: true, metadataSize: data.length + 1 });
     const response = await send(h.url('/v2/images/disagree/file'));
     expect(response.status).toBe(502);
-    expect(JSON.parse(response.body.toString()).error.message).toMatch(/Content-Length is 50000 bytes, its metadata says 50001/);
+    expect(JSON.parse(response.body.toString()).error.message).toMatch(
+      /Content-Length is 50000 bytes, its metadata says 50001/,
+    );
     expect(await h.server.cache.isCached('disagree')).toBe(false);
   });
 });

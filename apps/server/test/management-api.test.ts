@@ -100,18 +100,29 @@ describe('management API', () => {
       expect(sha256(response.body)).toBe(sha256(data));
     }
     expect(await h.server.cache.isCached('m-filling')).toBe(false);
-    expect(await h.server.cache.getCachedImages()).not.toContainEqual(expect.objectContaining({ imageId: 'm-filling' }));
+    expect(await h.server.cache.getCachedImages()).not.toContainEqual(
+      expect.objectContaining({ imageId: 'm-filling' }),
+    );
   });
 
   it('DELETE /v2/cache honours x-image-cache-clear-target and rejects other values', async () => {
     await h.server.cache.queueImage('m-3');
-    const bad = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'everything' } });
+    const bad = await send(h.url('/v2/cache'), {
+      method: 'DELETE',
+      headers: { ...admin, 'x-image-cache-clear-target': 'everything' },
+    });
     expect(bad.status).toBe(400);
-    const queueOnly = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'QUEUE' } });
+    const queueOnly = await send(h.url('/v2/cache'), {
+      method: 'DELETE',
+      headers: { ...admin, 'x-image-cache-clear-target': 'QUEUE' },
+    });
     expect(queueOnly.status).toBe(204);
     expect(await h.server.cache.getQueuedImages()).toEqual([]);
     expect(await h.server.cache.isCached('m-1')).toBe(true);
-    const cacheOnly = await send(h.url('/v2/cache'), { method: 'DELETE', headers: { ...admin, 'x-image-cache-clear-target': 'cache' } });
+    const cacheOnly = await send(h.url('/v2/cache'), {
+      method: 'DELETE',
+      headers: { ...admin, 'x-image-cache-clear-target': 'cache' },
+    });
     expect(cacheOnly.status).toBe(204);
     expect(await h.server.cache.isCached('m-1')).toBe(false);
     await h.server.cache.queueImage('m-3');
@@ -179,7 +190,8 @@ describe('cache API answers as Glance for images the origin does not serve', () 
   });
   afterAll(() => h.stop());
 
-  const listedQueue = async () => JSON.parse((await send(h.url('/v2/cache'), { headers: admin })).body.toString()).queued_images;
+  const listedQueue = async () =>
+    JSON.parse((await send(h.url('/v2/cache'), { headers: admin })).body.toString()).queued_images;
 
   it('PUT /v2/cache/{id} of an id the origin does not know answers 404 and queues nothing', async () => {
     const response = await send(h.url('/v2/cache/no-such-image'), { method: 'PUT', headers: admin });
@@ -189,12 +201,15 @@ describe('cache API answers as Glance for images the origin does not serve', () 
     expect(h.origin.count(h.origin.dataRequests, 'no-such-image')).toBe(0);
   });
 
-  it.each(['not-yet', 'deactivated', 'killed'])('PUT /v2/cache/{id} of an image that is not active (%s) answers 400 and queues nothing', async (imageId) => {
-    const response = await send(h.url(`/v2/cache/${imageId}`), { method: 'PUT', headers: admin });
-    expect(response.status).toBe(400);
-    expect(JSON.parse(response.body.toString()).error.message).toMatch(/active/);
-    expect(await listedQueue()).toEqual([]);
-  });
+  it.each(['not-yet', 'deactivated', 'killed'])(
+    'PUT /v2/cache/{id} of an image that is not active (%s) answers 400 and queues nothing',
+    async (imageId) => {
+      const response = await send(h.url(`/v2/cache/${imageId}`), { method: 'PUT', headers: admin });
+      expect(response.status).toBe(400);
+      expect(JSON.parse(response.body.toString()).error.message).toMatch(/active/);
+      expect(await listedQueue()).toEqual([]);
+    },
+  );
 
   it('DELETE /v2/cache/{id} answers 404 for an id neither the origin nor this cache knows, 204 otherwise', async () => {
     expect((await send(h.url('/v2/cache/no-such-image'), { method: 'DELETE', headers: admin })).status).toBe(404);
@@ -207,7 +222,7 @@ describe('cache API answers as Glance for images the origin does not serve', () 
     expect(await listedQueue()).toEqual([]);
   });
 
-  it('reports an origin that refuses the server\'s own credentials instead of queueing blindly', async () => {
+  it("reports an origin that refuses the server's own credentials instead of queueing blindly", async () => {
     h.origin.add('private', { data: randomImage(100), allowedTokens: ['someone-else'] });
     const response = await send(h.url('/v2/cache/private'), { method: 'PUT', headers: admin });
     expect(response.status).toBe(502);
@@ -242,11 +257,14 @@ describe('prefetch retries of a queued image that keeps failing', () => {
   let h: Harness;
   let clock = 0;
   beforeAll(async () => {
-    h = await startHarness({ adminToken: ADMIN }, undefined, { prefetchRetry: { policy: { maxAttempts: 4, baseDelayMs: 1000 }, now: () => clock } });
+    h = await startHarness({ adminToken: ADMIN }, undefined, {
+      prefetchRetry: { policy: { maxAttempts: 4, baseDelayMs: 1000 }, now: () => clock },
+    });
   });
   afterAll(() => h.stop());
 
-  const originRequests = (imageId: string) => h.origin.seen.filter((request) => request.url.startsWith(`/v2/images/${imageId}`)).length;
+  const originRequests = (imageId: string) =>
+    h.origin.seen.filter((request) => request.url.startsWith(`/v2/images/${imageId}`)).length;
 
   it('backs off exponentially, then gives up with a metric and drops the image from the queue', async () => {
     // Glance's legacy API queues without checking that the image exists.

@@ -17,7 +17,8 @@ async function scrape(h: Harness): Promise<Map<string, number>> {
 /** What changed between two scrapes, zero deltas left out. */
 function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const changed: Record<string, number> = {};
-  for (const [name, value] of after) if (value !== (before.get(name) ?? 0)) changed[name] = value - (before.get(name) ?? 0);
+  for (const [name, value] of after)
+    if (value !== (before.get(name) ?? 0)) changed[name] = value - (before.get(name) ?? 0);
   return changed;
 }
 
@@ -31,10 +32,18 @@ function expectedResult(response: ClientResponse): string {
  * Sends one request and checks that imgcache_requests_total moved by one, under the
  * X-Cache the client got, and that a BYPASS moved imgcache_bypassed_total under a reason.
  */
-async function expectCountedAsSeen(h: Harness, path: string, options: Parameters<typeof send>[1] = {}, expected: { xCache: string | undefined; status: number; reason?: string }): Promise<void> {
+async function expectCountedAsSeen(
+  h: Harness,
+  path: string,
+  options: Parameters<typeof send>[1] = {},
+  expected: { xCache: string | undefined; status: number; reason?: string },
+): Promise<void> {
   const before = await scrape(h);
   const response = await send(h.url(path), options);
-  expect({ xCache: response.headers['x-cache'], status: response.status }).toEqual({ xCache: expected.xCache, status: expected.status });
+  expect({ xCache: response.headers['x-cache'], status: response.status }).toEqual({
+    xCache: expected.xCache,
+    status: expected.status,
+  });
   const changed = delta(before, await scrape(h));
   const bypass = expected.reason ? { [`imgcache_bypassed_total{reason="${expected.reason}"}`]: 1 } : {};
   expect(changed).toEqual({ [expectedResult(response)]: 1, ...bypass });
@@ -66,7 +75,12 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
     await expectCountedAsSeen(h, '/v2/images/image/file', {}, { xCache: 'MISS', status: 200 });
     await expectCountedAsSeen(h, '/v2/images/image/file', {}, { xCache: 'HIT', status: 200 });
     await expectCountedAsSeen(h, '/v2/images/image/file', { method: 'HEAD' }, { xCache: 'HIT', status: 200 });
-    await expectCountedAsSeen(h, '/v2/images/image/file', { headers: { range: 'bytes=0-9' } }, { xCache: 'HIT', status: 206 });
+    await expectCountedAsSeen(
+      h,
+      '/v2/images/image/file',
+      { headers: { range: 'bytes=0-9' } },
+      { xCache: 'HIT', status: 206 },
+    );
   });
 
   it('a HEAD miss passed through to the origin', async () => {
@@ -74,8 +88,18 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
   });
 
   it('a Range miss, answered from the fill it starts or passed through (--range-miss pass)', async () => {
-    await expectCountedAsSeen(h, '/v2/images/range-fill/file', { headers: { range: 'bytes=0-9' } }, { xCache: 'MISS', status: 206 });
-    await expectCountedAsSeen(pass, '/v2/images/range-pass/file', { headers: { range: 'bytes=0-9' } }, { xCache: 'MISS', status: 206 });
+    await expectCountedAsSeen(
+      h,
+      '/v2/images/range-fill/file',
+      { headers: { range: 'bytes=0-9' } },
+      { xCache: 'MISS', status: 206 },
+    );
+    await expectCountedAsSeen(
+      pass,
+      '/v2/images/range-pass/file',
+      { headers: { range: 'bytes=0-9' } },
+      { xCache: 'MISS', status: 206 },
+    );
   });
 
   it('an origin error relayed on a miss counts as the miss its X-Cache says', async () => {
@@ -85,12 +109,22 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
 
   it('every bypass, with its reason', async () => {
     await expectCountedAsSeen(h, '/v2/images/too-big/file', {}, { xCache: 'BYPASS', status: 200, reason: 'budget' });
-    await expectCountedAsSeen(h, '/v2/images/gzipped/file', { headers: { 'accept-encoding': 'gzip' } }, { xCache: 'BYPASS', status: 200, reason: 'encoded' });
+    await expectCountedAsSeen(
+      h,
+      '/v2/images/gzipped/file',
+      { headers: { 'accept-encoding': 'gzip' } },
+      { xCache: 'BYPASS', status: 200, reason: 'encoded' },
+    );
   });
 
   it('answers without X-Cache count as errors: a refused hit, an invalid id', async () => {
     await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } });
-    await expectCountedAsSeen(h, '/v2/images/private/file', { headers: { 'x-auth-token': 'bad' } }, { xCache: undefined, status: 403 });
+    await expectCountedAsSeen(
+      h,
+      '/v2/images/private/file',
+      { headers: { 'x-auth-token': 'bad' } },
+      { xCache: undefined, status: 403 },
+    );
     await expectCountedAsSeen(h, '/v2/images/bad%20id/file', {}, { xCache: undefined, status: 400 });
   });
 
@@ -107,7 +141,11 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
     const joiner = download(h.url('/v2/images/joined/file'));
     // The joiner's headers are written before the gate opens; wait for its count, then release.
     for (let attempt = 0; attempt < 500; attempt++) {
-      if ((await scrape(h)).get('imgcache_requests_total{result="coalesced"}') !== before.get('imgcache_requests_total{result="coalesced"}')) break;
+      if (
+        (await scrape(h)).get('imgcache_requests_total{result="coalesced"}') !==
+        before.get('imgcache_requests_total{result="coalesced"}')
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     release();
@@ -118,7 +156,12 @@ describe('/metrics agree with what clients saw (X-Cache)', () => {
 
   // Before: the JSON error bodies the origin sent for these counted as image bytes served.
   it('counts only image bytes in served_bytes{source="origin"}, not the origin error bodies it relays', async () => {
-    const served = async () => Number(/^imgcache_served_bytes_total\{source="origin"\} (\S+)$/m.exec((await send(h.url('/metrics'))).body.toString())?.[1]);
+    const served = async () =>
+      Number(
+        /^imgcache_served_bytes_total\{source="origin"\} (\S+)$/m.exec(
+          (await send(h.url('/metrics'))).body.toString(),
+        )?.[1],
+      );
     const before = await served();
     const missing = await send(h.url('/v2/images/no-such-image/file'));
     expect(missing.status).toBe(404);

@@ -24,7 +24,10 @@ describe('operations routes', () => {
     expect((await send(h.url('/healthz'))).status).toBe(200);
     const ready = await send(h.url('/readyz'));
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body.toString())).toEqual({ status: 'ready', checks: { cache_dir: 'ok', driver: 'ok', origin: 'ok' } });
+    expect(JSON.parse(ready.body.toString())).toEqual({
+      status: 'ready',
+      checks: { cache_dir: 'ok', driver: 'ok', origin: 'ok' },
+    });
   });
 
   it('is not ready when the origin is unreachable', async () => {
@@ -99,7 +102,10 @@ describe('operations routes', () => {
     let release!: () => void;
     let reached!: () => void;
     const arrived = new Promise<void>((resolve) => (reached = resolve));
-    h.origin.add('slow', { data: randomImage(1024 * 1024), gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached } });
+    h.origin.add('slow', {
+      data: randomImage(1024 * 1024),
+      gate: { afterBytes: 256 * 1024, release: new Promise((resolve) => (release = resolve)), reached },
+    });
     const client = send(h.url('/v2/images/slow/file')).then(
       (response) => response.status,
       () => 'aborted',
@@ -151,7 +157,11 @@ describe('imgcache-server binary', () => {
     const { spawnSync } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');
     const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-    const result = spawnSync(process.execPath, [bin, '--origin', 'http://127.0.0.1:1', '--dir', '/tmp/x', '--max-size', 'lots'], { encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [bin, '--origin', 'http://127.0.0.1:1', '--dir', '/tmp/x', '--max-size', 'lots'],
+      { encoding: 'utf8' },
+    );
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('Invalid --max-size');
   });

@@ -6,14 +6,21 @@ import { startHarness, randomImage, type Harness } from './helpers/harness.js';
 import { send } from './helpers/http-client.js';
 
 /** A plain HTTP store that answers every image with these bytes and this Content-MD5. */
-async function storeWith(data: Buffer, contentMd5: string): Promise<{ server: Server; url: string; requests: () => number }> {
+async function storeWith(
+  data: Buffer,
+  contentMd5: string,
+): Promise<{ server: Server; url: string; requests: () => number }> {
   let requests = 0;
   const server = createServer((_request, response) => {
     requests++;
     response.writeHead(200, { 'content-length': data.length, 'content-md5': contentMd5 }).end(data);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/blob/{id}`, requests: () => requests };
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/blob/{id}`,
+    requests: () => requests,
+  };
 }
 
 describe('an origin that announces a Content-MD5 nobody can read', () => {

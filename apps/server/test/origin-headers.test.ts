@@ -50,7 +50,10 @@ describe('headers sent to the origin', () => {
 
   it('template origin routed by virtual host: data, authorisation, prefetch, readiness and proxied requests all carry its Host and no hop-by-hop header', async () => {
     const origin = await virtualHostOrigin();
-    const h = await startHarness({ origin: `${origin.url}/v2/images/{id}/file`, authTtl: 0, originToken: 'prefetch-token' }, origin);
+    const h = await startHarness(
+      { origin: `${origin.url}/v2/images/{id}/file`, authTtl: 0, originToken: 'prefetch-token' },
+      origin,
+    );
     harnesses.push(h);
     const data = randomImage(40_000);
     origin.add('vhost-img', { data });
@@ -66,7 +69,9 @@ describe('headers sent to the origin', () => {
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(origin.count(origin.headRequests, 'vhost-img')).toBe(1);
 
-    const ranged = await send(h.url('/v2/images/vhost-ranged/file'), { headers: { ...HOP_HEADERS, range: 'bytes=0-9' } });
+    const ranged = await send(h.url('/v2/images/vhost-ranged/file'), {
+      headers: { ...HOP_HEADERS, range: 'bytes=0-9' },
+    });
     expect(ranged.status).toBe(206);
 
     await h.server.cache.queueImage('vhost-queued');
@@ -96,7 +101,9 @@ describe('headers sent to the origin', () => {
     expect(listing.status).toBe(200);
     expect(JSON.parse(listing.body.toString()).first).toBe(`http://${new URL(h.server.url).host}/v2/images`);
     const versions = await send(h.url('/versions'), { headers: HOP_HEADERS });
-    expect(JSON.parse(versions.body.toString()).versions[0].links[0].href).toBe(`http://${new URL(h.server.url).host}/v2/`);
+    expect(JSON.parse(versions.body.toString()).versions[0].links[0].href).toBe(
+      `http://${new URL(h.server.url).host}/v2/`,
+    );
 
     expect(expectCleanRequests(origin)).toBeGreaterThanOrEqual(5);
     // Client-initiated requests tell the origin which host the client used.
@@ -107,7 +114,9 @@ describe('headers sent to the origin', () => {
     const origin = await virtualHostOrigin();
     const h = await startHarness({}, origin);
     harnesses.push(h);
-    const listing = await send(h.url('/v2/images'), { headers: { 'x-forwarded-host': 'images.example.com', 'x-forwarded-proto': 'https' } });
+    const listing = await send(h.url('/v2/images'), {
+      headers: { 'x-forwarded-host': 'images.example.com', 'x-forwarded-proto': 'https' },
+    });
     expect(JSON.parse(listing.body.toString()).first).toBe('http://images.example.com/v2/images');
     expect(origin.seen.at(-1)!.headers['x-forwarded-proto']).toBe('https');
   });

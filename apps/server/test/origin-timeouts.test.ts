@@ -17,9 +17,12 @@ const SHORT = { originConnectTimeout: 1, originHeaderTimeout: 1, originIdleTimeo
  * the kernel drops further SYNs, so a new connection neither succeeds nor fails.
  */
 async function unreachableListener(): Promise<{ port: number; stop: () => void }> {
-  const script = "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})";
+  const script =
+    "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})";
   const child: ChildProcess = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (line) => resolve(Number(String(line)))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout!.once('data', (line) => resolve(Number(String(line)))),
+  );
   const fillers: Socket[] = Array.from({ length: 4 }, () => connect(port, '127.0.0.1').on('error', () => undefined));
   return {
     port,
@@ -91,7 +94,11 @@ describe('origin timeouts', () => {
 describe('origin timeout flags', () => {
   it('default to 10, 30 and 30 seconds and read IMGCACHE_ORIGIN_* variables', () => {
     const base = ['--origin', 'http://glance:9292', '--dir', '/tmp/c'];
-    expect(parseArguments(base)).toMatchObject({ originConnectTimeout: 10, originHeaderTimeout: 30, originIdleTimeout: 30 });
+    expect(parseArguments(base)).toMatchObject({
+      originConnectTimeout: 10,
+      originHeaderTimeout: 30,
+      originIdleTimeout: 30,
+    });
     process.env.IMGCACHE_ORIGIN_IDLE_TIMEOUT = '5';
     try {
       expect(parseArguments([...base, '--origin-connect-timeout', '2', '--origin-header-timeout', '0'])).toMatchObject({

@@ -25,13 +25,33 @@ afterAll(async () => {
 
 /** A server on the https origin from these extra flags, as the command line would start it. */
 async function serverWith(name: string, flags: string[]) {
-  const args = ['--origin', `${origin.url}/data/{id}`, '--dir', join(root, name), '--port', '0', '--public', '--min-free', '0', '--log-level', 'silent', ...flags];
+  const args = [
+    '--origin',
+    `${origin.url}/data/{id}`,
+    '--dir',
+    join(root, name),
+    '--port',
+    '0',
+    '--public',
+    '--min-free',
+    '0',
+    '--log-level',
+    'silent',
+    ...flags,
+  ];
   return startServer(parseArguments(args, {}), { logger: false });
 }
 
 describe('origin TLS: a private CA and a client certificate', () => {
   it('fetches and caches from an https origin that requires both', async () => {
-    const server = await serverWith('both', ['--origin-ca-file', pki.caFile, '--origin-cert-file', pki.clientCertFile, '--origin-key-file', pki.clientKeyFile]);
+    const server = await serverWith('both', [
+      '--origin-ca-file',
+      pki.caFile,
+      '--origin-cert-file',
+      pki.clientCertFile,
+      '--origin-key-file',
+      pki.clientKeyFile,
+    ]);
     try {
       const miss = await send(`${server.url}/v2/images/img-1/file`);
       expect(miss.status, miss.body.toString()).toBe(200);
@@ -47,7 +67,12 @@ describe('origin TLS: a private CA and a client certificate', () => {
   });
 
   it('cannot reach it without the CA (the certificate is not trusted): 502', async () => {
-    const server = await serverWith('no-ca', ['--origin-cert-file', pki.clientCertFile, '--origin-key-file', pki.clientKeyFile]);
+    const server = await serverWith('no-ca', [
+      '--origin-cert-file',
+      pki.clientCertFile,
+      '--origin-key-file',
+      pki.clientKeyFile,
+    ]);
     try {
       const response = await send(`${server.url}/v2/images/img-1/file`);
       expect(response.status).toBe(502);

@@ -13,7 +13,9 @@ describe('transparent proxy', () => {
   afterAll(() => h.stop());
 
   it('adds the cache API versions to the origin version document', async () => {
-    const response = await send(h.url('/versions'), { headers: { 'x-auth-token': 't', 'content-type': 'application/octet-stream' } });
+    const response = await send(h.url('/versions'), {
+      headers: { 'x-auth-token': 't', 'content-type': 'application/octet-stream' },
+    });
     expect(response.status).toBe(200);
     const document = JSON.parse(response.body.toString());
     const ids = document.versions.map((entry: { id: string }) => entry.id);
@@ -26,7 +28,9 @@ describe('transparent proxy', () => {
 
   it('streams a chunked upload of unknown length through untouched', async () => {
     const upload = randomImage(3 * 1024 * 1024 + 17);
-    const chunks = Array.from({ length: Math.ceil(upload.length / 100_000) }, (_, index) => upload.subarray(index * 100_000, (index + 1) * 100_000));
+    const chunks = Array.from({ length: Math.ceil(upload.length / 100_000) }, (_, index) =>
+      upload.subarray(index * 100_000, (index + 1) * 100_000),
+    );
     const response = await send(h.url('/v2/images/new-image/file'), {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'x-auth-token': 'uploader' },
@@ -43,8 +47,10 @@ describe('transparent proxy', () => {
     expect(recorded.headers['x-auth-token']).toBe('uploader');
   });
 
-  it('passes query strings and credentials through; the origin gets its own Host and the client\'s as X-Forwarded-Host for its links', async () => {
-    const response = await send(h.url('/v2/images?limit=5&sort_key=name'), { headers: { authorization: 'Bearer abc' } });
+  it("passes query strings and credentials through; the origin gets its own Host and the client's as X-Forwarded-Host for its links", async () => {
+    const response = await send(h.url('/v2/images?limit=5&sort_key=name'), {
+      headers: { authorization: 'Bearer abc' },
+    });
     expect(response.status).toBe(200);
     const seen = h.origin.seen.at(-1)!;
     expect(seen.url).toBe('/v2/images?limit=5&sort_key=name');
@@ -100,7 +106,9 @@ describe('transparent proxy', () => {
   it('keeps the cached copy when the origin refuses the delete', async () => {
     h.origin.add('kept', { data: randomImage(5000), allowedTokens: ['owner'] });
     await send(h.url('/v2/images/kept/file'), { headers: { 'x-auth-token': 'owner' } });
-    expect((await send(h.url('/v2/images/kept'), { method: 'DELETE', headers: { 'x-auth-token': 'intruder' } })).status).toBe(403);
+    expect(
+      (await send(h.url('/v2/images/kept'), { method: 'DELETE', headers: { 'x-auth-token': 'intruder' } })).status,
+    ).toBe(403);
     expect(await h.server.cache.isCached('kept')).toBe(true);
   });
 });

@@ -34,8 +34,18 @@ describe('request log', () => {
     await send(h!.url('/v2/images/logged/file'), { headers: { range: 'bytes=100-199' } });
     await send(h!.url('/v2/images/unknown/file?x=1'));
     await send(h!.url('/healthz'));
-    const [miss, hit, head, range, missing, health] = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => nth(requests, n)));
-    expect(miss).toMatchObject({ level: 30, method: 'GET', path: '/v2/images/logged/file', status: 200, bytes: 30_000, xCache: 'MISS', imageId: 'logged' });
+    const [miss, hit, head, range, missing, health] = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((n) => nth(requests, n)),
+    );
+    expect(miss).toMatchObject({
+      level: 30,
+      method: 'GET',
+      path: '/v2/images/logged/file',
+      status: 200,
+      bytes: 30_000,
+      xCache: 'MISS',
+      imageId: 'logged',
+    });
     expect(hit).toMatchObject({ method: 'GET', status: 200, bytes: 30_000, xCache: 'HIT', imageId: 'logged' });
     expect(head).toMatchObject({ method: 'HEAD', status: 200, bytes: 0, xCache: 'HIT' });
     expect(range).toMatchObject({ status: 206, bytes: 100, xCache: 'HIT' });

@@ -22,8 +22,21 @@ const config: ServerConfig = {
 
 describe('security modes', () => {
   it('names a token passed to startServer directly as coming from its options, and never includes it', () => {
-    const { modes, message } = describeSecurityModes({ ...config, adminToken: 'admin-secret', originToken: 'origin-secret' });
-    expect(modes).toEqual({ hits: 'authorised', authTtl: 60, authStale: 0, managementApi: 'on', adminToken: 'options', originToken: 'options', host: '0.0.0.0', accelRedirect: null });
+    const { modes, message } = describeSecurityModes({
+      ...config,
+      adminToken: 'admin-secret',
+      originToken: 'origin-secret',
+    });
+    expect(modes).toEqual({
+      hits: 'authorised',
+      authTtl: 60,
+      authStale: 0,
+      managementApi: 'on',
+      adminToken: 'options',
+      originToken: 'options',
+      host: '0.0.0.0',
+      accelRedirect: null,
+    });
     expect(message).toBe(
       'security: hits authorised by the origin per client (remembered 60 s); management API on (admin token from the startServer options); ' +
         'origin token from the startServer options; listening on 0.0.0.0',
@@ -42,12 +55,16 @@ describe('security modes', () => {
   it('names the X-Accel-Redirect offload and the internal location it relies on', () => {
     const { modes, message } = describeSecurityModes({ ...config, accelRedirect: '/_imgcache/' });
     expect(modes.accelRedirect).toBe('/_imgcache/');
-    expect(message).toMatch(/hits sent by nginx via X-Accel-Redirect under \/_imgcache\/ \(that nginx location must be internal\)$/);
+    expect(message).toMatch(
+      /hits sent by nginx via X-Accel-Redirect under \/_imgcache\/ \(that nginx location must be internal\)$/,
+    );
   });
 
   it('states the stale-authorisation window when --auth-stale is set', () => {
     const { modes, message } = describeSecurityModes({ ...config, authStale: 900 });
     expect(modes).toMatchObject({ hits: 'authorised', authStale: 900 });
-    expect(message).toMatch(/^security: hits authorised by the origin per client \(remembered 60 s; while the origin cannot be asked, served on an authorisation up to 900 s old\);/);
+    expect(message).toMatch(
+      /^security: hits authorised by the origin per client \(remembered 60 s; while the origin cannot be asked, served on an authorisation up to 900 s old\);/,
+    );
   });
 });

@@ -94,7 +94,9 @@ describe('signals that arrive while the server starts', () => {
     proc.emit('SIGTERM');
     expect(proc.exits).toEqual([]);
     expect(proc.stderrText).toContain('imgcache-server: SIGHUP received: nothing to reload');
-    expect(proc.stderrText).toContain('imgcache-server: SIGTERM received while starting; stopping as soon as the cache is open');
+    expect(proc.stderrText).toContain(
+      'imgcache-server: SIGTERM received while starting; stopping as soon as the cache is open',
+    );
     const harness = await startHarness();
     try {
       signals.attach(harness.server);

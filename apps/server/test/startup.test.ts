@@ -37,21 +37,29 @@ const bad = { 'x-auth-token': 'bad' };
 
 describe('public mode is on only when asked for', () => {
   // Before: any value of IMGCACHE_PUBLIC, even "false", switched public mode on.
-  it.each(['false', '0', '', 'off', 'NO'])('IMGCACHE_PUBLIC=%j: a cached image is still refused to a client the origin refuses', async (value) => {
-    origin.add('private', { data: randomImage(64 * 1024), allowedTokens: ['good'] });
-    const server = await start([], { IMGCACHE_PUBLIC: value });
-    await waitFor(async () => (await send(`${server.url}/v2/images/private/file`, { headers: good })).headers['x-cache'] === 'HIT');
-    const refused = await send(`${server.url}/v2/images/private/file`, { headers: bad });
-    expect(refused.status).toBe(403);
-    expect(refused.headers['x-cache']).toBeUndefined();
-    expect((await server.waitForLog((line) => 'security' in line)).security).toMatchObject({ hits: 'authorised' });
-  });
+  it.each(['false', '0', '', 'off', 'NO'])(
+    'IMGCACHE_PUBLIC=%j: a cached image is still refused to a client the origin refuses',
+    async (value) => {
+      origin.add('private', { data: randomImage(64 * 1024), allowedTokens: ['good'] });
+      const server = await start([], { IMGCACHE_PUBLIC: value });
+      await waitFor(
+        async () =>
+          (await send(`${server.url}/v2/images/private/file`, { headers: good })).headers['x-cache'] === 'HIT',
+      );
+      const refused = await send(`${server.url}/v2/images/private/file`, { headers: bad });
+      expect(refused.status).toBe(403);
+      expect(refused.headers['x-cache']).toBeUndefined();
+      expect((await server.waitForLog((line) => 'security' in line)).security).toMatchObject({ hits: 'authorised' });
+    },
+  );
 
   it('IMGCACHE_PUBLIC=on serves hits without asking the origin, and says so at startup', async () => {
     const data = randomImage(64 * 1024);
     origin.add('private', { data, allowedTokens: ['good'] });
     const server = await start([], { IMGCACHE_PUBLIC: 'on' });
-    await waitFor(async () => (await send(`${server.url}/v2/images/private/file`, { headers: good })).headers['x-cache'] === 'HIT');
+    await waitFor(
+      async () => (await send(`${server.url}/v2/images/private/file`, { headers: good })).headers['x-cache'] === 'HIT',
+    );
     const hit = await send(`${server.url}/v2/images/private/file`, { headers: bad });
     expect(hit.status).toBe(200);
     expect(hit.body.equals(data)).toBe(true);
@@ -63,10 +71,21 @@ describe('public mode is on only when asked for', () => {
 
 describe('startup log line', () => {
   it('states every security mode in one line, and where the admin token came from, never the token', async () => {
-    const server = await start(['--auth-ttl', '30', '--origin-token', 'origin-secret-2'], { IMGCACHE_ADMIN_TOKEN: 'admin-secret-1' });
+    const server = await start(['--auth-ttl', '30', '--origin-token', 'origin-secret-2'], {
+      IMGCACHE_ADMIN_TOKEN: 'admin-secret-1',
+    });
     const lines = server.lines.filter((line) => 'security' in line);
     expect(lines).toHaveLength(1);
-    expect(lines[0]!.security).toEqual({ hits: 'authorised', authTtl: 30, authStale: 0, managementApi: 'on', adminToken: 'env', originToken: 'flag', host: '127.0.0.1', accelRedirect: null });
+    expect(lines[0]!.security).toEqual({
+      hits: 'authorised',
+      authTtl: 30,
+      authStale: 0,
+      managementApi: 'on',
+      adminToken: 'env',
+      originToken: 'flag',
+      host: '127.0.0.1',
+      accelRedirect: null,
+    });
     expect(lines[0]!.msg).toBe(
       'security: hits authorised by the origin per client (remembered 30 s); management API on (admin token from IMGCACHE_ADMIN_TOKEN); ' +
         'origin token from --origin-token; listening on 127.0.0.1',
@@ -77,7 +96,10 @@ describe('startup log line', () => {
 
   it('says when the management API is off and when the admin token came from the flag', async () => {
     const off = await start([]);
-    expect((await off.waitForLog((line) => 'security' in line)).security).toMatchObject({ managementApi: 'off', adminToken: 'unset' });
+    expect((await off.waitForLog((line) => 'security' in line)).security).toMatchObject({
+      managementApi: 'off',
+      adminToken: 'unset',
+    });
     await off.kill();
     const fromFlag = await start(['--admin-token', 'flag-secret']);
     const line = await fromFlag.waitForLog((entry) => 'security' in entry);
@@ -97,22 +119,51 @@ describe('startup warnings', () => {
     expect(line.security).toMatchObject({ managementApi: 'on', adminToken: 'file', hits: 'public' });
     expect(line.msg).toContain(`admin token from --admin-token-file ${tokenFile}`);
     const stale = await server.waitForLog((entry) => entry.security === 'warning');
-    expect(stale).toMatchObject({ level: 40, msg: 'security: --auth-stale 60 has no effect with --public: hits are served without asking the origin' });
-    const floor = await server.waitForLog((entry) => typeof entry.msg === 'string' && entry.msg.startsWith('--min-free'));
+    expect(stale).toMatchObject({
+      level: 40,
+      msg: 'security: --auth-stale 60 has no effect with --public: hits are served without asking the origin',
+    });
+    const floor = await server.waitForLog(
+      (entry) => typeof entry.msg === 'string' && entry.msg.startsWith('--min-free'),
+    );
     expect(floor.level).toBe(40);
-    expect(floor.msg).toMatch(new RegExp(`^--min-free asks to keep ${1024 ** 5} bytes free on a filesystem of \\d+ bytes \\(.*\\): no image can be cached; lower --min-free$`));
+    expect(floor.msg).toMatch(
+      new RegExp(
+        `^--min-free asks to keep ${1024 ** 5} bytes free on a filesystem of \\d+ bytes \\(.*\\): no image can be cached; lower --min-free$`,
+      ),
+    );
     expect(server.stdout).not.toContain('file-secret');
   });
 });
 
 describe('bad flags and variables exit 2 before anything starts', () => {
   it.each([
-    [['--log-level', 'loud'], {}, 'imgcache-server: Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.'],
-    [[], { IMGCACHE_LOG_LEVEL: 'loud' }, 'imgcache-server: Invalid IMGCACHE_LOG_LEVEL (the environment variable for --log-level): "loud" must be one of'],
+    [
+      ['--log-level', 'loud'],
+      {},
+      'imgcache-server: Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
+    ],
+    [
+      [],
+      { IMGCACHE_LOG_LEVEL: 'loud' },
+      'imgcache-server: Invalid IMGCACHE_LOG_LEVEL (the environment variable for --log-level): "loud" must be one of',
+    ],
     [['--bogus'], {}, "imgcache-server: unknown option '--bogus'"],
-    [['--public', 'maybe'], {}, 'imgcache-server: Invalid --public: "maybe" is not a boolean; use true, 1, yes, on or false, 0, no, off.'],
-    [[], { IMGCACHE_PUBLIC: 'enabled' }, 'imgcache-server: Invalid IMGCACHE_PUBLIC (the environment variable for --public)'],
-    [['--checksum-algorithm', 'crc32'], {}, 'Invalid --checksum-algorithm: "crc32" must be one of md5, sha256, sha512.'],
+    [
+      ['--public', 'maybe'],
+      {},
+      'imgcache-server: Invalid --public: "maybe" is not a boolean; use true, 1, yes, on or false, 0, no, off.',
+    ],
+    [
+      [],
+      { IMGCACHE_PUBLIC: 'enabled' },
+      'imgcache-server: Invalid IMGCACHE_PUBLIC (the environment variable for --public)',
+    ],
+    [
+      ['--checksum-algorithm', 'crc32'],
+      {},
+      'Invalid --checksum-algorithm: "crc32" must be one of md5, sha256, sha512.',
+    ],
     [['--driver', '../evil'], {}, 'Invalid --driver: "../evil" is neither sqlite, xattr nor an npm package name.'],
     [['--port', '1e3'], {}, 'Invalid --port: "1e3" must be a whole number from 0 to 65535.'],
     [['--port'], {}, "option '--port <port>' argument missing"],
@@ -140,13 +191,17 @@ describe('startup filesystem failures name the path and the cause', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mountPoint], { stdio: 'pipe' });
     } catch (error) {
-      return context.skip(`mount -t tmpfs -o ro is not permitted here: ${(error as { stderr?: Buffer }).stderr?.toString().trim()}`);
+      return context.skip(
+        `mount -t tmpfs -o ro is not permitted here: ${(error as { stderr?: Buffer }).stderr?.toString().trim()}`,
+      );
     }
     try {
       for (const target of [join(mountPoint, 'cache'), mountPoint]) {
         const result = runServerToExit(['--origin', origin.url, '--dir', target]);
         expect(result.status).toBe(1);
-        expect(result.stderr).toContain(`imgcache-server: Cannot use cache directory ${target}: EROFS: the filesystem is mounted read-only`);
+        expect(result.stderr).toContain(
+          `imgcache-server: Cannot use cache directory ${target}: EROFS: the filesystem is mounted read-only`,
+        );
       }
     } finally {
       execFileSync('umount', ['-l', mountPoint]);
@@ -159,7 +214,9 @@ describe('startup filesystem failures name the path and the cause', () => {
     const result = runServerToExit(['--origin', origin.url, '--dir', '/proc/imgcache']);
     expect(result.signal).toBeNull();
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('Cannot use cache directory /proc/imgcache: ENOENT: the filesystem refused to create it although its parent /proc exists');
+    expect(result.stderr).toContain(
+      'Cannot use cache directory /proc/imgcache: ENOENT: the filesystem refused to create it although its parent /proc exists',
+    );
   });
 
   it('a directory the server may not write gives EACCES', async (context) => {

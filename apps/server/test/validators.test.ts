@@ -19,9 +19,13 @@ describe('preconditions (RFC 9110 §13.2.2)', () => {
 
   it('evaluates in order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since', () => {
     expect(evaluatePreconditions({ 'if-match': '"other"', 'if-none-match': etag }, known)).toBe('failed');
-    expect(evaluatePreconditions({ 'if-match': `"x", ${etag}`, 'if-unmodified-since': date(-60) }, known)).toBe('proceed');
+    expect(evaluatePreconditions({ 'if-match': `"x", ${etag}`, 'if-unmodified-since': date(-60) }, known)).toBe(
+      'proceed',
+    );
     expect(evaluatePreconditions({ 'if-match': `W/${etag}` }, known)).toBe('failed');
-    expect(evaluatePreconditions({ 'if-none-match': `W/${etag}`, 'if-modified-since': date(-60) }, known)).toBe('not-modified');
+    expect(evaluatePreconditions({ 'if-none-match': `W/${etag}`, 'if-modified-since': date(-60) }, known)).toBe(
+      'not-modified',
+    );
     expect(evaluatePreconditions({ 'if-none-match': '"other"', 'if-modified-since': date(60) }, known)).toBe('proceed');
   });
 
@@ -40,7 +44,9 @@ describe('preconditions (RFC 9110 §13.2.2)', () => {
       etag,
       'content-md5': '0123456789abcdef0123456789abcdef',
     });
-    expect(representationHeaders({ checksum: `sha256:${'a'.repeat(64)}`, lastModified })['content-md5']).toBeUndefined();
+    expect(
+      representationHeaders({ checksum: `sha256:${'a'.repeat(64)}`, lastModified })['content-md5'],
+    ).toBeUndefined();
     expect(representationHeaders(unknown)).toEqual({ 'accept-ranges': 'bytes', 'last-modified': date(0) });
   });
 });

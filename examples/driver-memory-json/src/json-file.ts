@@ -39,7 +39,8 @@ export async function readEntries(path: string): Promise<CacheEntry[]> {
     throw unreadable(path, 'invalid JSON', error);
   }
   const file = parsed as Partial<MetadataFile> | null;
-  if (file?.format !== FILE_FORMAT) throw unreadable(path, `expected format ${FILE_FORMAT}, found ${JSON.stringify(file?.format)}`);
+  if (file?.format !== FILE_FORMAT)
+    throw unreadable(path, `expected format ${FILE_FORMAT}, found ${JSON.stringify(file?.format)}`);
   if (!Array.isArray(file.entries) || !file.entries.every(isEntry)) throw unreadable(path, 'malformed entries');
   return file.entries;
 }

@@ -41,7 +41,9 @@ export class MemoryJsonDriver implements Driver {
   }
 
   async list(): Promise<CacheEntry[]> {
-    return [...this.store.entries.values()].sort((a, b) => compareIds(a.imageId, b.imageId)).map((entry) => ({ ...entry }));
+    return [...this.store.entries.values()]
+      .sort((a, b) => compareIds(a.imageId, b.imageId))
+      .map((entry) => ({ ...entry }));
   }
 
   async stats(): Promise<DriverStats> {
@@ -89,7 +91,9 @@ export class MemoryJsonDriver implements Driver {
 
   async *leastRecentlyUsed(): AsyncIterable<LruEntry> {
     // One sorted snapshot: entries core removes during the scan are skipped, never re-read.
-    const ordered = [...this.store.entries.values()].sort((a, b) => a.lastAccessed - b.lastAccessed || compareIds(a.imageId, b.imageId));
+    const ordered = [...this.store.entries.values()].sort(
+      (a, b) => a.lastAccessed - b.lastAccessed || compareIds(a.imageId, b.imageId),
+    );
     for (const { imageId, size, lastAccessed } of ordered) {
       if (this.store.entries.has(imageId)) yield { imageId, size, lastAccessed };
     }
@@ -121,7 +125,8 @@ export class MemoryJsonDriver implements Driver {
  */
 export function createMemoryJsonDriver(options: MemoryJsonDriverOptions = {}): DriverFactory<MemoryJsonDriver> {
   const fileName = options.fileName ?? DEFAULT_FILE_NAME;
-  const plain = typeof fileName === 'string' && fileName.length > 0 && basename(fileName) === fileName && !fileName.startsWith('.');
+  const plain =
+    typeof fileName === 'string' && fileName.length > 0 && basename(fileName) === fileName && !fileName.startsWith('.');
   if (!plain || isCoreDirectoryName(fileName)) {
     throw new InvalidOptionError(
       'driverOptions.fileName',

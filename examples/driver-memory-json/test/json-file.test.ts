@@ -24,7 +24,10 @@ describe('the metadata file', () => {
     await driver.recordHit('a', entry('a', 1).lastModified + 9);
     await harness.closeDriver(driver);
     // A fresh load proves the file itself holds the state, not a copy kept in memory.
-    await writeFile(metadataPath(), JSON.stringify({ format: 1, entries: [{ ...entry('c', 3), hits: 4, lastAccessed: entry('c', 3).lastModified }] }));
+    await writeFile(
+      metadataPath(),
+      JSON.stringify({ format: 1, entries: [{ ...entry('c', 3), hits: 4, lastAccessed: entry('c', 3).lastModified }] }),
+    );
     const reopened = await harness.openDriver();
     expect((await reopened.list()).map((item) => [item.imageId, item.hits])).toEqual([['c', 4]]);
     expect((await readdir(harness.root)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
@@ -70,14 +73,22 @@ describe('the fileName option', () => {
   it('rejects names outside the root or owned by core with InvalidOptionError, before touching anything', async () => {
     for (const fileName of ['../x.json', 'a/b.json', 'images', '.hidden', '', 42]) {
       expect(() => createMemoryJsonDriver({ fileName: fileName as string })).toThrow(
-        expect.objectContaining({ code: 'ERR_IMGCACHE_INVALID_OPTION', message: expect.stringMatching(/driverOptions\.fileName/) }),
+        expect.objectContaining({
+          code: 'ERR_IMGCACHE_INVALID_OPTION',
+          message: expect.stringMatching(/driverOptions\.fileName/),
+        }),
       );
     }
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('uses the given name', async () => {
-    const cache = await ImageCache.open({ dir, driver: createMemoryJsonDriver({ fileName: 'meta.json' }), fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({
+      dir,
+      driver: createMemoryJsonDriver({ fileName: 'meta.json' }),
+      fallback: false,
+      logger: silentLogger,
+    });
     await cache.cacheImageIter('named', [Buffer.from('x')]);
     await cache.close();
     expect(await readdir(dir)).toContain('meta.json');

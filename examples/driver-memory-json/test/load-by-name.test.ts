@@ -19,7 +19,13 @@ describe('loading the driver by package name through core', () => {
   });
 
   it('resolves it from the application with resolveFrom', async () => {
-    const cache = await ImageCache.open({ dir, driver: PACKAGE_NAME, resolveFrom: import.meta.url, fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({
+      dir,
+      driver: PACKAGE_NAME,
+      resolveFrom: import.meta.url,
+      fallback: false,
+      logger: silentLogger,
+    });
     try {
       expect(cache.driverName).toBe('memory-json');
       expect(await cache.cacheImageIter('by-name', [Buffer.from('hello')])).toBe(true);
@@ -31,7 +37,14 @@ describe('loading the driver by package name through core', () => {
   });
 
   it('imports it with the application importer and keeps entries across a reopen', async () => {
-    const open = () => ImageCache.open({ dir, driver: PACKAGE_NAME, importer: (specifier) => import(specifier), fallback: false, logger: silentLogger });
+    const open = () =>
+      ImageCache.open({
+        dir,
+        driver: PACKAGE_NAME,
+        importer: (specifier) => import(specifier),
+        fallback: false,
+        logger: silentLogger,
+      });
     let cache = await open();
     await cache.cacheImageIter('kept', [Buffer.from('bytes')]);
     await cache.close();
@@ -55,9 +68,22 @@ describe('loading the driver by package name through core', () => {
     });
     await expect(opening).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION'));
     // With fallback on too: a mistake in the options is reported, not papered over with SQLite.
-    const fallingBack = ImageCache.open({ dir, driver: PACKAGE_NAME, driverOptions: { fileName: 'images' }, resolveFrom: import.meta.url, logger: silentLogger });
+    const fallingBack = ImageCache.open({
+      dir,
+      driver: PACKAGE_NAME,
+      driverOptions: { fileName: 'images' },
+      resolveFrom: import.meta.url,
+      logger: silentLogger,
+    });
     await expect(fallingBack).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_OPTION'));
-    const named = await ImageCache.open({ dir, driver: PACKAGE_NAME, driverOptions: { fileName: 'named.json' }, resolveFrom: import.meta.url, fallback: false, logger: silentLogger });
+    const named = await ImageCache.open({
+      dir,
+      driver: PACKAGE_NAME,
+      driverOptions: { fileName: 'named.json' },
+      resolveFrom: import.meta.url,
+      fallback: false,
+      logger: silentLogger,
+    });
     await named.cacheImageIter('named', [Buffer.from('x')]);
     await named.close();
     expect(await readdir(dir)).toContain('named.json');

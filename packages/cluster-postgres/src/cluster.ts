@@ -1,6 +1,12 @@
 import pg from 'pg';
 import { ClusterError } from './errors.js';
-import { DEFAULT_TIMINGS, Membership, type Member, type MembershipLogger, type MembershipTimings } from './membership.js';
+import {
+  DEFAULT_TIMINGS,
+  Membership,
+  type Member,
+  type MembershipLogger,
+  type MembershipTimings,
+} from './membership.js';
 import { migrate } from './migrations.js';
 import { loadNodeId } from './node-identity.js';
 
@@ -57,9 +63,13 @@ const SILENT: MembershipLogger = { info: () => undefined, warn: () => undefined 
 export async function joinCluster(options: ClusterOptions): Promise<Cluster> {
   const timings: MembershipTimings = { ...DEFAULT_TIMINGS, ...options.timings };
   const weight = options.weight ?? 1;
-  if (!(weight > 0) || !Number.isFinite(weight)) throw new ClusterError('ERR_IMGCACHE_CLUSTER_OPTION', `the node weight must be a number above 0, not ${weight}`);
+  if (!(weight > 0) || !Number.isFinite(weight))
+    throw new ClusterError('ERR_IMGCACHE_CLUSTER_OPTION', `the node weight must be a number above 0, not ${weight}`);
   if (!(timings.heartbeatMs > 0) || !(timings.deadAfterMs > timings.heartbeatMs * 2)) {
-    throw new ClusterError('ERR_IMGCACHE_CLUSTER_OPTION', 'the heartbeat must be above 0 and the dead-after time more than two heartbeats');
+    throw new ClusterError(
+      'ERR_IMGCACHE_CLUSTER_OPTION',
+      'the heartbeat must be above 0 and the dead-after time more than two heartbeats',
+    );
   }
   const logger = options.logger ?? SILENT;
   const pool = new pg.Pool({
@@ -76,7 +86,15 @@ export async function joinCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     await migrate(pool);
     const nodeId = await loadNodeId(options.dir);
-    const membership = new Membership(pool, nodeId, options.advertiseUrl, weight, timings, logger, options.onRingChange);
+    const membership = new Membership(
+      pool,
+      nodeId,
+      options.advertiseUrl,
+      weight,
+      timings,
+      logger,
+      options.onRingChange,
+    );
     await membership.join();
     membership.start();
     let closed: Promise<void> | null = null;
@@ -89,7 +107,9 @@ export async function joinCluster(options: ClusterOptions): Promise<Cluster> {
       activate: () => membership.setState('active'),
       async drain() {
         await membership.setState('draining');
-        await new Promise((resolve) => setTimeout(resolve, timings.heartbeatMs + Math.min(timings.heartbeatMs, 1_000)).unref());
+        await new Promise((resolve) =>
+          setTimeout(resolve, timings.heartbeatMs + Math.min(timings.heartbeatMs, 1_000)).unref(),
+        );
       },
       close({ leave = true } = {}) {
         closed ??= (async () => {

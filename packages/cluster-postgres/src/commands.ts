@@ -83,7 +83,10 @@ export class ClusterCommands {
   private again = false;
   private closed = false;
   /** Results not written yet (the database was away when the command ended). */
-  private readonly unreported = new Map<number, { status: 'ok' | 'failed'; result: Record<string, number> | null; error: string | null }>();
+  private readonly unreported = new Map<
+    number,
+    { status: 'ok' | 'failed'; result: Record<string, number> | null; error: string | null }
+  >();
 
   constructor(private readonly options: ClusterCommandsOptions) {
     options.listener.on(COMMANDS_CHANNEL, () => void this.replay().catch(() => undefined));
@@ -145,10 +148,16 @@ export class ClusterCommands {
    */
   async start(): Promise<void> {
     await this.options.pool
-      .query(`UPDATE imgcache_command_results SET status = 'failed', error = 'interrupted: the node restarted', finished_at = now() WHERE node_id = $1 AND status = 'running'`, [
-        this.options.nodeId,
-      ])
-      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message }, 'could not close the commands a restart interrupted'));
+      .query(
+        `UPDATE imgcache_command_results SET status = 'failed', error = 'interrupted: the node restarted', finished_at = now() WHERE node_id = $1 AND status = 'running'`,
+        [this.options.nodeId],
+      )
+      .catch((error: unknown) =>
+        this.options.logger.warn(
+          { err: (error as Error).message },
+          'could not close the commands a restart interrupted',
+        ),
+      );
     if (this.closed) return;
     this.timer = setInterval(() => void this.replay().catch(() => undefined), this.options.replayMs);
     this.timer.unref();
@@ -199,7 +208,10 @@ export class ClusterCommands {
     for (const row of rows) {
       if (this.closed) return;
       const id = Number(row.id);
-      const claimed = await pool.query(`INSERT INTO imgcache_command_results (command_id, node_id, status) VALUES ($1, $2, 'running') ON CONFLICT DO NOTHING RETURNING command_id`, [id, nodeId]);
+      const claimed = await pool.query(
+        `INSERT INTO imgcache_command_results (command_id, node_id, status) VALUES ($1, $2, 'running') ON CONFLICT DO NOTHING RETURNING command_id`,
+        [id, nodeId],
+      );
       if (claimed.rowCount === 0) continue;
       logger.info({ command: id, kind: row.kind }, 'running a cluster command');
       try {
@@ -218,7 +230,13 @@ export class ClusterCommands {
     for (const [id, outcome] of this.unreported) {
       await this.options.pool.query(
         `UPDATE imgcache_command_results SET status = $3, result = $4, error = $5, finished_at = now() WHERE command_id = $1 AND node_id = $2`,
-        [id, this.options.nodeId, outcome.status, outcome.result === null ? null : JSON.stringify(outcome.result), outcome.error],
+        [
+          id,
+          this.options.nodeId,
+          outcome.status,
+          outcome.result === null ? null : JSON.stringify(outcome.result),
+          outcome.error,
+        ],
       );
       this.unreported.delete(id);
     }
@@ -242,12 +260,30 @@ export class ClusterCommands {
       const id = Number(row.id);
       let command = commands.get(id);
       if (!command) {
-        command = { id, kind: row.kind, args: row.args, issuedBy: row.issued_by, createdAt: row.created_at, deadline: row.deadline, done: true, ok: true, results: [] };
+        command = {
+          id,
+          kind: row.kind,
+          args: row.args,
+          issuedBy: row.issued_by,
+          createdAt: row.created_at,
+          deadline: row.deadline,
+          done: true,
+          ok: true,
+          results: [],
+        };
         commands.set(id, command);
       }
       if (row.node_id === null) continue;
       const status = nodeStatus(row);
-      command.results.push({ nodeId: row.node_id, url: row.url, status, result: row.result, error: row.error, startedAt: row.started_at, finishedAt: row.finished_at });
+      command.results.push({
+        nodeId: row.node_id,
+        url: row.url,
+        status,
+        result: row.result,
+        error: row.error,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+      });
       command.done &&= FINAL.has(status);
       command.ok &&= status === 'ok';
     }

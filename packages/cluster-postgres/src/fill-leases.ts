@@ -38,7 +38,10 @@ export class FillLeases {
       [imageId, this.nodeId, this.url, this.ttlMs],
     );
     if (rows.length > 0) return { mine: true };
-    const held = await this.pool.query<{ node_id: string; url: string }>('SELECT node_id, url FROM imgcache_fill_leases WHERE image_id = $1', [imageId]);
+    const held = await this.pool.query<{ node_id: string; url: string }>(
+      'SELECT node_id, url FROM imgcache_fill_leases WHERE image_id = $1',
+      [imageId],
+    );
     const holder = held.rows[0];
     // Released between the two statements: claim again.
     if (!holder) return this.claim(imageId);
@@ -63,6 +66,9 @@ export class FillLeases {
    * @throws the driver's error.
    */
   async release(imageId: string): Promise<void> {
-    await this.pool.query('DELETE FROM imgcache_fill_leases WHERE image_id = $1 AND node_id = $2', [imageId, this.nodeId]);
+    await this.pool.query('DELETE FROM imgcache_fill_leases WHERE image_id = $1 AND node_id = $2', [
+      imageId,
+      this.nodeId,
+    ]);
   }
 }

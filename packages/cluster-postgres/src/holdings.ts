@@ -63,11 +63,22 @@ export class Holdings {
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
            ON CONFLICT (node_id, image_id) DO UPDATE SET state = excluded.state, size = excluded.size, checksum = excluded.checksum, updated_at = now()
            WHERE (imgcache_holdings.state, imgcache_holdings.size, imgcache_holdings.checksum) IS DISTINCT FROM (excluded.state, excluded.size, excluded.checksum)`,
-          [this.nodeId, batch.map((each) => each.imageId), batch.map((each) => each.state), batch.map((each) => each.size), batch.map((each) => each.checksum)],
+          [
+            this.nodeId,
+            batch.map((each) => each.imageId),
+            batch.map((each) => each.state),
+            batch.map((each) => each.size),
+            batch.map((each) => each.checksum),
+          ],
         );
-        await client.query('INSERT INTO imgcache_sync SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [batch.map((each) => each.imageId)]);
+        await client.query('INSERT INTO imgcache_sync SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [
+          batch.map((each) => each.imageId),
+        ]);
       }
-      await client.query('DELETE FROM imgcache_holdings h WHERE node_id = $1 AND NOT EXISTS (SELECT 1 FROM imgcache_sync s WHERE s.image_id = h.image_id)', [this.nodeId]);
+      await client.query(
+        'DELETE FROM imgcache_holdings h WHERE node_id = $1 AND NOT EXISTS (SELECT 1 FROM imgcache_sync s WHERE s.image_id = h.image_id)',
+        [this.nodeId],
+      );
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -83,7 +94,10 @@ export class Holdings {
    */
   async set(imageId: string, holding: Omit<Holding, 'imageId'> | null): Promise<void> {
     if (holding === null) {
-      await this.pool.query('DELETE FROM imgcache_holdings WHERE node_id = $1 AND image_id = $2', [this.nodeId, imageId]);
+      await this.pool.query('DELETE FROM imgcache_holdings WHERE node_id = $1 AND image_id = $2', [
+        this.nodeId,
+        imageId,
+      ]);
       return;
     }
     await this.pool.query(
@@ -98,7 +112,15 @@ export class Holdings {
    * @throws the driver's error.
    */
   async holders(imageId: string): Promise<Holder[]> {
-    const { rows } = await this.pool.query<{ node_id: string; url: string; node_state: string; state: HoldingState; size: string | null; checksum: string | null; updated_at: Date }>(
+    const { rows } = await this.pool.query<{
+      node_id: string;
+      url: string;
+      node_state: string;
+      state: HoldingState;
+      size: string | null;
+      checksum: string | null;
+      updated_at: Date;
+    }>(
       `SELECT h.node_id, n.url, n.state AS node_state, h.state, h.size, h.checksum, h.updated_at
        FROM imgcache_holdings h JOIN imgcache_nodes n USING (node_id)
        WHERE h.image_id = $1 AND n.state <> 'dead' ORDER BY n.url`,
@@ -126,6 +148,11 @@ export class Holdings {
               count(*) FILTER (WHERE state = 'filling') AS filling
        FROM imgcache_holdings WHERE state IN ('cached', 'filling') GROUP BY node_id ORDER BY node_id`,
     );
-    return rows.map((row) => ({ nodeId: row.node_id, images: Number(row.images), bytes: Number(row.bytes ?? 0), filling: Number(row.filling) }));
+    return rows.map((row) => ({
+      nodeId: row.node_id,
+      images: Number(row.images),
+      bytes: Number(row.bytes ?? 0),
+      filling: Number(row.filling),
+    }));
   }
 }

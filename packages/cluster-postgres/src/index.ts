@@ -1,6 +1,13 @@
 export { joinCluster, type Cluster, type ClusterOptions } from './cluster.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
-export { DEFAULT_TIMINGS, Membership, type Member, type MembershipLogger, type MembershipTimings, type NodeState } from './membership.js';
+export {
+  DEFAULT_TIMINGS,
+  Membership,
+  type Member,
+  type MembershipLogger,
+  type MembershipTimings,
+  type NodeState,
+} from './membership.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.js';
 export { NODE_ID_FILE, loadNodeId } from './node-identity.js';
 export { ownerOf, rankFor, rendezvousScore, type PlacementNode } from './placement.js';

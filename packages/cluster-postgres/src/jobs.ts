@@ -75,9 +75,10 @@ export class PrefetchJobs {
     };
     // Read without locking, then lock only this node's rows: locking rows meant for others
     // (even briefly) would make their claimers skip them.
-    const { rows } = await this.pool.query<{ id: string; image_id: string; target: string }>('SELECT id, image_id, target FROM imgcache_jobs ORDER BY id LIMIT $1', [
-      CLAIM_BATCH * 10,
-    ]);
+    const { rows } = await this.pool.query<{ id: string; image_id: string; target: string }>(
+      'SELECT id, image_id, target FROM imgcache_jobs ORDER BY id LIMIT $1',
+      [CLAIM_BATCH * 10],
+    );
     const wanted = rows.filter((row) => mine(row.image_id, row.target)).slice(0, CLAIM_BATCH);
     if (wanted.length === 0) return [];
     const claimed = await this.pool.query<{ image_id: string }>(

@@ -73,7 +73,10 @@ export class Membership {
    * @throws the driver's error when the database cannot be reached.
    */
   async join(): Promise<void> {
-    await this.pool.query(`UPDATE imgcache_nodes SET state = 'dead' WHERE url = $1 AND node_id <> $2 AND state <> 'dead'`, [this.url, this.nodeId]);
+    await this.pool.query(
+      `UPDATE imgcache_nodes SET state = 'dead' WHERE url = $1 AND node_id <> $2 AND state <> 'dead'`,
+      [this.url, this.nodeId],
+    );
     await this.beat();
   }
 
@@ -100,7 +103,8 @@ export class Membership {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.beating?.catch(() => undefined);
-    if (remove) await this.pool.query('DELETE FROM imgcache_nodes WHERE node_id = $1', [this.nodeId]).catch(() => undefined);
+    if (remove)
+      await this.pool.query('DELETE FROM imgcache_nodes WHERE node_id = $1', [this.nodeId]).catch(() => undefined);
   }
 
   /** The nodes that own images now: active and heard from recently. */
@@ -137,22 +141,44 @@ export class Membership {
          ON CONFLICT (node_id) DO UPDATE SET url = excluded.url, weight = excluded.weight, state = excluded.state, heartbeat_at = now()`,
         [this.nodeId, this.url, this.weight, this.state],
       );
-      await this.pool.query(`UPDATE imgcache_nodes SET state = 'dead' WHERE state <> 'dead' AND heartbeat_at < now() - ${ms}`, [this.timings.deadAfterMs]);
+      await this.pool.query(
+        `UPDATE imgcache_nodes SET state = 'dead' WHERE state <> 'dead' AND heartbeat_at < now() - ${ms}`,
+        [this.timings.deadAfterMs],
+      );
       // A node that died or left in the middle of a fill never commits it: its `filling` rows go (partial index, cheap).
       await this.pool.query(
         `DELETE FROM imgcache_holdings h WHERE h.state = 'filling' AND NOT EXISTS (SELECT 1 FROM imgcache_nodes n WHERE n.node_id = h.node_id AND n.state <> 'dead')`,
       );
-      await this.pool.query(`DELETE FROM imgcache_nodes WHERE state = 'dead' AND heartbeat_at < now() - ${ms}`, [this.timings.deadAfterMs + this.timings.forgetAfterMs]);
-      const { rows } = await this.pool.query<{ node_id: string; url: string; weight: number; state: NodeState; age_ms: number }>(
+      await this.pool.query(`DELETE FROM imgcache_nodes WHERE state = 'dead' AND heartbeat_at < now() - ${ms}`, [
+        this.timings.deadAfterMs + this.timings.forgetAfterMs,
+      ]);
+      const { rows } = await this.pool.query<{
+        node_id: string;
+        url: string;
+        weight: number;
+        state: NodeState;
+        age_ms: number;
+      }>(
         `SELECT node_id, url, weight, state, (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms FROM imgcache_nodes ORDER BY node_id`,
       );
-      this.view = rows.map((row) => ({ nodeId: row.node_id, url: row.url, weight: row.weight, state: row.state, heartbeatAgeMs: row.age_ms }));
-      if (!this.connected && this.lastContact > 0) this.logger.info({ nodeId: this.nodeId }, 'cluster database reachable again');
+      this.view = rows.map((row) => ({
+        nodeId: row.node_id,
+        url: row.url,
+        weight: row.weight,
+        state: row.state,
+        heartbeatAgeMs: row.age_ms,
+      }));
+      if (!this.connected && this.lastContact > 0)
+        this.logger.info({ nodeId: this.nodeId }, 'cluster database reachable again');
       this.connected = true;
       this.lastContact = Date.now();
       this.checkRing();
     } catch (error) {
-      if (this.connected) this.logger.warn({ err: (error as Error).message }, 'cluster database unreachable; keeping the last known membership');
+      if (this.connected)
+        this.logger.warn(
+          { err: (error as Error).message },
+          'cluster database unreachable; keeping the last known membership',
+        );
       this.connected = false;
       throw error;
     }
@@ -163,7 +189,10 @@ export class Membership {
     const key = ring.map((member) => `${member.nodeId}@${member.url}*${member.weight}`).join(',');
     if (key === this.ringKey) return;
     this.ringKey = key;
-    this.logger.info({ ring: ring.map((member) => ({ nodeId: member.nodeId, url: member.url, weight: member.weight })) }, 'cluster ring changed');
+    this.logger.info(
+      { ring: ring.map((member) => ({ nodeId: member.nodeId, url: member.url, weight: member.weight })) },
+      'cluster ring changed',
+    );
     this.onRingChange(ring);
   }
 }

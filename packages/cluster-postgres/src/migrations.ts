@@ -130,7 +130,9 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS imgcache_schema_migrations (
       version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM imgcache_schema_migrations');
+    const { rows } = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM imgcache_schema_migrations',
+    );
     const current = rows[0]?.version ?? 0;
     if (current > SCHEMA_VERSION) {
       throw new ClusterError(
@@ -142,7 +144,10 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO imgcache_schema_migrations (version, description) VALUES ($1, $2)', [migration.version, migration.description]);
+      await client.query('INSERT INTO imgcache_schema_migrations (version, description) VALUES ($1, $2)', [
+        migration.version,
+        migration.description,
+      ]);
       applied.push(migration.version);
     }
     await client.query('COMMIT');

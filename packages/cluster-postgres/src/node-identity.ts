@@ -23,7 +23,11 @@ export async function loadNodeId(dir: string): Promise<string> {
   });
   if (existing !== null) {
     const id = existing.trim();
-    if (!NODE_ID.test(id)) throw new ClusterError('ERR_IMGCACHE_CLUSTER_NODE_ID', `${path} does not hold a node id; delete it to have a new one generated`);
+    if (!NODE_ID.test(id))
+      throw new ClusterError(
+        'ERR_IMGCACHE_CLUSTER_NODE_ID',
+        `${path} does not hold a node id; delete it to have a new one generated`,
+      );
     return id;
   }
   const id = randomUUID();

@@ -104,7 +104,10 @@ export class PurgeLog {
   private async replayOnce(): Promise<void> {
     const { pool, nodeId } = this.options;
     if (this.applied < 0) {
-      const { rows } = await pool.query<{ purge_seq: string }>('SELECT purge_seq FROM imgcache_nodes WHERE node_id = $1', [nodeId]);
+      const { rows } = await pool.query<{ purge_seq: string }>(
+        'SELECT purge_seq FROM imgcache_nodes WHERE node_id = $1',
+        [nodeId],
+      );
       this.applied = Number(rows[0]?.purge_seq ?? 0);
     }
     for (;;) {

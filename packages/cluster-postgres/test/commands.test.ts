@@ -23,7 +23,8 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean): 
   }
 }
 
-const statuses = (command: CommandRecord | undefined) => Object.fromEntries(command!.results.map((result) => [result.nodeId, result.status]));
+const statuses = (command: CommandRecord | undefined) =>
+  Object.fromEntries(command!.results.map((result) => [result.nodeId, result.status]));
 
 describe.skipIf(postgresMissing)('cluster commands', () => {
   let url: string;
@@ -47,7 +48,15 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
    */
   async function commandsOf(cluster: Cluster, run: Run): Promise<ClusterCommands> {
     const listener = new Listener(url, silent, 100);
-    const commands = new ClusterCommands({ pool: cluster.pool, listener, nodeId: cluster.nodeId, run, replayMs: 60_000, deadAfterMs: TIMINGS.deadAfterMs, logger: silent });
+    const commands = new ClusterCommands({
+      pool: cluster.pool,
+      listener,
+      nodeId: cluster.nodeId,
+      run,
+      replayMs: 60_000,
+      deadAfterMs: TIMINGS.deadAfterMs,
+      logger: silent,
+    });
     closers.push(async () => {
       await commands.close();
       await listener.close();
@@ -72,15 +81,20 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
   it('runs a command on every active node, one result row each, and a node that missed the notification runs it on its replay', async () => {
     const [a, b, late] = [await node('a'), await node('b'), await node('late')];
     const ran: string[] = [];
-    const run = (name: string): Run => async (kind) => {
-      ran.push(`${name}:${kind}`);
-      return { files: name.length, bytes: 1000 * name.length };
-    };
+    const run =
+      (name: string): Run =>
+      async (kind) => {
+        ran.push(`${name}:${kind}`);
+        return { files: name.length, bytes: 1000 * name.length };
+      };
     const onA = await commandsOf(a, run('a'));
     const onB = await commandsOf(b, run('b'));
     const id = await onA.issue('prune', {}, 60_000);
     // Woken by the notification alone (their replay interval is a minute).
-    const partial = await until(() => onA.get(id), (command) => statuses(command)[a.nodeId] === 'ok' && statuses(command)[b.nodeId] === 'ok');
+    const partial = await until(
+      () => onA.get(id),
+      (command) => statuses(command)[a.nodeId] === 'ok' && statuses(command)[b.nodeId] === 'ok',
+    );
     expect(partial!.done).toBe(false);
     expect(partial!.ok).toBe(false);
     expect(statuses(partial)[late.nodeId]).toBe('pending');
@@ -91,7 +105,12 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     expect(done).toMatchObject({ id, kind: 'prune', issuedBy: a.nodeId, done: true, ok: true });
     expect(done!.results.map((result) => result.nodeId).sort()).toEqual([a.nodeId, b.nodeId, late.nodeId].sort());
     const lateResult = done!.results.find((result) => result.nodeId === late.nodeId)!;
-    expect(lateResult).toMatchObject({ url: 'http://late.test', status: 'ok', result: { files: 4, bytes: 4000 }, error: null });
+    expect(lateResult).toMatchObject({
+      url: 'http://late.test',
+      status: 'ok',
+      result: { files: 4, bytes: 4000 },
+      error: null,
+    });
     expect(lateResult.finishedAt!.getTime()).toBeGreaterThanOrEqual(lateResult.startedAt!.getTime());
     // Once per node, however many replays run.
     await Promise.all([onA.replay(), onB.replay(), onLate.replay(), onLate.replay()]);
@@ -112,7 +131,11 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
       await Promise.all([onA.start(), onB.start()]);
       const done = await onA.wait(id, 20_000, 50);
       expect(done).toMatchObject({ done: true, ok: false });
-      expect(done!.results.find((result) => result.nodeId === b.nodeId)).toMatchObject({ status: 'failed', error: 'disk on fire', result: null });
+      expect(done!.results.find((result) => result.nodeId === b.nodeId)).toMatchObject({
+        status: 'failed',
+        error: 'disk on fire',
+        result: null,
+      });
       expect(done!.results.find((result) => result.nodeId === a.nodeId)).toMatchObject({ status: 'ok' });
     } finally {
       await clusters[2]!.membership.setState('active');
@@ -139,14 +162,20 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     );
     const id = await onA.issue('clear', { target: 'cache' }, 4_000);
     await Promise.all([onSlow.start(), onRestarted.start()]);
-    await until(() => onA.get(id), (command) => statuses(command)[slow.nodeId] === 'running' && statuses(command)[restarted.nodeId] === 'running');
+    await until(
+      () => onA.get(id),
+      (command) => statuses(command)[slow.nodeId] === 'running' && statuses(command)[restarted.nodeId] === 'running',
+    );
     // Killed in the middle of a fill: no leave, no more heartbeats.
     await new Holdings(dying.pool, dying.nodeId).set('half-fetched', { state: 'filling', size: 100, checksum: null });
     await dying.close({ leave: false });
     // The same node id comes back (a restart): its unfinished part is closed as interrupted.
     const again = await commandsOf(restarted, async () => ({}));
     await again.start();
-    const done = await until(() => onA.get(id), (command) => command!.done);
+    const done = await until(
+      () => onA.get(id),
+      (command) => command!.done,
+    );
     const byNode = statuses(done);
     expect(done).toMatchObject({ args: { target: 'cache' }, ok: false });
     expect(byNode[a.nodeId]).toBe('ok');
@@ -155,6 +184,11 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     expect(byNode[restarted.nodeId]).toBe('failed');
     expect(done!.results.find((result) => result.nodeId === restarted.nodeId)!.error).toMatch(/interrupted/);
     // Once it is dead, the others' heartbeats remove its fill in progress: no permanent `filling` row.
-    await until(async () => (await a.pool.query("SELECT 1 FROM imgcache_holdings WHERE node_id = $1 AND state = 'filling'", [dying.nodeId])).rowCount, (count) => count === 0);
-   }, 60_000);
+    await until(
+      async () =>
+        (await a.pool.query("SELECT 1 FROM imgcache_holdings WHERE node_id = $1 AND state = 'filling'", [dying.nodeId]))
+          .rowCount,
+      (count) => count === 0,
+    );
+  }, 60_000);
 });

@@ -26,7 +26,10 @@ describe.skipIf(postgresMissing)('membership', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  async function node(name: string, options: { advertiseUrl?: string; weight?: number; databaseUrl?: string } = {}): Promise<Cluster> {
+  async function node(
+    name: string,
+    options: { advertiseUrl?: string; weight?: number; databaseUrl?: string } = {},
+  ): Promise<Cluster> {
     const cluster = await joinCluster({
       url: options.databaseUrl ?? url,
       dir: join(root, name),
@@ -44,7 +47,11 @@ describe.skipIf(postgresMissing)('membership', () => {
     while (!condition()) await new Promise((resolve) => setTimeout(resolve, 25));
   }
 
-  const ringIds = (cluster: Cluster) => cluster.membership.ring().map((member) => member.nodeId).sort();
+  const ringIds = (cluster: Cluster) =>
+    cluster.membership
+      .ring()
+      .map((member) => member.nodeId)
+      .sort();
 
   it('forms one ring on which every node computes the same owner', async () => {
     for (const name of ['a', 'b', 'c']) await mkdir(join(root, name), { recursive: true });
@@ -72,7 +79,9 @@ describe.skipIf(postgresMissing)('membership', () => {
     // Gone without a word (a crash): no clean leave.
     await doomed.close({ leave: false });
     await until(() => !ringIds(observer).includes(doomed.nodeId));
-    await until(() => observer.membership.members().find((member) => member.nodeId === doomed.nodeId)?.state === 'dead');
+    await until(
+      () => observer.membership.members().find((member) => member.nodeId === doomed.nodeId)?.state === 'dead',
+    );
   });
 
   it('keeps its id when restarted on a new address, and the ring follows the address', async () => {
@@ -83,7 +92,9 @@ describe.skipIf(postgresMissing)('membership', () => {
     expect(again.nodeId).toBe(id);
     await again.activate();
     const observer = byName.get('a')!;
-    await until(() => observer.membership.ring().find((member) => member.nodeId === id)?.url === 'http://b-new.test:9393');
+    await until(
+      () => observer.membership.ring().find((member) => member.nodeId === id)?.url === 'http://b-new.test:9393',
+    );
     expect(observer.membership.ring().filter((member) => member.url === 'http://b.test:9393')).toEqual([]);
   });
 
@@ -94,7 +105,10 @@ describe.skipIf(postgresMissing)('membership', () => {
     // Gone without a word, and replaced before it was found dead.
     await old.close({ leave: false });
     const replacement = await node('c2', { advertiseUrl: oldUrl });
-    const { rows } = await replacement.pool.query<{ state: string }>('SELECT state FROM imgcache_nodes WHERE node_id = $1', [old.nodeId]);
+    const { rows } = await replacement.pool.query<{ state: string }>(
+      'SELECT state FROM imgcache_nodes WHERE node_id = $1',
+      [old.nodeId],
+    );
     expect(rows[0]?.state).toBe('dead');
     await replacement.close();
   });
@@ -121,7 +135,9 @@ describe.skipIf(postgresMissing)('membership', () => {
   });
 
   it('refuses a weight of 0', async () => {
-    await expect(joinCluster({ url, dir: root, advertiseUrl: 'http://x.test', weight: 0 })).rejects.toMatchObject({ code: 'ERR_IMGCACHE_CLUSTER_OPTION' });
+    await expect(joinCluster({ url, dir: root, advertiseUrl: 'http://x.test', weight: 0 })).rejects.toMatchObject({
+      code: 'ERR_IMGCACHE_CLUSTER_OPTION',
+    });
   });
 
   it('removes the row of a node that leaves cleanly', async () => {

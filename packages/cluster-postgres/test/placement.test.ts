@@ -24,7 +24,10 @@ describe('rendezvous placement', () => {
   it('moves only the images the joining node wins when a node joins', () => {
     const before = nodes('n1', 'n2', 'n3');
     const after = [...before, { nodeId: 'n4', weight: 1 }];
-    const movedTo = ids.map((id) => [ownerOf(id, before)!.nodeId, ownerOf(id, after)!.nodeId]).filter(([was, now]) => was !== now).map(([, now]) => now);
+    const movedTo = ids
+      .map((id) => [ownerOf(id, before)!.nodeId, ownerOf(id, after)!.nodeId])
+      .filter(([was, now]) => was !== now)
+      .map(([, now]) => now);
     expect(new Set(movedTo)).toEqual(new Set(['n4']));
     const moved = movedTo.length;
     // About a quarter of the images move, all to the new node.

@@ -30,7 +30,12 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     root = await mkdtemp(join(tmpdir(), 'imgcache-shared-'));
     for (const name of ['a', 'b']) {
       await mkdir(join(root, name));
-      const cluster = await joinCluster({ url, dir: join(root, name), advertiseUrl: `http://${name}.test`, timings: { heartbeatMs: 100, deadAfterMs: 5_000 } });
+      const cluster = await joinCluster({
+        url,
+        dir: join(root, name),
+        advertiseUrl: `http://${name}.test`,
+        timings: { heartbeatMs: 100, deadAfterMs: 5_000 },
+      });
       await cluster.activate();
       nodes.push(cluster);
     }
@@ -46,7 +51,12 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     const [a, b] = nodes as [Cluster, Cluster];
     const holdingsA = new Holdings(a.pool, a.nodeId);
     const holdingsB = new Holdings(b.pool, b.nodeId);
-    const image = (imageId: string, size: number) => ({ imageId, state: 'cached' as const, size, checksum: `sha256:${'0'.repeat(64)}` });
+    const image = (imageId: string, size: number) => ({
+      imageId,
+      state: 'cached' as const,
+      size,
+      checksum: `sha256:${'0'.repeat(64)}`,
+    });
     await holdingsA.sync([image('x', 10), image('y', 20)]);
     await holdingsA.sync([image('x', 10), image('y', 20)]);
     await holdingsB.sync([image('x', 10)]);
@@ -73,8 +83,22 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     // A long replay interval: only the notification can wake B within the test.
     const listenerA = listener();
     const listenerB = listener();
-    const logA = new PurgeLog({ pool: a.pool, listener: listenerA, nodeId: a.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnA.push(id) });
-    const logB = new PurgeLog({ pool: b.pool, listener: listenerB, nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void appliedOnB.push(id) });
+    const logA = new PurgeLog({
+      pool: a.pool,
+      listener: listenerA,
+      nodeId: a.nodeId,
+      replayMs: 60_000,
+      logger: silent,
+      apply: async (id) => void appliedOnA.push(id),
+    });
+    const logB = new PurgeLog({
+      pool: b.pool,
+      listener: listenerB,
+      nodeId: b.nodeId,
+      replayMs: 60_000,
+      logger: silent,
+      apply: async (id) => void appliedOnB.push(id),
+    });
     logs.push(logA, logB);
     logA.start();
     logB.start();
@@ -89,7 +113,10 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     // The node that logged them had applied them already.
     await logA.replay();
     expect(appliedOnA).toEqual([]);
-    const { rows } = await b.pool.query<{ purge_seq: string }>('SELECT purge_seq FROM imgcache_nodes WHERE node_id = $1', [b.nodeId]);
+    const { rows } = await b.pool.query<{ purge_seq: string }>(
+      'SELECT purge_seq FROM imgcache_nodes WHERE node_id = $1',
+      [b.nodeId],
+    );
     expect(Number(rows[0]!.purge_seq)).toBe(logB.lastApplied);
   });
 
@@ -99,7 +126,14 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
     await logs[1]!.close();
     await logA.append('while-away');
     const applied: string[] = [];
-    const again = new PurgeLog({ pool: b.pool, listener: listener(), nodeId: b.nodeId, replayMs: 60_000, logger: silent, apply: async (id) => void applied.push(id) });
+    const again = new PurgeLog({
+      pool: b.pool,
+      listener: listener(),
+      nodeId: b.nodeId,
+      replayMs: 60_000,
+      logger: silent,
+      apply: async (id) => void applied.push(id),
+    });
     logs.push(again);
     await again.replay();
     expect(applied).toEqual(['while-away']);
@@ -109,7 +143,14 @@ describe.skipIf(postgresMissing)('holdings and purge log', () => {
   it('hands each prefetch job to exactly the nodes it targets, claimed without blocking', async () => {
     const [a, b] = nodes as [Cluster, Cluster];
     await Promise.all(nodes.map((node) => node.membership.beat()));
-    const jobs = (node: Cluster) => new PrefetchJobs(node.pool, node.nodeId, () => node.membership.ring(), listener(), () => undefined);
+    const jobs = (node: Cluster) =>
+      new PrefetchJobs(
+        node.pool,
+        node.nodeId,
+        () => node.membership.ring(),
+        listener(),
+        () => undefined,
+      );
     const jobsA = jobs(a);
     const jobsB = jobs(b);
     const ids = Array.from({ length: 20 }, (_, index) => `job-${index}`);

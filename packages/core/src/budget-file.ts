@@ -46,7 +46,11 @@ export async function readRememberedBudget(root: string): Promise<RememberedBudg
   if (typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize < 0) {
     throw new ConfigFileError(path, `"maxSize" is not a whole number of bytes; ${fix}`);
   }
-  return { maxSize, writtenBy: typeof writtenBy === 'string' ? writtenBy : 'unknown', writtenAt: new Date(typeof writtenAt === 'string' ? writtenAt : 0) };
+  return {
+    maxSize,
+    writtenBy: typeof writtenBy === 'string' ? writtenBy : 'unknown',
+    writtenAt: new Date(typeof writtenAt === 'string' ? writtenAt : 0),
+  };
 }
 
 /**

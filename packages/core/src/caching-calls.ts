@@ -9,11 +9,17 @@ const FILE_CHUNK = 1024 * 1024;
 
 /** The part of the cache the Glance-style caching calls stand on: the single-flight fill. */
 export interface Filler {
-  fill<D>(imageId: string, start: () => Promise<FillStartResult<D>>, options?: { join?: boolean }): Promise<FillOutcome<D>>;
+  fill<D>(
+    imageId: string,
+    start: () => Promise<FillStartResult<D>>,
+    options?: { join?: boolean },
+  ): Promise<FillOutcome<D>>;
 }
 
 function startWith(source: ImageSource, checksum: string | null | undefined, options: FillOptions) {
-  return async (): Promise<FillStartResult<never>> => ({ source: { body: source, checksum, size: options.expectedSize, signal: options.signal } });
+  return async (): Promise<FillStartResult<never>> => ({
+    source: { body: source, checksum, size: options.expectedSize, signal: options.signal },
+  });
 }
 
 /**
@@ -24,7 +30,13 @@ function startWith(source: ImageSource, checksum: string | null | undefined, opt
  * the fill. The iteration ends once the image is committed.
  * @throws {InvalidChecksumError} synchronously, before anything is read.
  */
-export function cachingIter(cache: Filler, imageId: string, source: ImageSource, checksum: string | null | undefined, options: FillOptions): AsyncIterable<Uint8Array> {
+export function cachingIter(
+  cache: Filler,
+  imageId: string,
+  source: ImageSource,
+  checksum: string | null | undefined,
+  options: FillOptions,
+): AsyncIterable<Uint8Array> {
   if (checksum) parseChecksum(checksum);
   return (async function* () {
     const outcome = await cache.fill(imageId, startWith(source, checksum, options), { join: false });
@@ -47,7 +59,13 @@ export function cachingIter(cache: Filler, imageId: string, source: ImageSource,
  * @throws {InvalidChecksumError | ChecksumMismatchError | SizeMismatchError | FillAbortedError}
  *   or the source's error, or the disk's error; nothing is cached then.
  */
-export async function cacheFromSource(cache: Filler, imageId: string, source: ImageSource, checksum: string | null | undefined, options: FillOptions): Promise<boolean> {
+export async function cacheFromSource(
+  cache: Filler,
+  imageId: string,
+  source: ImageSource,
+  checksum: string | null | undefined,
+  options: FillOptions,
+): Promise<boolean> {
   if (checksum) parseChecksum(checksum);
   const outcome = await cache.fill(imageId, startWith(source, checksum, options), { join: false });
   if (outcome.kind === 'pass' && outcome.reason === 'unavailable') throw outcome.error;
@@ -62,7 +80,13 @@ export async function cacheFromSource(cache: Filler, imageId: string, source: Im
  * Caches an image from a local file, whose size it must keep while it is read.
  * @returns and @throws as {@link cacheFromSource}, and the file's open or read error.
  */
-export async function cacheFromFile(cache: Filler, imageId: string, path: string, checksum: string | null | undefined, options: FillOptions): Promise<boolean> {
+export async function cacheFromFile(
+  cache: Filler,
+  imageId: string,
+  path: string,
+  checksum: string | null | undefined,
+  options: FillOptions,
+): Promise<boolean> {
   const handle = await open(path, 'r');
   const size = (await handle.stat()).size;
   const stream = handle.createReadStream({ highWaterMark: FILE_CHUNK });

@@ -16,7 +16,10 @@ export interface ParsedChecksum {
 
 export function assertChecksumAlgorithm(value: unknown): asserts value is ChecksumAlgorithm {
   if (!CHECKSUM_ALGORITHMS.includes(value as ChecksumAlgorithm)) {
-    throw new InvalidOptionError('checksumAlgorithm', `${JSON.stringify(value)} is not one of ${CHECKSUM_ALGORITHMS.join(', ')}`);
+    throw new InvalidOptionError(
+      'checksumAlgorithm',
+      `${JSON.stringify(value)} is not one of ${CHECKSUM_ALGORITHMS.join(', ')}`,
+    );
   }
 }
 

@@ -64,7 +64,6 @@ interface HeldBatch {
 /** This process's batch locks by path, shared like {@link held}. */
 const heldBatches = sharedOnGlobal('imgcache.claims.batches', () => new Map<string, HeldBatch>());
 
-
 /**
  * Whose claim a name in `incomplete/` is.
  * @returns the parsed name and whether its holder is alive, or null for a name the cache did not make.
@@ -168,7 +167,11 @@ export async function takeLock(layout: CacheLayout, imageId: string): Promise<Cl
  * Runs `task` under a lock on the image.
  * @returns `{ value }` with the task's result, or null (the task not run) when another live claim holds the image.
  */
-export async function withLock<T>(layout: CacheLayout, imageId: string, task: () => Promise<T>): Promise<{ value: T } | null> {
+export async function withLock<T>(
+  layout: CacheLayout,
+  imageId: string,
+  task: () => Promise<T>,
+): Promise<{ value: T } | null> {
   const lock = await takeLock(layout, imageId);
   if (!lock) return null;
   try {

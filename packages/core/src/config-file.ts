@@ -35,11 +35,15 @@ export function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigFileError(path, `not valid ${format}: ${detail}`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigFileError(path, `it must hold a ${format} object of settings, e.g. {"dir": "/var/cache/imgcache", "maxSize": "10GiB"}`);
+    throw new ConfigFileError(
+      path,
+      `it must hold a ${format} object of settings, e.g. {"dir": "/var/cache/imgcache", "maxSize": "10GiB"}`,
+    );
   }
   if (format === 'JSON') {
     const repeated = firstRepeatedKey(text);
-    if (repeated !== undefined) throw new ConfigFileError(path, `the key ${JSON.stringify(repeated)} is given twice; keep one`);
+    if (repeated !== undefined)
+      throw new ConfigFileError(path, `the key ${JSON.stringify(repeated)} is given twice; keep one`);
   }
   return parsed as Record<string, unknown>;
 }

@@ -16,7 +16,11 @@ export function parseContentMd5(value: string): string {
   if (/^[A-Za-z0-9+/]{22}(?:==)?$/.test(trimmed)) {
     const digest = Buffer.from(trimmed, 'base64');
     // 22 characters carry 132 bits: the round trip refuses a last character with stray low bits.
-    if (digest.length === 16 && digest.toString('base64') === `${trimmed.slice(0, 22)}==`) return `md5:${digest.toString('hex')}`;
+    if (digest.length === 16 && digest.toString('base64') === `${trimmed.slice(0, 22)}==`)
+      return `md5:${digest.toString('hex')}`;
   }
-  throw new InvalidChecksumError(trimmed, 'a Content-MD5 header holds the base64 (RFC 1864) or 32 hex digits of a 16-byte md5 digest');
+  throw new InvalidChecksumError(
+    trimmed,
+    'a Content-MD5 header holds the base64 (RFC 1864) or 32 hex digits of a 16-byte md5 digest',
+  );
 }

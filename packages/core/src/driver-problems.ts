@@ -30,9 +30,11 @@ export function driverContractProblems(value: unknown): string[] {
   if (typeof candidate.name !== 'string' || candidate.name.length === 0) problems.push('it has no name');
   const capabilities = candidate.capabilities as Partial<Record<string, unknown>> | undefined;
   for (const capability of CAPABILITIES) {
-    if (typeof capabilities?.[capability] !== 'boolean') problems.push(`it does not declare capabilities.${capability} (true or false)`);
+    if (typeof capabilities?.[capability] !== 'boolean')
+      problems.push(`it does not declare capabilities.${capability} (true or false)`);
   }
-  if (candidate.recordHits !== undefined && typeof candidate.recordHits !== 'function') problems.push('its recordHits is not a method');
+  if (candidate.recordHits !== undefined && typeof candidate.recordHits !== 'function')
+    problems.push('its recordHits is not a method');
   for (const method of REQUIRED_METHODS) {
     if (typeof candidate[method] !== 'function') problems.push(`it has no ${method}() method`);
   }

@@ -120,7 +120,9 @@ export type DriverFactory<D extends Driver = Driver> = (context: DriverContext) 
  * calls the default export with `ImageCache.open({ driverOptions })`, or with nothing.
  * @throws {InvalidOptionError | DriverConfigError} for options it cannot use (before any I/O).
  */
-export type CreateDriver<Options extends object = Record<string, never>, D extends Driver = Driver> = (options?: Options) => DriverFactory<D>;
+export type CreateDriver<Options extends object = Record<string, never>, D extends Driver = Driver> = (
+  options?: Options,
+) => DriverFactory<D>;
 
 /**
  * A metadata store. Core owns the bytes (layout, streaming writes, checksums, the crash

@@ -54,7 +54,10 @@ export class ImgcacheError extends Error {
 
 /** An image id that could escape or alias the cache layout. Raised before any filesystem call. */
 export class InvalidImageIdError extends ImgcacheError {
-  constructor(readonly imageId: unknown, reason: string) {
+  constructor(
+    readonly imageId: unknown,
+    reason: string,
+  ) {
     super(
       'ERR_IMGCACHE_INVALID_IMAGE_ID',
       `Invalid image id ${describe(imageId)}: ${reason}. Image ids are 1-255 characters of A-Z a-z 0-9 . _ - and not "." or "..".`,
@@ -154,7 +157,10 @@ export class SizeMismatchError extends ImgcacheError {
 
 /** The image is not in the cache. */
 export class NotCachedError extends ImgcacheError {
-  constructor(readonly imageId: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly imageId: string,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_IMGCACHE_NOT_CACHED', `Image ${imageId} is not cached.`, options);
   }
 }
@@ -172,7 +178,10 @@ export class CacheClosedError extends ImgcacheError {
  * {@link CacheClosedError} instead.)
  */
 export class FillAbortedError extends ImgcacheError {
-  constructor(readonly imageId: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly imageId: string,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_IMGCACHE_ABORTED', `Caching of image ${imageId} was aborted; nothing was cached.`, options);
   }
 }
@@ -184,14 +193,24 @@ export class FillAbortedError extends ImgcacheError {
  * The image may still be cached: read it again.
  */
 export class FillUnavailableError extends ImgcacheError {
-  constructor(readonly imageId: string, options?: { cause?: unknown }) {
-    super('ERR_IMGCACHE_FILL_UNAVAILABLE', `The fill of image ${imageId} cannot give this reader its bytes any more; read the image again.`, options);
+  constructor(
+    readonly imageId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ERR_IMGCACHE_FILL_UNAVAILABLE',
+      `The fill of image ${imageId} cannot give this reader its bytes any more; read the image again.`,
+      options,
+    );
   }
 }
 
 /** The named driver package is not installed. */
 export class DriverNotFoundError extends ImgcacheError {
-  constructor(readonly packageName: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly packageName: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       'ERR_IMGCACHE_DRIVER_NOT_FOUND',
       `Cache driver package ${packageName} is not installed. Install it (npm install ${packageName}) or choose another driver.`,
@@ -207,21 +226,32 @@ export class DriverNotFoundError extends ImgcacheError {
  * store that exists but is damaged: that is {@link DriverStoreError}.
  */
 export class DriverConfigError extends ImgcacheError {
-  constructor(readonly driverName: string, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly driverName: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_IMGCACHE_DRIVER_CONFIG', `Cache driver ${driverName} cannot be used: ${reason}`, options);
   }
 }
 
 /** The driver does not implement the contract this core expects. */
 export class DriverContractError extends ImgcacheError {
-  constructor(readonly driverName: string, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly driverName: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_IMGCACHE_DRIVER_CONTRACT', `Cache driver ${driverName} breaks the driver contract: ${reason}`, options);
   }
 }
 
 /** The driver package is installed but fails to load (a missing native module, a syntax error…). */
 export class DriverLoadError extends ImgcacheError {
-  constructor(readonly packageName: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly packageName: string,
+    options?: { cause?: unknown },
+  ) {
     const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
     super(
       'ERR_IMGCACHE_DRIVER_LOAD',
@@ -268,7 +298,12 @@ export class DirectoryInUseError extends ImgcacheError {
     /** When it took the directory (ISO 8601), when known. */
     readonly since: string | null,
   ) {
-    const owner = ownerPid === null ? 'another opener' : ownerPid === process.pid ? `another open cache of this process (pid ${ownerPid})` : `process ${ownerPid}`;
+    const owner =
+      ownerPid === null
+        ? 'another opener'
+        : ownerPid === process.pid
+          ? `another open cache of this process (pid ${ownerPid})`
+          : `process ${ownerPid}`;
     super(
       'ERR_IMGCACHE_DIRECTORY_IN_USE',
       `Cache directory ${dir} is in use by ${owner}${since ? ` since ${since}` : ''}, and driver ${driverName} serves one process only. ` +

@@ -26,7 +26,12 @@ export interface VerifiedImage {
  * @throws the error of any step; a file already renamed into place is removed again first,
  *   so nothing unrecorded stays where it would be served.
  */
-export async function commitVerified(layout: CacheLayout, driver: Driver, claim: WriteClaim, image: VerifiedImage): Promise<CacheEntry> {
+export async function commitVerified(
+  layout: CacheLayout,
+  driver: Driver,
+  claim: WriteClaim,
+  image: VerifiedImage,
+): Promise<CacheEntry> {
   let placed = false;
   let lock: Claim | null = null;
   try {

@@ -101,10 +101,12 @@ export class FillRegistry {
   /** Resolves once no fill starts or runs in this process (new ones started meanwhile included). */
   async idle(): Promise<void> {
     for (let slots = [...this.slots.values()]; slots.length > 0; slots = [...this.slots.values()]) {
-      await Promise.all(slots.map(async (slot) => {
-        await slot.started;
-        await slot.fill?.done.catch(() => null);
-      }));
+      await Promise.all(
+        slots.map(async (slot) => {
+          await slot.started;
+          await slot.fill?.done.catch(() => null);
+        }),
+      );
     }
   }
 
@@ -119,7 +121,11 @@ export class FillRegistry {
    * @param options.join false: do not wait for or join another caller's fill (`busy` instead).
    * @throws what `start` throws, or the filesystem's error when the fill cannot begin.
    */
-  async begin<D>(imageId: string, start: () => Promise<FillStartResult<D>>, options: { join?: boolean } = {}): Promise<FillOutcome<D>> {
+  async begin<D>(
+    imageId: string,
+    start: () => Promise<FillStartResult<D>>,
+    options: { join?: boolean } = {},
+  ): Promise<FillOutcome<D>> {
     for (let slot = this.slots.get(imageId); slot; slot = this.slots.get(imageId)) {
       if (options.join === false) return { kind: 'busy' };
       const waited = !slot.fill;
@@ -127,7 +133,8 @@ export class FillRegistry {
       const { fill } = slot;
       // A caller that waited for this fill to start is one of its clients even if the image
       // was deleted meanwhile: it gets the bytes, which are not cached.
-      if (fill && (fill.joinable || (waited && slot.cancelled && fill.readable))) return { kind: 'joined', fill, leader: false };
+      if (fill && (fill.joinable || (waited && slot.cancelled && fill.readable)))
+        return { kind: 'joined', fill, leader: false };
       if (fill) break;
     }
     let settle!: () => void;

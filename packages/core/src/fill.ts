@@ -116,7 +116,10 @@ export class Fill {
     this.handle = claimed.handle;
     this.info = info;
     this.lastModified = nextTimestamp();
-    this.hasher = new MultiHasher([context.algorithm, ...(expected.checksums ?? []).map((checksum) => checksum.algorithm)]);
+    this.hasher = new MultiHasher([
+      context.algorithm,
+      ...(expected.checksums ?? []).map((checksum) => checksum.algorithm),
+    ]);
     this.appender = new FileAppender(claimed.handle.fd, () => this.onDiskProgress());
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -131,7 +134,12 @@ export class Fill {
    * process) holds a claim on the same image: at most one writer per image proceeds.
    * @returns null when another writer holds the image.
    */
-  static async claim(context: FillContext, imageId: string, expected: FillExpectations, info?: unknown): Promise<Fill | null> {
+  static async claim(
+    context: FillContext,
+    imageId: string,
+    expected: FillExpectations,
+    info?: unknown,
+  ): Promise<Fill | null> {
     const claimed = await takeWriteClaim(context.layout, imageId);
     return claimed && new Fill(context, imageId, claimed, expected, info);
   }
@@ -175,7 +183,8 @@ export class Fill {
       for await (const chunk of source) {
         if (signal?.aborted) throw new FillAbortedError(this.imageId, { cause: signal.reason });
         if (this.failure) throw this.failure;
-        if (!(chunk instanceof Uint8Array)) throw new TypeError(`Image sources must yield Uint8Array or Buffer chunks, got ${typeof chunk}`);
+        if (!(chunk instanceof Uint8Array))
+          throw new TypeError(`Image sources must yield Uint8Array or Buffer chunks, got ${typeof chunk}`);
         if (chunk.byteLength === 0) continue;
         this.accept(chunk);
         if (!this.relaying && this.appender.pending > MAX_UNWRITTEN) await this.appender.waitBelow(MAX_UNWRITTEN);
@@ -200,7 +209,9 @@ export class Fill {
    * from the temporary file when it lags. Throws the fill's error (never a silently short
    * stream) if the fill fails before the reader has everything.
    */
-  read(options: { start?: number; end?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+  read(
+    options: { start?: number; end?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<Uint8Array, void, undefined> {
     return readFill(this, options);
   }
 
@@ -232,8 +243,17 @@ export class Fill {
   snapshot(): { releasable: number; complete: boolean; failure: unknown; onDisk: number } {
     const { size } = this.expected;
     // The last byte waits for verification; without an announced size, the whole latest chunk does.
-    const releasable = this.verified ? this.received : size !== undefined ? Math.min(this.received, size - 1) : this.received - this.window.lastLength;
-    return { releasable, complete: this.verified, failure: this.verified ? null : this.failure, onDisk: this.appender.written };
+    const releasable = this.verified
+      ? this.received
+      : size !== undefined
+        ? Math.min(this.received, size - 1)
+        : this.received - this.window.lastLength;
+    return {
+      releasable,
+      complete: this.verified,
+      failure: this.verified ? null : this.failure,
+      onDisk: this.appender.written,
+    };
   }
 
   /** @internal */
@@ -308,21 +328,32 @@ export class Fill {
       await this.appender.finish();
       await this.handle.datasync();
       if (!this.kept) return this.settle(null);
-      const image = { imageId: this.imageId, size: this.received, checksum: this.digest, lastModified: this.lastModified };
+      const image = {
+        imageId: this.imageId,
+        size: this.received,
+        checksum: this.digest,
+        lastModified: this.lastModified,
+      };
       const entry = await commitVerified(this.context.layout, this.context.driver, this.claimed, image);
       this.context.onCommitted(entry);
       this.settle({ imageId: this.imageId, size: this.received, checksum: this.digest });
     } catch (error) {
       // The readers have every byte already; only the cache entry is lost.
       this.publishFailure = error;
-      this.context.logger.warn({ imageId: this.imageId, err: describe(error) }, 'the image was streamed but could not be cached');
+      this.context.logger.warn(
+        { imageId: this.imageId, err: describe(error) },
+        'the image was streamed but could not be cached',
+      );
       this.settle(null, error);
     }
   }
 
   private startRelaying(): void {
     this.relaying = true;
-    this.context.logger.warn({ imageId: this.imageId, err: describe(this.appender.failure) }, 'cache write failed; relaying the rest without caching');
+    this.context.logger.warn(
+      { imageId: this.imageId, err: describe(this.appender.failure) },
+      'cache write failed; relaying the rest without caching',
+    );
     if (this.readers.size === 0) throw this.appender.failure;
   }
 
@@ -371,7 +402,10 @@ export class Fill {
     };
     if (image) finish();
     // A stop asked for (the caller's signal: Ctrl-C, shutdown) is no failed write to inspect.
-    else if (error instanceof FillAbortedError) void releaseClaim(this.claimed).catch(() => undefined).then(finish);
+    else if (error instanceof FillAbortedError)
+      void releaseClaim(this.claimed)
+        .catch(() => undefined)
+        .then(finish);
     else void this.quarantine().then(finish);
   }
 
@@ -394,6 +428,7 @@ export class Fill {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
+  return error instanceof Error
+    ? `${(error as { code?: string }).code ?? error.name}: ${error.message}`
+    : String(error);
 }
-

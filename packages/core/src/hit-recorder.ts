@@ -55,7 +55,11 @@ export class HitRecorder {
     try {
       if (this.driver.recordHits) await this.driver.recordHits(hits);
       else {
-        await Promise.all(hits.flatMap(({ imageId, hits: count, accessedAt }) => Array.from({ length: count }, () => this.driver.recordHit(imageId, accessedAt))));
+        await Promise.all(
+          hits.flatMap(({ imageId, hits: count, accessedAt }) =>
+            Array.from({ length: count }, () => this.driver.recordHit(imageId, accessedAt)),
+          ),
+        );
       }
     } catch (error) {
       this.logger.warn({ images: hits.length, err: String(error) }, 'could not record cache hits');

@@ -84,8 +84,10 @@ export function resolveSettings(options: ImageCacheOptions): CacheSettings {
   const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE;
   const stallTime = options.stallTime ?? DEFAULT_STALL_TIME;
   const checksumAlgorithm = options.checksumAlgorithm ?? 'sha256';
-  if (typeof options.dir !== 'string' || options.dir.length === 0) throw new InvalidOptionError('dir', 'a cache directory is required');
-  if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw new InvalidOptionError('maxSize', 'must be a whole number of bytes, 0 or more');
+  if (typeof options.dir !== 'string' || options.dir.length === 0)
+    throw new InvalidOptionError('dir', 'a cache directory is required');
+  if (!Number.isSafeInteger(maxSize) || maxSize < 0)
+    throw new InvalidOptionError('maxSize', 'must be a whole number of bytes, 0 or more');
   assertStallTime(stallTime);
   assertChecksumAlgorithm(checksumAlgorithm);
   return {
@@ -101,7 +103,8 @@ export function resolveSettings(options: ImageCacheOptions): CacheSettings {
 
 /** @throws {InvalidOptionError} unless `stallTime` is a finite number of seconds, 0 or more. */
 export function assertStallTime(stallTime: number): void {
-  if (!Number.isFinite(stallTime) || stallTime < 0) throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
+  if (!Number.isFinite(stallTime) || stallTime < 0)
+    throw new InvalidOptionError('stallTime', 'must be a number of seconds, 0 or more');
 }
 
 /** The public view of a driver's entry (dates instead of epoch milliseconds). */
@@ -115,4 +118,3 @@ export function toCachedImage(entry: CacheEntry): CachedImage {
     checksum: entry.checksum,
   };
 }
-

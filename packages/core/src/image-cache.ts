@@ -8,7 +8,16 @@ import { cleanDirectories, type CleanResult } from './clean.js';
 import { Fill, type ImageSource } from './fill.js';
 import { FillRegistry, type FillOutcome, type FillSource, type FillStartResult } from './fill-registry.js';
 import { HitRecorder } from './hit-recorder.js';
-import { assertStallTime, resolveSettings, toCachedImage, type CacheSettings, type CachedImage, type FillOptions, type ImageCacheOptions, type ReadOptions } from './image-cache-options.js';
+import {
+  assertStallTime,
+  resolveSettings,
+  toCachedImage,
+  type CacheSettings,
+  type CachedImage,
+  type FillOptions,
+  type ImageCacheOptions,
+  type ReadOptions,
+} from './image-cache-options.js';
 import { streamImage } from './image-stream.js';
 import { assertValidImageId } from './image-id.js';
 import { assertImageSource } from './image-source.js';
@@ -81,7 +90,14 @@ export class ImageCache {
       isCached: async (imageId) => (await this.driver.get(imageId)) !== null,
       createFill: (imageId, source) => this.createFill(imageId, source),
     });
-    this.removal = new Removal({ layout, driver, logger: settings.logger, fills: this.fills, openFiles: this.openFiles, hits: this.hits });
+    this.removal = new Removal({
+      layout,
+      driver,
+      logger: settings.logger,
+      fills: this.fills,
+      openFiles: this.openFiles,
+      hits: this.hits,
+    });
   }
 
   /**
@@ -202,7 +218,11 @@ export class ImageCache {
    * {@link FillOutcome}. A fill runs to its end whoever stops reading.
    * @throws {InvalidImageIdError | CacheClosedError} before anything runs; what `start` throws.
    */
-  async fill<D>(imageId: string, start: () => Promise<FillStartResult<D>>, options: { join?: boolean } = {}): Promise<FillOutcome<D>> {
+  async fill<D>(
+    imageId: string,
+    start: () => Promise<FillStartResult<D>>,
+    options: { join?: boolean } = {},
+  ): Promise<FillOutcome<D>> {
     this.assertUsable(imageId);
     return this.fills.begin(imageId, start, options);
   }
@@ -315,7 +335,12 @@ export class ImageCache {
    * @throws {InvalidImageIdError | InvalidChecksumError} synchronously, before anything is
    * read; a TypeError when `source` is not an iterable (a checksum passed second).
    */
-  getCachingIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): AsyncIterable<Uint8Array> {
+  getCachingIter(
+    imageId: string,
+    source: ImageSource,
+    checksum?: string | null,
+    options: FillOptions = {},
+  ): AsyncIterable<Uint8Array> {
     this.assertUsable(imageId);
     assertImageSource(source, 'getCachingIter');
     return cachingIter(this, imageId, source, checksum, options);
@@ -327,14 +352,24 @@ export class ImageCache {
    * @throws {ChecksumMismatchError | SizeMismatchError | FillAbortedError} or the source's
    * error, or the disk's error; nothing is cached then.
    */
-  async cacheImageIter(imageId: string, source: ImageSource, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
+  async cacheImageIter(
+    imageId: string,
+    source: ImageSource,
+    checksum?: string | null,
+    options: FillOptions = {},
+  ): Promise<boolean> {
     this.assertUsable(imageId);
     assertImageSource(source, 'cacheImageIter');
     return cacheFromSource(this, imageId, source, checksum, options);
   }
 
   /** Caches an image from a local file. @returns and @throws as {@link cacheImageIter}. */
-  async cacheImageFile(imageId: string, path: string, checksum?: string | null, options: FillOptions = {}): Promise<boolean> {
+  async cacheImageFile(
+    imageId: string,
+    path: string,
+    checksum?: string | null,
+    options: FillOptions = {},
+  ): Promise<boolean> {
     this.assertUsable(imageId);
     return cacheFromFile(this, imageId, path, checksum, options);
   }
@@ -349,7 +384,10 @@ export class ImageCache {
     this.assertUsable(imageId);
     const image = await this.openFiles.acquire(imageId, () => this.entry(imageId));
     if (image === null || typeof image === 'object') return image;
-    await this.removal.dropDamaged(imageId, image === 'missing' ? 'file is missing' : 'file size differs from its metadata');
+    await this.removal.dropDamaged(
+      imageId,
+      image === 'missing' ? 'file is missing' : 'file size differs from its metadata',
+    );
     return null;
   }
 

@@ -29,7 +29,8 @@ export function assertValidImageId(value: unknown): asserts value is string {
 function reasonFor(value: unknown): string {
   if (typeof value !== 'string') return 'it is not a string';
   if (value.length === 0) return 'it is empty';
-  if (value.length > MAX_IMAGE_ID_LENGTH) return `it is ${value.length} characters long (at most ${MAX_IMAGE_ID_LENGTH})`;
+  if (value.length > MAX_IMAGE_ID_LENGTH)
+    return `it is ${value.length} characters long (at most ${MAX_IMAGE_ID_LENGTH})`;
   if (value === '.' || value === '..') return 'it names a directory';
   if (/[/\\]/.test(value)) return 'it contains a path separator';
   if (value.includes('\0')) return 'it contains a NUL character';

@@ -7,7 +7,8 @@ import type { ImageSource } from './fill.js';
  * @throws {TypeError} when `source` is not an iterable of chunks.
  */
 export function assertImageSource(source: unknown, method: string): asserts source is ImageSource {
-  const iterable = typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source);
+  const iterable =
+    typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source);
   if (iterable) return;
   throw new TypeError(
     `${method}(imageId, source, checksum?) takes the image source second and the checksum third; got ${source === null ? 'null' : typeof source} as the source.`,

@@ -7,8 +7,13 @@
  * @throws the first error a task threw, once every item has been tried: a failure never
  *   leaves the rest untried (so cleanups such as releasing locks always run to the end).
  */
-export async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a whole number, 1 or more; got ${limit}`);
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<unknown>,
+): Promise<void> {
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new RangeError(`limit must be a whole number, 1 or more; got ${limit}`);
   let next = 0;
   const failures: unknown[] = [];
   const worker = async (): Promise<void> => {
@@ -30,7 +35,11 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, task
  * @returns the results in the order of `items`.
  * @throws as {@link forEachLimited}.
  */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   const indexes = items.map((_, index) => index);
   await forEachLimited(indexes, limit, async (index) => {

@@ -1,6 +1,12 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { DRIVER_CONTRACT_VERSION, type CreateDriver, type Driver, type DriverContext, type DriverFactory } from './driver.js';
+import {
+  DRIVER_CONTRACT_VERSION,
+  type CreateDriver,
+  type Driver,
+  type DriverContext,
+  type DriverFactory,
+} from './driver.js';
 import { driverContractProblems } from './driver-problems.js';
 import {
   DriverConfigError,
@@ -73,7 +79,8 @@ export async function loadDriver(options: LoadDriverOptions): Promise<LoadedDriv
     const create = await importCreate(packageName, options);
     return { driver: await openWith(() => create(driverOptions ?? {}), context, spec, packageName) };
   } catch (error) {
-    const usable = ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_NOT_FOUND') || ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG');
+    const usable =
+      ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_NOT_FOUND') || ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG');
     const isDefault = typeof spec === 'string' && driverPackageName(spec) === DEFAULT_DRIVER_PACKAGE;
     if (!fallback || !usable || isDefault) throw error;
     context.logger.warn(
@@ -90,13 +97,19 @@ export async function loadDriver(options: LoadDriverOptions): Promise<LoadedDriv
  * and options go only with a name.
  * @throws {InvalidOptionError} for a malformed name, or options given with a factory or object.
  */
-export function checkDriverSpec(spec: DriverSpec | undefined, driverOptions: Readonly<Record<string, unknown>> | undefined): void {
+export function checkDriverSpec(
+  spec: DriverSpec | undefined,
+  driverOptions: Readonly<Record<string, unknown>> | undefined,
+): void {
   if (typeof spec === 'string') {
     driverPackageName(spec);
     return;
   }
   if (spec !== undefined && driverOptions !== undefined && Object.keys(driverOptions).length > 0) {
-    throw new InvalidOptionError('driverOptions', "they apply only to a driver named by package; pass them to the driver's create<Name>Driver(options) instead");
+    throw new InvalidOptionError(
+      'driverOptions',
+      "they apply only to a driver named by package; pass them to the driver's create<Name>Driver(options) instead",
+    );
   }
 }
 
@@ -112,10 +125,16 @@ export function driverPackageName(name: string): string {
   return packageName;
 }
 
-async function importCreate(packageName: string, options: LoadDriverOptions): Promise<CreateDriver<Record<string, unknown>>> {
+async function importCreate(
+  packageName: string,
+  options: LoadDriverOptions,
+): Promise<CreateDriver<Record<string, unknown>>> {
   const module = (await importPackage(packageName, options)) as { default?: unknown } | null;
   if (typeof module?.default !== 'function') {
-    throw new DriverContractError(packageName, 'the package has no default export; export create<Name>Driver(options) as the default');
+    throw new DriverContractError(
+      packageName,
+      'the package has no default export; export create<Name>Driver(options) as the default',
+    );
   }
   return module.default as CreateDriver<Record<string, unknown>>;
 }
@@ -156,7 +175,12 @@ function isMissingPackage(error: unknown, packageName: string): boolean {
  * Makes the factory (`create<Name>Driver(options)`, where options are checked) and opens it.
  * `packageName` is set for a driver loaded by name, whose default export must return a factory.
  */
-async function openWith(makeFactory: () => unknown, context: DriverContext, label: string, packageName?: string): Promise<Driver> {
+async function openWith(
+  makeFactory: () => unknown,
+  context: DriverContext,
+  label: string,
+  packageName?: string,
+): Promise<Driver> {
   let driver: Driver;
   try {
     const factory = makeFactory();

@@ -76,7 +76,14 @@ export function parseWorkFileName(name: string): ClaimName | null {
  */
 export type QuarantineCause = 'failed' | 'abandoned' | 'foreign' | 'resized' | 'corrupt' | 'orphan';
 
-const QUARANTINE_CAUSES: ReadonlySet<string> = new Set<QuarantineCause>(['failed', 'abandoned', 'foreign', 'resized', 'corrupt', 'orphan']);
+const QUARANTINE_CAUSES: ReadonlySet<string> = new Set<QuarantineCause>([
+  'failed',
+  'abandoned',
+  'foreign',
+  'resized',
+  'corrupt',
+  'orphan',
+]);
 
 /**
  * Name of a quarantined file: `<key>~<cause>-<random>`. `subject` is the image id, a key

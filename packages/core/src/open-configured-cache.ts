@@ -38,15 +38,26 @@ export interface OpenConfiguredCacheOptions {
  * warning, not a failure: the cache itself works.
  * @throws what {@link ImageCache.open} throws.
  */
-export async function openConfiguredCache(settings: CacheSettings, options: OpenConfiguredCacheOptions): Promise<ImageCache> {
+export async function openConfiguredCache(
+  settings: CacheSettings,
+  options: OpenConfiguredCacheOptions,
+): Promise<ImageCache> {
   const layout = new CacheLayout(settings.dir);
   // A cache exists once its images directory does; an empty directory (systemd's
   // CacheDirectory=, a fresh volume) is still to be created.
-  const creating = options.rememberBudget === 'at-creation' && !(await stat(layout.imagesDir).then(() => true, () => false));
+  const creating =
+    options.rememberBudget === 'at-creation' &&
+    !(await stat(layout.imagesDir).then(
+      () => true,
+      () => false,
+    ));
   const cache = await ImageCache.open({ ...settings, importer: options.importer, logger: options.logger });
   if (options.rememberBudget === 'always' || creating) {
     await rememberBudget(layout.root, settings.maxSize, options.program).catch((error: unknown) => {
-      options.logger.warn({ err: (error as Error).message, dir: layout.root }, 'could not record the cache budget in the directory');
+      options.logger.warn(
+        { err: (error as Error).message, dir: layout.root },
+        'could not record the cache budget in the directory',
+      );
     });
   }
   return cache;

@@ -86,7 +86,8 @@ export class OpenFiles {
       // thread-pool hand-off of an async one costs five futex calls and two thread switches
       // per hit (measured with strace -c). The cache directory is local by design.
       const info = statSync(path, { throwIfNoEntry: false });
-      if (info && info.ino === cached.ino && info.size === cached.entry.size && !cached.retired) return this.use(cached);
+      if (info && info.ino === cached.ino && info.size === cached.entry.size && !cached.retired)
+        return this.use(cached);
       this.retire(imageId);
     }
     const entry = await load();

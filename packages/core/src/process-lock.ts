@@ -53,7 +53,8 @@ export async function takeProcessLock(layout: CacheLayout, driverName: string): 
       if (errnoCode(error) !== 'EEXIST') throw error;
     }
     const current = await readOwner(path);
-    if (current !== null && isLive(path, current)) throw new DirectoryInUseError(layout.root, driverName, current.pid, current.since);
+    if (current !== null && isLive(path, current))
+      throw new DirectoryInUseError(layout.root, driverName, current.pid, current.since);
     await removeStale(path, current);
   }
   throw new DirectoryInUseError(layout.root, driverName, null, null);
@@ -97,7 +98,9 @@ async function readOwner(path: string): Promise<LockOwner | null> {
   }
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, driver: String(parsed.driver), since: String(parsed.since) } : null;
+    return typeof parsed.pid === 'number'
+      ? { pid: parsed.pid, driver: String(parsed.driver), since: String(parsed.since) }
+      : null;
   } catch {
     return null;
   }

@@ -61,7 +61,10 @@ export async function evict(layout: CacheLayout, driver: Driver, victims: readon
   const result: PruneResult = { files: 0, bytes: 0 };
   for (let start = 0; start < victims.length; start += EVICT_BATCH) {
     const batch = victims.slice(start, start + EVICT_BATCH);
-    const { locks, free } = await lockVictims(layout, batch.map((entry) => entry.imageId));
+    const { locks, free } = await lockVictims(
+      layout,
+      batch.map((entry) => entry.imageId),
+    );
     try {
       const taken = batch.filter((entry) => free.has(entry.imageId));
       await forEachLimited(taken, UNLINK_CONCURRENCY, (entry) => removeFile(layout.imagePath(entry.imageId)));

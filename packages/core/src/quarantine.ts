@@ -14,7 +14,12 @@ import { parseQuarantineName, quarantineName, type QuarantineCause } from './nam
  *   when the file could not be moved and was deleted instead; null when it was already gone.
  * @throws the filesystem error when the file can be neither moved nor deleted.
  */
-export async function quarantineFile(layout: CacheLayout, path: string, subject: string, cause: QuarantineCause): Promise<{ movedTo: string | null } | null> {
+export async function quarantineFile(
+  layout: CacheLayout,
+  path: string,
+  subject: string,
+  cause: QuarantineCause,
+): Promise<{ movedTo: string | null } | null> {
   const name = quarantineName(subject, cause);
   try {
     await rename(path, join(layout.invalidDir, name));

@@ -34,7 +34,12 @@ export interface ReconcileReport {
  * the cause. Images that a live process holds a claim on are left to it (claims.ts): other
  * processes may share the directory and be committing them right now.
  */
-export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: ChecksumAlgorithm, logger: Logger): Promise<ReconcileReport> {
+export async function reconcile(
+  layout: CacheLayout,
+  driver: Driver,
+  algorithm: ChecksumAlgorithm,
+  logger: Logger,
+): Promise<ReconcileReport> {
   const log = new RepairLog(logger, 'startup reconcile');
 
   for (const name of await readdir(layout.incompleteDir)) {
@@ -50,7 +55,9 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
     const subject = owner?.key ?? name;
     const cause = owner ? 'abandoned' : 'foreign';
     const moved = await quarantineFile(layout, path, subject, cause);
-    const reason = owner ? `unfinished write of process ${owner.pid}, which is gone` : 'a file the cache did not create, in incomplete/';
+    const reason = owner
+      ? `unfinished write of process ${owner.pid}, which is gone`
+      : 'a file the cache did not create, in incomplete/';
     if (moved) log.record({ action: 'quarantined', imageId: subject, cause, reason, movedTo: moved.movedTo });
   }
 
@@ -62,7 +69,14 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
     const path = join(layout.imagesDir, name);
     if (!isValidImageId(name)) {
       const moved = await quarantineFile(layout, path, name, 'foreign');
-      if (moved) log.record({ action: 'quarantined', imageId: name, cause: 'foreign', reason: 'a file name that is not an image id, in images/', movedTo: moved.movedTo });
+      if (moved)
+        log.record({
+          action: 'quarantined',
+          imageId: name,
+          cause: 'foreign',
+          reason: 'a file name that is not an image id, in images/',
+          movedTo: moved.movedTo,
+        });
       continue;
     }
     const info = await statIfPresent(path);
@@ -83,7 +97,12 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
     if (kept?.value) cached.add(name);
   }
 
-  await dropMissing(layout, driver, log, [...entries.keys()].filter((imageId) => !seen.has(imageId)));
+  await dropMissing(
+    layout,
+    driver,
+    log,
+    [...entries.keys()].filter((imageId) => !seen.has(imageId)),
+  );
 
   // A crash between commit and dequeue leaves a marker for a cached image.
   for (const name of await readdir(layout.queueDir)) {
@@ -105,7 +124,13 @@ export async function reconcile(layout: CacheLayout, driver: Driver, algorithm: 
  * Decides, under the image's lock, about a file whose metadata is missing or disagrees.
  * @returns whether the file stays in images/.
  */
-async function settleFile(layout: CacheLayout, driver: Driver, algorithm: ChecksumAlgorithm, log: RepairLog, imageId: string): Promise<boolean> {
+async function settleFile(
+  layout: CacheLayout,
+  driver: Driver,
+  algorithm: ChecksumAlgorithm,
+  log: RepairLog,
+  imageId: string,
+): Promise<boolean> {
   const path = layout.imagePath(imageId);
   const info = await statIfPresent(path);
   if (!info) return false;
@@ -130,8 +155,14 @@ async function settleFile(layout: CacheLayout, driver: Driver, algorithm: Checks
     if (errnoCode(error) === 'ENOENT') return false;
     throw error;
   }
-  await driver.commit({ imageId, size: hashed.size, checksum: `${algorithm}:${hashed.hex}`, lastModified: nextTimestamp() });
-  const reason = 'complete file without metadata (a commit interrupted after the file was placed): re-hashed and recorded';
+  await driver.commit({
+    imageId,
+    size: hashed.size,
+    checksum: `${algorithm}:${hashed.hex}`,
+    lastModified: nextTimestamp(),
+  });
+  const reason =
+    'complete file without metadata (a commit interrupted after the file was placed): re-hashed and recorded';
   log.record({ action: 'adopted', imageId, cause: 'unrecorded', reason });
   return true;
 }
@@ -152,7 +183,12 @@ async function dropMissing(layout: CacheLayout, driver: Driver, log: RepairLog, 
     if (gone.length === 0) return;
     await driver.remove(gone);
     for (const imageId of gone) {
-      log.record({ action: 'dropped', imageId, cause: 'missing', reason: 'metadata without a file (deleted behind the cache, or a removal interrupted)' });
+      log.record({
+        action: 'dropped',
+        imageId,
+        cause: 'missing',
+        reason: 'metadata without a file (deleted behind the cache, or a removal interrupted)',
+      });
     }
   } finally {
     await releaseClaims(locks);

@@ -33,13 +33,18 @@ export class RepairLog {
 
   record(repair: Repair): void {
     this.repairs.push(repair);
-    if (this.repairs.length <= LOGGED_ONE_BY_ONE) this.logger.warn({ ...repair }, `${this.pass}: ${describeRepair(repair)}`);
+    if (this.repairs.length <= LOGGED_ONE_BY_ONE)
+      this.logger.warn({ ...repair }, `${this.pass}: ${describeRepair(repair)}`);
   }
 
   /** Logs how many repairs were not logged one by one, if any. */
   summarise(): void {
     const unlogged = this.repairs.length - LOGGED_ONE_BY_ONE;
-    if (unlogged > 0) this.logger.warn({ repairs: this.repairs.length }, `${this.pass}: ${unlogged} more repairs not logged one by one (see its report)`);
+    if (unlogged > 0)
+      this.logger.warn(
+        { repairs: this.repairs.length },
+        `${this.pass}: ${unlogged} more repairs not logged one by one (see its report)`,
+      );
   }
 }
 

@@ -58,15 +58,24 @@ export function parseSize(value: string | number, setting: string): number {
   const match = QUANTITY.exec(value);
   const multiplier = match ? BYTES_PER_UNIT[match[2]!.toLowerCase()] : undefined;
   if (!match || multiplier === undefined) {
-    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB`);
+    throw new InvalidSettingError(
+      setting,
+      value,
+      `${JSON.stringify(value)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB`,
+    );
   }
   // A fraction of a unit is a whole number of bytes or close to it (`1.5G`); a fraction of
   // one byte is a mistake (`1.5` for 1.5 GiB), never rounded down to a byte.
   if (multiplier === 1 && match[1]!.includes('.')) {
-    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G`);
+    throw new InvalidSettingError(
+      setting,
+      value,
+      `${JSON.stringify(value)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G`,
+    );
   }
   const bytes = Math.floor(Number(match[1]) * multiplier);
-  if (!Number.isSafeInteger(bytes)) throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is too large`);
+  if (!Number.isSafeInteger(bytes))
+    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is too large`);
   return bytes;
 }
 
@@ -84,7 +93,11 @@ export function parseDuration(value: string | number, setting: string): number {
   const match = QUANTITY.exec(value);
   const perUnit = match ? SECONDS_PER_UNIT[match[2]!.toLowerCase()] : undefined;
   if (!match || perUnit === undefined) {
-    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is not a duration; use seconds or a unit, e.g. 3600, 90s, 30m, 24h, 1d`);
+    throw new InvalidSettingError(
+      setting,
+      value,
+      `${JSON.stringify(value)} is not a duration; use seconds or a unit, e.g. 3600, 90s, 30m, 24h, 1d`,
+    );
   }
   return Number(match[1]) * perUnit;
 }

@@ -58,7 +58,11 @@ export function parseDriverName(value: string, setting: string): string {
     return value;
   } catch {
     const names = Object.keys(FIRST_PARTY_DRIVERS).join(', ');
-    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is neither ${names} nor an npm package name`);
+    throw new InvalidSettingError(
+      setting,
+      value,
+      `${JSON.stringify(value)} is neither ${names} nor an npm package name`,
+    );
   }
 }
 
@@ -115,8 +119,37 @@ export const CACHE_SETTINGS = {
  * point both at one file. A server test keeps this list equal to the server's own.
  */
 export const SERVER_ONLY_SETTINGS = [
-  'origin', 'host', 'port', 'minFree', 'adminToken', 'adminTokenFile', 'originToken', 'originTokenFile', 'public', 'authTtl', 'authStale',
-  'prefetchConcurrency', 'maintenanceInterval', 'rangeMiss', 'accelRedirect', 'trustProxy', 'logLevel', 'logFormat', 'originConnectTimeout',
-  'originHeaderTimeout', 'originIdleTimeout', 'originCaFile', 'originCertFile', 'originKeyFile', 'cluster', 'advertiseUrl', 'clusterSecret',
-  'clusterSecretFile', 'clusterWeight', 'clusterCopy', 'clusterHotHits', 'clusterHeartbeat', 'clusterDeadAfter',
+  'origin',
+  'host',
+  'port',
+  'minFree',
+  'adminToken',
+  'adminTokenFile',
+  'originToken',
+  'originTokenFile',
+  'public',
+  'authTtl',
+  'authStale',
+  'prefetchConcurrency',
+  'maintenanceInterval',
+  'rangeMiss',
+  'accelRedirect',
+  'trustProxy',
+  'logLevel',
+  'logFormat',
+  'originConnectTimeout',
+  'originHeaderTimeout',
+  'originIdleTimeout',
+  'originCaFile',
+  'originCertFile',
+  'originKeyFile',
+  'cluster',
+  'advertiseUrl',
+  'clusterSecret',
+  'clusterSecretFile',
+  'clusterWeight',
+  'clusterCopy',
+  'clusterHotHits',
+  'clusterHeartbeat',
+  'clusterDeadAfter',
 ] as const;

@@ -77,7 +77,8 @@ async function verifyEntry(context: VerifyContext, log: RepairLog, entry: CacheE
     context.onDropped?.(imageId);
     // File first, then metadata: a crash in between leaves an entry without a file (dropped
     // at the next start), never a bad file without metadata (which would be adopted).
-    const moved = reason === 'file is missing' ? null : await quarantineFile(layout, layout.imagePath(imageId), imageId, 'corrupt');
+    const moved =
+      reason === 'file is missing' ? null : await quarantineFile(layout, layout.imagePath(imageId), imageId, 'corrupt');
     await driver.remove([imageId]);
     if (moved) log.record({ action: 'quarantined', imageId, cause: 'corrupt', reason, movedTo: moved.movedTo });
     else log.record({ action: 'dropped', imageId, cause: 'missing', reason });
@@ -95,7 +96,12 @@ const LOCK_RETRY_MS = 10;
  * Runs `task` under the image's lock, retrying briefly while another process holds it.
  * @returns `{ value: null }` without running it once `stillNeeded` says the work is moot; null when the lock stayed taken.
  */
-async function withLockSoon<T>(layout: CacheLayout, imageId: string, stillNeeded: () => Promise<boolean>, task: () => Promise<T | null>): Promise<{ value: T | null } | null> {
+async function withLockSoon<T>(
+  layout: CacheLayout,
+  imageId: string,
+  stillNeeded: () => Promise<boolean>,
+  task: () => Promise<T | null>,
+): Promise<{ value: T | null } | null> {
   for (let attempt = 1; ; attempt++) {
     const outcome = await withLock(layout, imageId, task);
     if (outcome) return outcome;
@@ -106,7 +112,12 @@ async function withLockSoon<T>(layout: CacheLayout, imageId: string, stillNeeded
 }
 
 /** A file without metadata cannot be checked against anything: it is not served, so move it aside. */
-async function quarantineOrphans(context: VerifyContext, log: RepairLog, known: Set<string>, result: VerifyResult): Promise<void> {
+async function quarantineOrphans(
+  context: VerifyContext,
+  log: RepairLog,
+  known: Set<string>,
+  result: VerifyResult,
+): Promise<void> {
   const { layout, driver } = context;
   for (const name of await readdir(layout.imagesDir)) {
     if (known.has(name) || context.isBeingCachedHere(name)) continue;
@@ -122,7 +133,9 @@ async function quarantineOrphans(context: VerifyContext, log: RepairLog, known: 
     }
     // Under the lock no writer can be between placing this file and committing its
     // metadata, so metadata missing now stays missing.
-    const outcome = await withLock(layout, name, async () => ((await driver.get(name)) ? null : quarantineFile(layout, path, name, 'orphan')));
+    const outcome = await withLock(layout, name, async () =>
+      (await driver.get(name)) ? null : quarantineFile(layout, path, name, 'orphan'),
+    );
     const moved = outcome?.value;
     if (!moved) continue;
     const reason = 'file has no metadata';

@@ -27,7 +27,9 @@ describe('cache directory creation', () => {
       expect(error).toBeInstanceOf(CacheDirectoryError);
       expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CACHE_DIR')).toBe(true);
       expect(error).toMatchObject({ path: dir, errno: 'EROFS' });
-      expect((error as Error).message).toContain(`Cannot use cache directory ${dir}: EROFS: the filesystem is mounted read-only`);
+      expect((error as Error).message).toContain(
+        `Cannot use cache directory ${dir}: EROFS: the filesystem is mounted read-only`,
+      );
     } finally {
       await mount.unmount();
     }
@@ -46,7 +48,9 @@ describe('cache directory creation', () => {
   });
 
   // Node's recursive mkdir retries this forever; the test's own timeout is the bound.
-  it('fails, without looping, where the filesystem refuses new directories (/proc)', { timeout: 10_000 }, async (context) => {
+  it('fails, without looping, where the filesystem refuses new directories (/proc)', {
+    timeout: 10_000,
+  }, async (context) => {
     if (!existsSync('/proc/self')) return context.skip('this host has no /proc');
     const error = await openError('/proc/imgcache');
     expect(error).toMatchObject({ code: 'ERR_IMGCACHE_CACHE_DIR', path: '/proc/imgcache', errno: 'ENOENT' });
@@ -73,7 +77,9 @@ describe('cache directory creation', () => {
   it('refuses a malformed driver name before creating anything', async () => {
     const root = await tempDir();
     const dir = join(root, 'cache');
-    await expect(ImageCache.open({ dir, driver: '../evil', logger: silentLogger })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(ImageCache.open({ dir, driver: '../evil', logger: silentLogger })).rejects.toBeInstanceOf(
+      InvalidOptionError,
+    );
     expect(existsSync(dir)).toBe(false);
   });
 });

@@ -25,7 +25,9 @@ describe('cacheImageIter and cacheImageFile', () => {
 
   it('a failing source rejects with its error and leaves only a quarantined file', async () => {
     const cache = await openCache();
-    await expect(cache.cacheImageIter('img', failingAfter(bytes(10_000), 3))).rejects.toThrow('origin connection reset');
+    await expect(cache.cacheImageIter('img', failingAfter(bytes(10_000), 3))).rejects.toThrow(
+      'origin connection reset',
+    );
     expect(await cache.isCached('img')).toBe(false);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
     expect(await listDir(cache.layout.imagesDir)).toEqual([]);
@@ -35,7 +37,9 @@ describe('cacheImageIter and cacheImageFile', () => {
 
   it('a short stream fails the size check', async () => {
     const cache = await openCache();
-    const error = await cache.cacheImageIter('img', [bytes(900)], null, { expectedSize: 1000 }).catch((e: unknown) => e);
+    const error = await cache
+      .cacheImageIter('img', [bytes(900)], null, { expectedSize: 1000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SizeMismatchError);
     expect((error as SizeMismatchError).actual).toBe(900);
     expect(await cache.isCached('img')).toBe(false);
@@ -49,7 +53,9 @@ describe('cacheImageIter and cacheImageFile', () => {
       controller.abort(new Error('client went away'));
       yield bytes(1000, 2);
     })();
-    await expect(cache.cacheImageIter('img', source, null, { signal: controller.signal })).rejects.toThrow(FillAbortedError);
+    await expect(cache.cacheImageIter('img', source, null, { signal: controller.signal })).rejects.toThrow(
+      FillAbortedError,
+    );
     expect(await cache.isCached('img')).toBe(false);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
   });
@@ -67,7 +73,11 @@ describe('cacheImageIter and cacheImageFile', () => {
     const path = join(dir, 'source.img');
     await writeFile(path, data);
     expect(await cache.cacheImageFile('img', path, digest('sha256', data))).toBe(true);
-    expect((await cache.getCachedImages())[0]).toMatchObject({ imageId: 'img', size: data.length, checksum: digest('sha256', data) });
+    expect((await cache.getCachedImages())[0]).toMatchObject({
+      imageId: 'img',
+      size: data.length,
+      checksum: digest('sha256', data),
+    });
     await expect(cache.cacheImageFile('missing', join(dir, 'nope'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -97,7 +107,8 @@ describe('one argument order: (imageId, source, checksum?)', () => {
       () => cache.getCachingIter('img', digest('md5', data) as never, [data] as never),
       () => cache.getCachingIter('img', null as never, [data] as never),
     ];
-    for (const call of swapped) expect(call).toThrow(/getCachingIter\(imageId, source, checksum\?\) takes the image source second/);
+    for (const call of swapped)
+      expect(call).toThrow(/getCachingIter\(imageId, source, checksum\?\) takes the image source second/);
     await expect(cache.cacheImageIter('img', digest('md5', data) as never)).rejects.toThrow(TypeError);
     expect(await cache.isCached('img')).toBe(false);
   });
@@ -136,7 +147,9 @@ describe('getCachingIter', () => {
 
   it('a failing source reaches the consumer (no silently short stream)', async () => {
     const cache = await openCache();
-    await expect(collect(cache.getCachingIter('img', failingAfter(bytes(10_000), 4)))).rejects.toThrow('origin connection reset');
+    await expect(collect(cache.getCachingIter('img', failingAfter(bytes(10_000), 4)))).rejects.toThrow(
+      'origin connection reset',
+    );
     expect(await cache.isCached('img')).toBe(false);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
   });

@@ -4,7 +4,10 @@ import { bytes, digest, openCache } from './helpers.js';
 
 describe('checksums', () => {
   it('parses bare md5 and algorithm:hex, case-insensitively', () => {
-    expect(parseChecksum('D41D8CD98F00B204E9800998ECF8427E')).toEqual({ algorithm: 'md5', hex: 'd41d8cd98f00b204e9800998ecf8427e' });
+    expect(parseChecksum('D41D8CD98F00B204E9800998ECF8427E')).toEqual({
+      algorithm: 'md5',
+      hex: 'd41d8cd98f00b204e9800998ecf8427e',
+    });
     expect(parseChecksum(`SHA256:${'A'.repeat(64)}`)).toEqual({ algorithm: 'sha256', hex: 'a'.repeat(64) });
     expect(parseChecksum(`sha512:${'0'.repeat(128)}`).algorithm).toBe('sha512');
   });
@@ -15,12 +18,15 @@ describe('checksums', () => {
     }
   });
 
-  it.each(['md5', 'sha256', 'sha512'] as const)('verifies %s while streaming and records the configured digest', async (algorithm) => {
-    const cache = await openCache({ checksumAlgorithm: 'sha512' });
-    const data = bytes(300_000, 3);
-    expect(await cache.cacheImageIter('img', [data], digest(algorithm, data))).toBe(true);
-    expect((await cache.getCachedImages())[0]?.checksum).toBe(digest('sha512', data));
-  });
+  it.each(['md5', 'sha256', 'sha512'] as const)(
+    'verifies %s while streaming and records the configured digest',
+    async (algorithm) => {
+      const cache = await openCache({ checksumAlgorithm: 'sha512' });
+      const data = bytes(300_000, 3);
+      expect(await cache.cacheImageIter('img', [data], digest(algorithm, data))).toBe(true);
+      expect((await cache.getCachedImages())[0]?.checksum).toBe(digest('sha512', data));
+    },
+  );
 
   it('accepts the bare md5 form Glance stores', async () => {
     const cache = await openCache();

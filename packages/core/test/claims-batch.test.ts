@@ -108,7 +108,11 @@ describe.each(['sqlite', 'xattr'])('a batch with a victim another process is com
     let cache = await open(dir, driver);
     try {
       // 'img' sits in the middle of the least-recently-used order.
-      const ids = [...Array.from({ length: 10 }, (_, n) => `old-${n}`), 'img', ...Array.from({ length: 10 }, (_, n) => `new-${n}`)];
+      const ids = [
+        ...Array.from({ length: 10 }, (_, n) => `old-${n}`),
+        'img',
+        ...Array.from({ length: 10 }, (_, n) => `new-${n}`),
+      ];
       for (const id of ids) {
         const data = imageBytes(id, 1000) as Buffer;
         expect(await cache.cacheImageIter(id, [data], sha256(data))).toBe(true);
@@ -122,7 +126,10 @@ describe.each(['sqlite', 'xattr'])('a batch with a victim another process is com
 
       cache = await open(dir, driver);
       expect(cache.reconcileReport.repairs).toEqual([]);
-      expect(await cache.getCachedImage('img')).toMatchObject({ size: NEW_SIZE, checksum: sha256(imageBytes('img', NEW_SIZE)) });
+      expect(await cache.getCachedImage('img')).toMatchObject({
+        size: NEW_SIZE,
+        checksum: sha256(imageBytes('img', NEW_SIZE)),
+      });
       expect(await cache.verify()).toEqual({ checked: 1, failed: [] });
       expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
     } finally {

@@ -23,33 +23,36 @@ const steps: Record<string, (cache: ImageCache, imageId: string) => Promise<unkn
 
 describe.each(['sqlite', 'xattr'])('maintenance while another process commits (%s driver)', (driver) => {
   describe.each(['fresh', 'replace'] as const)('%s image', (mode) => {
-    it.each(Object.keys(steps))('%s leaves the committing writer alone, and its image is cached intact', async (step) => {
-      const dir = await tempDir();
-      const imageId = 'img';
-      let cache = await open(dir, driver);
-      try {
-        if (mode === 'replace') {
-          const old = imageBytes(imageId, 1000) as Buffer;
-          expect(await cache.cacheImageIter(imageId, [old], sha256(old))).toBe(true);
-        }
-        const writer = await pausedWriter(dir, driver, imageId, NEW_SIZE, mode);
-        await steps[step]!(cache, imageId);
-        // The placed file is untouched and still claimed.
-        expect((await readFile(cache.layout.imagePath(imageId))).length).toBe(NEW_SIZE);
-        expect((await readdir(cache.layout.incompleteDir)).filter((name) => name.endsWith('.lock'))).toHaveLength(1);
-        expect(await writer.resume()).toContain('done true');
-        await cache.close();
+    it.each(Object.keys(steps))(
+      '%s leaves the committing writer alone, and its image is cached intact',
+      async (step) => {
+        const dir = await tempDir();
+        const imageId = 'img';
+        let cache = await open(dir, driver);
+        try {
+          if (mode === 'replace') {
+            const old = imageBytes(imageId, 1000) as Buffer;
+            expect(await cache.cacheImageIter(imageId, [old], sha256(old))).toBe(true);
+          }
+          const writer = await pausedWriter(dir, driver, imageId, NEW_SIZE, mode);
+          await steps[step]!(cache, imageId);
+          // The placed file is untouched and still claimed.
+          expect((await readFile(cache.layout.imagePath(imageId))).length).toBe(NEW_SIZE);
+          expect((await readdir(cache.layout.incompleteDir)).filter((name) => name.endsWith('.lock'))).toHaveLength(1);
+          expect(await writer.resume()).toContain('done true');
+          await cache.close();
 
-        cache = await open(dir, driver);
-        expect(cache.reconcileReport.repairs).toEqual([]);
-        const data = imageBytes(imageId, NEW_SIZE) as Buffer;
-        expect(await cache.getCachedImage(imageId)).toMatchObject({ size: NEW_SIZE, checksum: sha256(data) });
-        expect(sha256(await readFile(cache.layout.imagePath(imageId)))).toBe(sha256(data));
-        expect(await cache.verify()).toEqual({ checked: 1, failed: [] });
-        expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
-      } finally {
-        await cache.close();
-      }
-    });
+          cache = await open(dir, driver);
+          expect(cache.reconcileReport.repairs).toEqual([]);
+          const data = imageBytes(imageId, NEW_SIZE) as Buffer;
+          expect(await cache.getCachedImage(imageId)).toMatchObject({ size: NEW_SIZE, checksum: sha256(data) });
+          expect(sha256(await readFile(cache.layout.imagePath(imageId)))).toBe(sha256(data));
+          expect(await cache.verify()).toEqual({ checked: 1, failed: [] });
+          expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
+        } finally {
+          await cache.close();
+        }
+      },
+    );
   });
 });

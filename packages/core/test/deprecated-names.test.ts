@@ -8,9 +8,12 @@ describe('deprecated names', () => {
   it('Fill.tempPath is the work file, in incomplete/', async () => {
     const cache = await openCache();
     const data = bytes(200_000, 31);
-    const outcome = await cache.fill('img', async (): Promise<FillStartResult<never>> => ({
-      source: { body: chunked(data, 50_000), size: data.length, checksum: digest('sha256', data) },
-    }));
+    const outcome = await cache.fill(
+      'img',
+      async (): Promise<FillStartResult<never>> => ({
+        source: { body: chunked(data, 50_000), size: data.length, checksum: digest('sha256', data) },
+      }),
+    );
     if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
     expect(outcome.fill.tempPath).toBe(outcome.fill.workFilePath);
     expect(dirname(outcome.fill.workFilePath)).toBe(cache.layout.incompleteDir);

@@ -8,7 +8,12 @@ import { bytes, collect, digest, gatedCommit, openCache } from './helpers.js';
  */
 
 /** A source the test feeds chunk by chunk; `fail` breaks it like a dropped origin. */
-function handSource(): { source: AsyncIterable<Uint8Array>; push: (chunk: Uint8Array) => void; end: () => void; fail: (error: Error) => void } {
+function handSource(): {
+  source: AsyncIterable<Uint8Array>;
+  push: (chunk: Uint8Array) => void;
+  end: () => void;
+  fail: (error: Error) => void;
+} {
   const queued: (Uint8Array | Error | null)[] = [];
   let wake: (() => void) | undefined;
   const put = (item: Uint8Array | Error | null) => {
@@ -33,7 +38,8 @@ async function received(fill: Fill, count: number): Promise<void> {
 }
 
 const CHUNK = 256 * 1024;
-const split = (data: Buffer) => Array.from({ length: Math.ceil(data.length / CHUNK) }, (_, i) => data.subarray(i * CHUNK, (i + 1) * CHUNK));
+const split = (data: Buffer) =>
+  Array.from({ length: Math.ceil(data.length / CHUNK) }, (_, i) => data.subarray(i * CHUNK, (i + 1) * CHUNK));
 
 describe('readFill: a reader of a running fill', () => {
   it('joining at byte 0 before any byte arrived gets the whole image', async () => {

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readBuffers, type FillStartResult } from '../src/index.js';
 import { bytes, chunked, collect, digest, gatedCommit, listDir, openCache } from './helpers.js';
 
-const source = (data: Buffer, chunk = 64 * 1024, pauseMs = 0, checksum?: string) => async (): Promise<FillStartResult<never>> => ({
-  source: { body: chunked(data, chunk, pauseMs), size: data.length, checksum: checksum ?? digest('sha256', data) },
-});
+const source =
+  (data: Buffer, chunk = 64 * 1024, pauseMs = 0, checksum?: string) =>
+  async (): Promise<FillStartResult<never>> => ({
+    source: { body: chunked(data, chunk, pauseMs), size: data.length, checksum: checksum ?? digest('sha256', data) },
+  });
 
 describe('the fill primitive', () => {
   it('releases the whole body to readers once it is verified, before the commit', async () => {
@@ -81,7 +83,9 @@ describe('the fill primitive', () => {
     // disk, read through the pool. Each copies a chunk, then gives it back, as a socket
     // writer does once the kernel has the bytes.
     const readers = [outcome.fill.read(), outcome.fill.read()];
-    const firsts = await Promise.all(readers.map(async (reader) => Buffer.from((await reader.next()).value as Uint8Array)));
+    const firsts = await Promise.all(
+      readers.map(async (reader) => Buffer.from((await reader.next()).value as Uint8Array)),
+    );
     await outcome.fill.done;
     const readGivingBack = async (index: number) => {
       const parts: Buffer[] = [firsts[index]!];
@@ -140,9 +144,16 @@ describe('the fill primitive', () => {
       return { source: { body: chunked(data, 50_000, 1), size: data.length } };
     };
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => cache.fill('img', start)));
-    expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['declined', 'joined', 'joined', 'joined', 'joined']);
+    expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual([
+      'declined',
+      'joined',
+      'joined',
+      'joined',
+      'joined',
+    ]);
     expect(starts).toBe(2);
-    for (const outcome of outcomes) if (outcome.kind === 'joined') expect((await collect(outcome.fill.read())).equals(data)).toBe(true);
+    for (const outcome of outcomes)
+      if (outcome.kind === 'joined') expect((await collect(outcome.fill.read())).equals(data)).toBe(true);
   });
 
   it('a reader whose signal aborts stops at once without disturbing the fill', async () => {
@@ -161,17 +172,21 @@ describe('the fill primitive', () => {
     const cache = await openCache();
     const data = bytes(200_000, 11);
     const wrongMd5 = digest('md5', bytes(10));
-    const outcome = await cache.fill('img', async () => ({ source: { body: chunked(data), size: data.length, checksum: [digest('sha512', data), wrongMd5] } }));
+    const outcome = await cache.fill('img', async () => ({
+      source: { body: chunked(data), size: data.length, checksum: [digest('sha512', data), wrongMd5] },
+    }));
     if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
     await expect(collect(outcome.fill.read())).rejects.toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
     expect(await cache.isCached('img')).toBe(false);
   });
 
-  it("records the digest in the requested algorithm, and the Last-Modified taken when the fill began", async () => {
+  it('records the digest in the requested algorithm, and the Last-Modified taken when the fill began', async () => {
     const cache = await openCache({ checksumAlgorithm: 'sha256' });
     const data = bytes(300_000, 12);
     const checksum = [digest('sha512', data), digest('md5', data)];
-    const outcome = await cache.fill('img', async () => ({ source: { body: chunked(data, 30_000, 2), size: data.length, checksum, recordAlgorithm: 'md5' as const } }));
+    const outcome = await cache.fill('img', async () => ({
+      source: { body: chunked(data, 30_000, 2), size: data.length, checksum, recordAlgorithm: 'md5' as const },
+    }));
     if (outcome.kind !== 'joined') throw new Error(`unexpected ${outcome.kind}`);
     const announced = outcome.fill.lastModified;
     expect(await outcome.fill.done).toMatchObject({ checksum: digest('md5', data) });

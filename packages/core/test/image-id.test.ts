@@ -4,7 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { ImgcacheError, InvalidImageIdError, assertValidImageId, isValidImageId } from '../src/index.js';
 import { openCache, tempDir } from './helpers.js';
 
-const INVALID = ['', '.', '..', '../x', 'a/b', 'a\\b', 'a\0b', 'x'.repeat(256), 'ümlaut', 'a b', 'a~1', '%2e%2e%2f', '/etc/passwd'];
+const INVALID = [
+  '',
+  '.',
+  '..',
+  '../x',
+  'a/b',
+  'a\\b',
+  'a\0b',
+  'x'.repeat(256),
+  'ümlaut',
+  'a b',
+  'a~1',
+  '%2e%2e%2f',
+  '/etc/passwd',
+];
 
 describe('image ids', () => {
   it('accepts 1-255 characters of A-Z a-z 0-9 . _ -', () => {

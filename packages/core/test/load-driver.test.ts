@@ -18,7 +18,10 @@ import { capturingLogger, tempDir } from './helpers.js';
 async function installPackage(dir: string, name: string, source: string): Promise<void> {
   const root = join(dir, 'node_modules', name);
   await mkdir(root, { recursive: true });
-  await writeFile(join(root, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: { '.': { default: './index.js' } } }));
+  await writeFile(
+    join(root, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', type: 'module', exports: { '.': { default: './index.js' } } }),
+  );
   await writeFile(join(root, 'index.js'), source);
 }
 
@@ -55,7 +58,9 @@ describe('loading drivers', () => {
   });
 
   it('with fallback off, a missing package is an error that says what to install', async () => {
-    const error = await open({ driver: 'xattr', fallback: false, importer: (s) => import(`${s}-not-here`) }).catch((e: unknown) => e);
+    const error = await open({ driver: 'xattr', fallback: false, importer: (s) => import(`${s}-not-here`) }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ImgcacheError);
     expect((error as ImgcacheError).code).toBe('ERR_IMGCACHE_DRIVER_LOAD');
     const missing = await open({ driver: 'imgcache-driver-absent', fallback: false }).catch((e: unknown) => e);
@@ -82,15 +87,25 @@ describe('loading drivers', () => {
       `import { createMemoryDriver } from ${JSON.stringify(new URL('../dist/testing/index.js', import.meta.url).href)};
        export default createMemoryDriver;`,
     );
-    const { cache } = await open({ driver: 'imgcache-driver-example', fallback: false, resolveFrom: join(app, 'app.js') });
+    const { cache } = await open({
+      driver: 'imgcache-driver-example',
+      fallback: false,
+      resolveFrom: join(app, 'app.js'),
+    });
     expect(cache.driverName).toBe('memory');
     await cache.close();
   });
 
   it('fails loudly, without falling back, when an installed driver is broken', async () => {
     const app = await tempDir();
-    await installPackage(app, 'imgcache-driver-broken', `import 'native-binding-that-is-missing'; export default async () => ({});`);
-    const error = await open({ driver: 'imgcache-driver-broken', resolveFrom: join(app, 'app.js') }).catch((e: unknown) => e);
+    await installPackage(
+      app,
+      'imgcache-driver-broken',
+      `import 'native-binding-that-is-missing'; export default async () => ({});`,
+    );
+    const error = await open({ driver: 'imgcache-driver-broken', resolveFrom: join(app, 'app.js') }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DriverLoadError);
     expect((error as Error).message).toMatch(/native-binding-that-is-missing/);
   });
@@ -100,12 +115,14 @@ describe('loading drivers', () => {
     const error = await open({ driver: futureDriver }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DriverContractError);
     expect((error as Error).message).toMatch(new RegExp(`contract version ${DRIVER_CONTRACT_VERSION + 1}`));
-    const incomplete = await open({ driver: async () => ({ name: 'half', contractVersion: DRIVER_CONTRACT_VERSION }) as never }).catch((e: unknown) => e);
+    const incomplete = await open({
+      driver: async () => ({ name: 'half', contractVersion: DRIVER_CONTRACT_VERSION }) as never,
+    }).catch((e: unknown) => e);
     expect((incomplete as Error).message).toMatch(/no get\(\) method/);
     expect((incomplete as Error).message).toMatch(/does not declare capabilities\.multiProcess/);
   });
 
-  it('hands driverOptions to the named package\'s create function, and only to it', async () => {
+  it("hands driverOptions to the named package's create function, and only to it", async () => {
     const app = await tempDir();
     const memory = JSON.stringify(new URL('../dist/testing/index.js', import.meta.url).href);
     await installPackage(
@@ -114,7 +131,12 @@ describe('loading drivers', () => {
       `import { createMemoryDriver } from ${memory};
        export default (options = {}) => async (context) => Object.assign(await createMemoryDriver()(context), { name: 'options-' + options.label });`,
     );
-    const { cache } = await open({ driver: 'imgcache-driver-options', driverOptions: { label: 'seen' }, fallback: false, resolveFrom: join(app, 'app.js') });
+    const { cache } = await open({
+      driver: 'imgcache-driver-options',
+      driverOptions: { label: 'seen' },
+      fallback: false,
+      resolveFrom: join(app, 'app.js'),
+    });
     expect(cache.driverName).toBe('options-seen');
     await cache.close();
   });
@@ -132,13 +154,19 @@ describe('loading drivers', () => {
 
   it('refuses a package whose default export opens a driver itself (contract 1) as a contract error', async () => {
     const app = await tempDir();
-    await installPackage(app, 'imgcache-driver-old', `export default async (context) => { throw new Error('context.root is ' + context.root); };`);
-    const error = await open({ driver: 'imgcache-driver-old', resolveFrom: join(app, 'app.js') }).catch((e: unknown) => e);
+    await installPackage(
+      app,
+      'imgcache-driver-old',
+      `export default async (context) => { throw new Error('context.root is ' + context.root); };`,
+    );
+    const error = await open({ driver: 'imgcache-driver-old', resolveFrom: join(app, 'app.js') }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DriverContractError);
     expect((error as Error).message).toMatch(/returned a promise .*create<Name>Driver\(options\)/);
   });
 
-  it('falls back to SQLite with its own defaults, never the failed driver\'s options', async () => {
+  it("falls back to SQLite with its own defaults, never the failed driver's options", async () => {
     const app = await tempDir();
     await installPackage(
       app,
@@ -147,7 +175,11 @@ describe('loading drivers', () => {
        export default () => async () => { throw new DriverConfigError('picky', 'not here'); };`,
     );
     // Given to SQLite, this filename would put its database outside the cache root.
-    const { cache, dir } = await open({ driver: 'imgcache-driver-picky', driverOptions: { filename: '../elsewhere.sqlite' }, resolveFrom: join(app, 'app.js') });
+    const { cache, dir } = await open({
+      driver: 'imgcache-driver-picky',
+      driverOptions: { filename: '../elsewhere.sqlite' },
+      resolveFrom: join(app, 'app.js'),
+    });
     expect(cache.driverName).toBe('sqlite');
     await cache.close();
     expect(await readdir(dir)).toContain('cache.sqlite');

@@ -56,7 +56,14 @@ describe('delete', () => {
     expect(await cache.deleteCachedImage('incomplete')).toBe(false);
     expect(await readFile(join(cache.layout.root, 'cache.db'), 'utf8')).toBe('precious');
     // The memory driver serves one process: its directory lock sits beside the work directories.
-    expect(await listDir(cache.layout.root)).toEqual(['cache.db', 'images', 'incomplete', 'invalid', 'queue', 'single-process.lock']);
+    expect(await listDir(cache.layout.root)).toEqual([
+      'cache.db',
+      'images',
+      'incomplete',
+      'invalid',
+      'queue',
+      'single-process.lock',
+    ]);
   });
 });
 
@@ -94,7 +101,8 @@ describe('clean', () => {
 describe('verify', () => {
   it('quarantines a flipped byte, a truncation and a missing file', async () => {
     const cache = await openCache();
-    for (const id of ['good', 'flipped', 'truncated', 'missing']) await cache.cacheImageIter(id, [bytes(4096, id.length)]);
+    for (const id of ['good', 'flipped', 'truncated', 'missing'])
+      await cache.cacheImageIter(id, [bytes(4096, id.length)]);
     const handle = await open(cache.layout.imagePath('flipped'), 'r+');
     await handle.write(Buffer.from([0xff ^ bytes(4096, 7)[100]!]), 0, 1, 100);
     await handle.close();
@@ -106,11 +114,20 @@ describe('verify', () => {
     expect(result.failed.find((failure) => failure.imageId === 'flipped')?.reason).toMatch(/checksum/);
     expect((await cache.getCachedImages()).map((image) => image.imageId)).toEqual(['good']);
     await expect(cache.openForRead('flipped')).rejects.toMatchObject({ code: 'ERR_IMGCACHE_NOT_CACHED' });
-    expect(await cache.verify(['good', 'nothing'])).toEqual({ checked: 1, failed: [{ imageId: 'nothing', reason: 'not cached' }] });
+    expect(await cache.verify(['good', 'nothing'])).toEqual({
+      checked: 1,
+      failed: [{ imageId: 'nothing', reason: 'not cached' }],
+    });
     await writeFile(cache.layout.imagePath('stray'), 'no metadata');
     expect(await cache.verify()).toEqual({
       checked: 1,
-      failed: [{ imageId: 'stray', reason: 'file has no metadata', movedTo: expect.stringMatching(/^invalid\/stray~orphan-[0-9a-f]{12}$/) }],
+      failed: [
+        {
+          imageId: 'stray',
+          reason: 'file has no metadata',
+          movedTo: expect.stringMatching(/^invalid\/stray~orphan-[0-9a-f]{12}$/),
+        },
+      ],
     });
     expect(await listDir(cache.layout.imagesDir)).toEqual(['good']);
   });
@@ -128,6 +145,8 @@ describe('close', () => {
   it('validates options', async () => {
     await expect(openCache({ maxSize: -1 })).rejects.toMatchObject({ code: 'ERR_IMGCACHE_INVALID_OPTION' });
     await expect(openCache({ stallTime: Number.NaN })).rejects.toMatchObject({ code: 'ERR_IMGCACHE_INVALID_OPTION' });
-    await expect(openCache({ checksumAlgorithm: 'sha1' as 'md5' })).rejects.toMatchObject({ code: 'ERR_IMGCACHE_INVALID_OPTION' });
+    await expect(openCache({ checksumAlgorithm: 'sha1' as 'md5' })).rejects.toMatchObject({
+      code: 'ERR_IMGCACHE_INVALID_OPTION',
+    });
   });
 });

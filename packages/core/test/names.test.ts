@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_KEY_LENGTH, MAX_NAME_BYTES, nameKey, parseQuarantineName, parseWorkFileName, quarantineName, workFileName } from '../src/names.js';
+import {
+  MAX_KEY_LENGTH,
+  MAX_NAME_BYTES,
+  nameKey,
+  parseQuarantineName,
+  parseWorkFileName,
+  quarantineName,
+  workFileName,
+} from '../src/names.js';
 import type { QuarantineCause } from '../src/names.js';
 
 const longest = 'x'.repeat(255);
@@ -33,7 +41,8 @@ describe('names derived from image ids', () => {
     expect(parseWorkFileName(workFileName('img-1', 42, 'abc123'))).toEqual({ key: 'img-1', pid: 42, lock: false });
     expect(parseWorkFileName(workFileName('img-1', 42, 'abc123', true))).toEqual({ key: 'img-1', pid: 42, lock: true });
     expect(parseWorkFileName(workFileName(longest, 7))).toMatchObject({ key: nameKey(longest), pid: 7 });
-    for (const foreign of ['plain', '~1-abc', 'img~x-abc', 'img~1-ABC', 'img~1-abc.tmp']) expect(parseWorkFileName(foreign)).toBeNull();
+    for (const foreign of ['plain', '~1-abc', 'img~x-abc', 'img~1-ABC', 'img~1-abc.tmp'])
+      expect(parseWorkFileName(foreign)).toBeNull();
   });
 
   it('name quarantined files one way: key, cause, random part', () => {
@@ -43,7 +52,10 @@ describe('names derived from image ids', () => {
       expect(parseQuarantineName(name)).toEqual({ key: 'img-1', cause });
     }
     expect(quarantineName('img-1', 'corrupt')).not.toBe(quarantineName('img-1', 'corrupt'));
-    expect(parseQuarantineName(quarantineName('bad name/..', 'foreign'))).toEqual({ key: 'bad_name_..', cause: 'foreign' });
+    expect(parseQuarantineName(quarantineName('bad name/..', 'foreign'))).toEqual({
+      key: 'bad_name_..',
+      cause: 'foreign',
+    });
     expect(parseQuarantineName('img~0-orphan')).toBeNull();
     expect(parseQuarantineName('img~1-abc')).toBeNull();
   });

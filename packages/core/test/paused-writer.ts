@@ -8,8 +8,21 @@ const fixture = fileURLToPath(new URL('./fixtures/paused-commit.mjs', import.met
  * its metadata (fixtures/paused-commit.mjs). `resume` lets it commit and resolves with what
  * it printed.
  */
-export async function pausedWriter(dir: string, driver: string, imageId: string, size: number, mode: 'fresh' | 'replace'): Promise<{ resume: () => Promise<string> }> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [fixture, dir, driver, imageId, String(size), mode]);
+export async function pausedWriter(
+  dir: string,
+  driver: string,
+  imageId: string,
+  size: number,
+  mode: 'fresh' | 'replace',
+): Promise<{ resume: () => Promise<string> }> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
+    fixture,
+    dir,
+    driver,
+    imageId,
+    String(size),
+    mode,
+  ]);
   let out = '';
   let err = '';
   child.stderr.on('data', (data) => (err += data));

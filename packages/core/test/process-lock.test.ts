@@ -18,7 +18,8 @@ interface Holder {
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 function hold(dir: string): Holder {
@@ -60,7 +61,11 @@ describe('a single-process driver (capabilities.multiProcess false) holds its di
     expect(lock).toMatchObject({ pid: first.child.pid, driver: 'memory' });
 
     const second = hold(dir);
-    expect(await second.first).toMatch(new RegExp(`^ERR_IMGCACHE_DIRECTORY_IN_USE Cache directory .* is in use by process ${first.child.pid} since .*, and driver memory serves one process only\\.`));
+    expect(await second.first).toMatch(
+      new RegExp(
+        `^ERR_IMGCACHE_DIRECTORY_IN_USE Cache directory .* is in use by process ${first.child.pid} since .*, and driver memory serves one process only\\.`,
+      ),
+    );
     expect(await second.exit).toBe(1);
     expect((await refusal(openMemory(dir))).message).toContain(`process ${first.child.pid}`);
 
@@ -89,10 +94,15 @@ describe('a single-process driver (capabilities.multiProcess false) holds its di
   it('refuses a second ImageCache of the same process, and takes over a lock left by an earlier process with this pid', async () => {
     const dir = await tempDir();
     const cache = await openMemory(dir);
-    expect((await refusal(openMemory(dir))).message).toContain(`another open cache of this process (pid ${process.pid})`);
+    expect((await refusal(openMemory(dir))).message).toContain(
+      `another open cache of this process (pid ${process.pid})`,
+    );
     await cache.close();
     // A lock naming this pid that this process does not hold: left by a process before a pid reuse.
-    await writeFile(join(dir, PROCESS_LOCK_FILE), JSON.stringify({ pid: process.pid, driver: 'memory', since: '2020-01-01T00:00:00.000Z' }));
+    await writeFile(
+      join(dir, PROCESS_LOCK_FILE),
+      JSON.stringify({ pid: process.pid, driver: 'memory', since: '2020-01-01T00:00:00.000Z' }),
+    );
     const again = await openMemory(dir);
     await again.close();
     // A half-written lock (its writer died mid-write) is no owner either.
@@ -102,7 +112,10 @@ describe('a single-process driver (capabilities.multiProcess false) holds its di
 
   it('takes no lock for a driver that several processes can share (sqlite)', async () => {
     const dir = await tempDir();
-    const [one, two] = [await ImageCache.open({ dir, logger: silentLogger }), await ImageCache.open({ dir, logger: silentLogger })];
+    const [one, two] = [
+      await ImageCache.open({ dir, logger: silentLogger }),
+      await ImageCache.open({ dir, logger: silentLogger }),
+    ];
     await expect(access(join(dir, PROCESS_LOCK_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
     await Promise.all([one.close(), two.close()]);
   });

@@ -24,7 +24,9 @@ function run(script: string, args: string[]): Promise<string> {
 /** Starts the crash writer and SIGKILLs it once it has written `afterChunks` chunks. */
 function killMidWrite(dir: string, imageId: string, size: number, afterChunks: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture('crash-writer.mjs'), dir, imageId, String(size)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [fixture('crash-writer.mjs'), dir, imageId, String(size)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (data) => (err += data));
@@ -65,12 +67,21 @@ describe('across processes (real SQLite)', () => {
 
   it('two processes on one cache directory at the same time', async () => {
     const dir = await tempDir();
-    const outputs = await Promise.all([run('shared-worker.mjs', [dir, 'one', '12']), run('shared-worker.mjs', [dir, 'two', '12'])]);
+    const outputs = await Promise.all([
+      run('shared-worker.mjs', [dir, 'one', '12']),
+      run('shared-worker.mjs', [dir, 'two', '12']),
+    ]);
     const stats = outputs.map((out) => JSON.parse(out) as { cached: number; read: number });
     expect(stats.every((s) => s.cached > 0 && s.read > 0)).toBe(true);
     const cache = await ImageCache.open({ dir, logger: silentLogger });
     try {
-      expect(cache.reconcileReport).toEqual({ abandonedWrites: 0, droppedEntries: 0, adoptedFiles: 0, quarantinedFiles: 0, repairs: [] });
+      expect(cache.reconcileReport).toEqual({
+        abandonedWrites: 0,
+        droppedEntries: 0,
+        adoptedFiles: 0,
+        quarantinedFiles: 0,
+        repairs: [],
+      });
       expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));
       expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
       expect((await cache.verify()).failed).toEqual([]);

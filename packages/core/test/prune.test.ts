@@ -13,7 +13,9 @@ describe('prune', () => {
     for (const id of ['img-0', 'img-1']) await collect(await cache.openForRead(id));
     await settle();
     expect(await cache.prune()).toEqual({ files: 6, bytes: 6 * 1024 });
-    expect((await cache.getCachedImages()).map((image) => image.imageId)).toEqual(['img-0', 'img-1', 'img-8', 'img-9', 'img-10'].sort());
+    expect((await cache.getCachedImages()).map((image) => image.imageId)).toEqual(
+      ['img-0', 'img-1', 'img-8', 'img-9', 'img-10'].sort(),
+    );
     expect(await cache.getCacheSize()).toBe(5 * 1024);
     expect((await listDir(cache.layout.imagesDir)).length).toBe(5);
   });

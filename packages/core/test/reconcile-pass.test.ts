@@ -33,7 +33,9 @@ async function committed(layout: CacheLayout, driver: Driver, imageId: string, s
 
 /** The memory driver, whose list() answers from a snapshot taken earlier: a listing that another process's change has since overtaken. */
 function withStaleList(driver: MemoryDriver, stale: CacheEntry[]): Driver {
-  return Object.assign(Object.create(driver) as MemoryDriver, { list: async () => stale.map((entry) => ({ ...entry })) });
+  return Object.assign(Object.create(driver) as MemoryDriver, {
+    list: async () => stale.map((entry) => ({ ...entry })),
+  });
 }
 
 describe('reconcile, called directly', () => {
@@ -85,7 +87,9 @@ describe('reconcile, called directly', () => {
     expect(await driver.get('resized')).not.toBeNull();
     // The next pass, with a working driver, drops the entry whose file is gone.
     const report = await run();
-    expect(report.repairs).toEqual([expect.objectContaining({ action: 'dropped', imageId: 'resized', cause: 'missing' })]);
+    expect(report.repairs).toEqual([
+      expect.objectContaining({ action: 'dropped', imageId: 'resized', cause: 'missing' }),
+    ]);
     expect(await driver.list()).toEqual([]);
   });
 
@@ -95,7 +99,11 @@ describe('reconcile, called directly', () => {
     const live = process.ppid;
     await writeFile(layout.imagePath('unrecorded'), bytes(10));
     await driver.commit({ imageId: 'missing', size: 5, checksum: 'sha256:00', lastModified: 1 });
-    const claims = [workFileName('unrecorded', live, undefined, true), workFileName('missing', live, undefined, true), workFileName('writing', live)];
+    const claims = [
+      workFileName('unrecorded', live, undefined, true),
+      workFileName('missing', live, undefined, true),
+      workFileName('writing', live),
+    ];
     for (const name of claims) await writeFile(join(layout.incompleteDir, name), '');
     const report = await run();
     expect(report.repairs).toEqual([]);
@@ -104,13 +112,15 @@ describe('reconcile, called directly', () => {
     expect(await listDir(layout.incompleteDir)).toEqual([...claims].sort());
   });
 
-  it('reaps a dead process\'s lock silently and its work file as an abandoned write', async () => {
+  it("reaps a dead process's lock silently and its work file as an abandoned write", async () => {
     const { layout, run } = await setup();
     const pid = deadPid();
     await writeFile(join(layout.incompleteDir, workFileName('img', pid, undefined, true)), '');
     await writeFile(join(layout.incompleteDir, workFileName('other', pid)), bytes(50));
     const report = await run();
-    expect(report.repairs).toEqual([expect.objectContaining({ action: 'quarantined', imageId: 'other', cause: 'abandoned' })]);
+    expect(report.repairs).toEqual([
+      expect.objectContaining({ action: 'quarantined', imageId: 'other', cause: 'abandoned' }),
+    ]);
     expect(report.abandonedWrites).toBe(1);
     expect(report.quarantinedFiles).toBe(0);
     expect(await listDir(layout.incompleteDir)).toEqual([]);
@@ -122,11 +132,15 @@ describe('reconcile, called directly', () => {
     const half = workFileName('img', deadPid());
     await writeFile(join(layout.incompleteDir, half), bytes(37));
     const report = await run();
-    expect(report.repairs).toEqual([expect.objectContaining({ action: 'quarantined', imageId: 'img', cause: 'abandoned' })]);
+    expect(report.repairs).toEqual([
+      expect.objectContaining({ action: 'quarantined', imageId: 'img', cause: 'abandoned' }),
+    ]);
     expect(await driver.get('img')).toMatchObject({ size: 100, checksum: 'sha256:00' });
     expect((await stat(layout.imagePath('img'))).size).toBe(100);
     expect(await listDir(layout.incompleteDir)).toEqual([]);
-    expect((await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name))).toEqual([expect.objectContaining({ cause: 'abandoned' })]);
+    expect((await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name))).toEqual([
+      expect.objectContaining({ cause: 'abandoned' }),
+    ]);
   });
 
   it('moves foreign files out of incomplete/ and images/, and ignores what is not a regular file', async () => {
@@ -142,7 +156,10 @@ describe('reconcile, called directly', () => {
         expect.objectContaining({ action: 'quarantined', imageId: 'not an id', cause: 'foreign' }),
       ]),
     );
-    expect((await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name)?.cause)).toEqual(['foreign', 'foreign']);
+    expect((await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name)?.cause)).toEqual([
+      'foreign',
+      'foreign',
+    ]);
     // A directory with an id's name is neither adopted nor moved: only warned about.
     expect(await listDir(layout.imagesDir)).toEqual(['subdir']);
     expect(await driver.get('subdir')).toBeNull();

@@ -27,18 +27,41 @@ describe('startup reconcile names every repair', () => {
     expect(counts).toEqual({ abandonedWrites: 1, droppedEntries: 1, adoptedFiles: 1, quarantinedFiles: 1 });
     expect(repairs).toEqual(
       expect.arrayContaining([
-        { action: 'quarantined', imageId: 'partial', cause: 'abandoned', reason: expect.stringMatching(/^unfinished write of process \d+, which is gone$/), movedTo: expect.stringMatching(/^invalid\/partial~abandoned-[0-9a-f]{12}$/) },
-        { action: 'quarantined', imageId: 'truncated', cause: 'resized', reason: 'file is 100 bytes, its metadata says 4096', movedTo: expect.stringMatching(/^invalid\/truncated~resized-[0-9a-f]{12}$/) },
-        { action: 'adopted', imageId: 'unrecorded', cause: 'unrecorded', reason: expect.stringContaining('without metadata') },
+        {
+          action: 'quarantined',
+          imageId: 'partial',
+          cause: 'abandoned',
+          reason: expect.stringMatching(/^unfinished write of process \d+, which is gone$/),
+          movedTo: expect.stringMatching(/^invalid\/partial~abandoned-[0-9a-f]{12}$/),
+        },
+        {
+          action: 'quarantined',
+          imageId: 'truncated',
+          cause: 'resized',
+          reason: 'file is 100 bytes, its metadata says 4096',
+          movedTo: expect.stringMatching(/^invalid\/truncated~resized-[0-9a-f]{12}$/),
+        },
+        {
+          action: 'adopted',
+          imageId: 'unrecorded',
+          cause: 'unrecorded',
+          reason: expect.stringContaining('without metadata'),
+        },
         { action: 'dropped', imageId: 'vanished', cause: 'missing', reason: expect.stringContaining('without a file') },
       ]),
     );
     const warnings = logger.lines.filter((line) => line.level === 'warn').map((line) => line.text);
     expect(warnings).toHaveLength(4);
-    expect(warnings).toContainEqual(expect.stringMatching(/^startup reconcile: quarantined image truncated \(file is 100 bytes, its metadata says 4096\): moved to invalid\/truncated~resized-/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        /^startup reconcile: quarantined image truncated \(file is 100 bytes, its metadata says 4096\): moved to invalid\/truncated~resized-/,
+      ),
+    );
     expect(warnings).toContainEqual(expect.stringMatching(/^startup reconcile: dropped image vanished \(/));
     expect(warnings).toContainEqual(expect.stringMatching(/^startup reconcile: adopted image unrecorded \(/));
-    expect(warnings).toContainEqual(expect.stringMatching(/^startup reconcile: quarantined image partial \(unfinished write/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^startup reconcile: quarantined image partial \(unfinished write/),
+    );
     expect(warnings.join('\n')).not.toContain('unclean shutdown');
     expect((await reopened.getCachedImages()).map((image) => image.imageId)).toEqual(['kept', 'unrecorded']);
   });
@@ -79,7 +102,9 @@ describe('startup reconcile after a crash inside the commit window', () => {
   it('work file and lock left before the rename: one abandoned write quarantined, nothing cached', async () => {
     const { dir, driver } = await crashedCommit({ placed: false });
     const cache = await openCache({ dir, driver });
-    expect(cache.reconcileReport.repairs).toEqual([expect.objectContaining({ action: 'quarantined', imageId: 'img', cause: 'abandoned' })]);
+    expect(cache.reconcileReport.repairs).toEqual([
+      expect.objectContaining({ action: 'quarantined', imageId: 'img', cause: 'abandoned' }),
+    ]);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
     expect(await listDir(cache.layout.imagesDir)).toEqual([]);
     expect(await listDir(cache.layout.invalidDir)).toEqual([expect.stringMatching(/^img~abandoned-/)]);
@@ -88,13 +113,15 @@ describe('startup reconcile after a crash inside the commit window', () => {
   it('lock left after the rename, before the metadata: the placed file is adopted', async () => {
     const { dir, driver } = await crashedCommit({ placed: true });
     const cache = await openCache({ dir, driver });
-    expect(cache.reconcileReport.repairs).toEqual([expect.objectContaining({ action: 'adopted', imageId: 'img', cause: 'unrecorded' })]);
+    expect(cache.reconcileReport.repairs).toEqual([
+      expect.objectContaining({ action: 'adopted', imageId: 'img', cause: 'unrecorded' }),
+    ]);
     expect(await listDir(cache.layout.incompleteDir)).toEqual([]);
     expect(await listDir(cache.layout.invalidDir)).toEqual([]);
     expect(await cache.getImageSize('img')).toBe(5000);
   });
 
-  it('leftovers named with this process id but not held by it are a former process\'s: reaped', async () => {
+  it("leftovers named with this process id but not held by it are a former process's: reaped", async () => {
     const dir = await tempDir();
     const cache = await openCache({ dir });
     await writeFile(join(cache.layout.incompleteDir, workFileName('img', process.pid)), bytes(10));
@@ -117,16 +144,28 @@ describe('a live claim of another process', () => {
     await writeFile(cache.layout.imagePath('unrecorded'), bytes(10));
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
     try {
-      const locks = ['img', 'unrecorded'].map((id) => join(cache.layout.incompleteDir, workFileName(id, other.pid!, undefined, true)));
+      const locks = ['img', 'unrecorded'].map((id) =>
+        join(cache.layout.incompleteDir, workFileName(id, other.pid!, undefined, true)),
+      );
       for (const lock of locks) await writeFile(lock, '');
       cache = await openCache({ dir, driver });
       expect(cache.reconcileReport.repairs).toEqual([]);
-      expect(await cache.verify()).toEqual({ checked: 1, failed: [{ imageId: 'img', reason: 'size is 100 bytes, expected 4096; left in place: another process holds this image now' }] });
+      expect(await cache.verify()).toEqual({
+        checked: 1,
+        failed: [
+          {
+            imageId: 'img',
+            reason: 'size is 100 bytes, expected 4096; left in place: another process holds this image now',
+          },
+        ],
+      });
       expect(await cache.clean(0)).toEqual({ incomplete: 0, invalid: 0 });
       expect(await cache.deleteCachedImage('img')).toBe(false);
       expect(await cache.prune(0)).toEqual({ files: 0, bytes: 0 });
       expect((await readdir(cache.layout.imagesDir)).sort()).toEqual(['img', 'unrecorded']);
-      expect((await readdir(cache.layout.incompleteDir)).sort()).toEqual(locks.map((lock) => lock.slice(cache.layout.incompleteDir.length + 1)).sort());
+      expect((await readdir(cache.layout.incompleteDir)).sort()).toEqual(
+        locks.map((lock) => lock.slice(cache.layout.incompleteDir.length + 1)).sort(),
+      );
       await cache.close();
     } finally {
       other.kill('SIGKILL');

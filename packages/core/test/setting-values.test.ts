@@ -27,22 +27,30 @@ describe('parseSize', () => {
     expect(() => parseSize(1.5, 'maxSize')).toThrow(InvalidSettingError);
   });
 
-  it.each(['', 'lots', '10X', '-5M', '1e3', '5 MiBs', 'G', '1.2.3M', '10ib'])('refuses %j, naming the setting', (text) => {
-    let error: unknown;
-    try {
-      parseSize(text, 'IMGCACHE_MAX_SIZE');
-    } catch (caught) {
-      error = caught;
-    }
-    expect(ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')).toBe(true);
-    expect((error as Error).message).toBe(`Invalid IMGCACHE_MAX_SIZE: ${JSON.stringify(text)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.`);
-  });
+  it.each(['', 'lots', '10X', '-5M', '1e3', '5 MiBs', 'G', '1.2.3M', '10ib'])(
+    'refuses %j, naming the setting',
+    (text) => {
+      let error: unknown;
+      try {
+        parseSize(text, 'IMGCACHE_MAX_SIZE');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(ImgcacheError.is(error, 'ERR_IMGCACHE_INVALID_SETTING')).toBe(true);
+      expect((error as Error).message).toBe(
+        `Invalid IMGCACHE_MAX_SIZE: ${JSON.stringify(text)} is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.`,
+      );
+    },
+  );
 
-  it.each(['1.5', '1.5B', '.5', '9393.0'])('refuses the fractional byte count %j rather than rounding it down', (text) => {
-    expect(() => parseSize(text, '--max-size')).toThrow(
-      `Invalid --max-size: ${JSON.stringify(text)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.`,
-    );
-  });
+  it.each(['1.5', '1.5B', '.5', '9393.0'])(
+    'refuses the fractional byte count %j rather than rounding it down',
+    (text) => {
+      expect(() => parseSize(text, '--max-size')).toThrow(
+        `Invalid --max-size: ${JSON.stringify(text)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G.`,
+      );
+    },
+  );
 
   it('refuses sizes beyond safe integers', () => {
     expect(() => parseSize('99999999P', '--max-size')).toThrow('Invalid --max-size: "99999999P" is too large.');
@@ -67,7 +75,9 @@ describe('parseDuration', () => {
 
   it('takes seconds from a config file', () => {
     expect(parseDuration(30, 'stallTime')).toBe(30);
-    expect(() => parseDuration(-1, 'stallTime')).toThrow('Invalid stallTime: -1 is not a number of seconds, 0 or more.');
+    expect(() => parseDuration(-1, 'stallTime')).toThrow(
+      'Invalid stallTime: -1 is not a number of seconds, 0 or more.',
+    );
   });
 
   it.each(['', 'soon', '-1', '5w', '1 day', '1e3'])('refuses %j, naming the setting', (text) => {

@@ -31,7 +31,10 @@ async function file(name: string, content: string): Promise<string> {
 
 describe('readConfigFile', () => {
   it('reads TOML by its extension and JSON otherwise', async () => {
-    const toml = await file('server.toml', 'dir = "/var/cache/imgcache"\nmaxSize = "20GiB"\nport = 9393\npublic = false\n');
+    const toml = await file(
+      'server.toml',
+      'dir = "/var/cache/imgcache"\nmaxSize = "20GiB"\nport = 9393\npublic = false\n',
+    );
     expect(readConfigFile(toml)).toEqual({ dir: '/var/cache/imgcache', maxSize: '20GiB', port: 9393, public: false });
     const json = await file('imgcache.conf', '{"maxSize": 1000}');
     expect(readConfigFile(json)).toEqual({ maxSize: 1000 });
@@ -48,8 +51,17 @@ describe('readConfigFile', () => {
   });
 
   it('keeps a TOML float apart from an integer: floats come back as decimal text', async () => {
-    const toml = await file('floats.toml', 'port = 9393.0\nmaxSize = 1.5\nstallTime = 90\nbig = 9007199254740993\n[nested]\nx = 2\n');
-    expect(readConfigFile(toml)).toEqual({ port: '9393.0', maxSize: '1.5', stallTime: 90, big: '9007199254740993', nested: { x: 2 } });
+    const toml = await file(
+      'floats.toml',
+      'port = 9393.0\nmaxSize = 1.5\nstallTime = 90\nbig = 9007199254740993\n[nested]\nx = 2\n',
+    );
+    expect(readConfigFile(toml)).toEqual({
+      port: '9393.0',
+      maxSize: '1.5',
+      stallTime: 90,
+      big: '9007199254740993',
+      nested: { x: 2 },
+    });
   });
 
   it('refuses a JSON key given twice in one object, naming the key and the file', async () => {
@@ -68,7 +80,9 @@ describe('readConfigFile', () => {
   });
 
   it('refuses a missing file with the reason', () => {
-    expect(() => readConfigFile(join(root, 'missing.toml'))).toThrow(/^Cannot read config file .*missing\.toml: ENOENT/);
+    expect(() => readConfigFile(join(root, 'missing.toml'))).toThrow(
+      /^Cannot read config file .*missing\.toml: ENOENT/,
+    );
   });
 });
 
@@ -81,17 +95,25 @@ describe('readSecretFile', () => {
 
   it('refuses an empty or unreadable file, naming the setting', async () => {
     const empty = await file('empty', '\n');
-    expect(() => readSecretFile(empty, '--origin-token-file')).toThrow(`Invalid --origin-token-file: ${empty} is empty.`);
+    expect(() => readSecretFile(empty, '--origin-token-file')).toThrow(
+      `Invalid --origin-token-file: ${empty} is empty.`,
+    );
     const missing = join(root, 'missing');
-    expect(() => readSecretFile(missing, 'IMGCACHE_ADMIN_TOKEN_FILE')).toThrow(`Invalid IMGCACHE_ADMIN_TOKEN_FILE: cannot read ${missing}: ENOENT.`);
+    expect(() => readSecretFile(missing, 'IMGCACHE_ADMIN_TOKEN_FILE')).toThrow(
+      `Invalid IMGCACHE_ADMIN_TOKEN_FILE: cannot read ${missing}: ENOENT.`,
+    );
   });
 });
 
 describe('describeSettingOrigin', () => {
   it('names a flag, a variable with its flag, or a key with its file', () => {
     expect(describeSettingOrigin({ source: 'flag', flag: '--max-size' })).toBe('--max-size');
-    expect(describeSettingOrigin({ source: 'env', env: 'IMGCACHE_MAX_SIZE', flag: '--max-size' })).toBe('IMGCACHE_MAX_SIZE (the environment variable for --max-size)');
-    expect(describeSettingOrigin({ source: 'file', key: 'maxSize', file: '/etc/imgcache.toml' })).toBe('"maxSize" in config file /etc/imgcache.toml');
+    expect(describeSettingOrigin({ source: 'env', env: 'IMGCACHE_MAX_SIZE', flag: '--max-size' })).toBe(
+      'IMGCACHE_MAX_SIZE (the environment variable for --max-size)',
+    );
+    expect(describeSettingOrigin({ source: 'file', key: 'maxSize', file: '/etc/imgcache.toml' })).toBe(
+      '"maxSize" in config file /etc/imgcache.toml',
+    );
   });
 });
 
@@ -109,17 +131,30 @@ describe('the remembered budget', () => {
     await file(BUDGET_FILE, '{"maxSize": "lots"}');
     const error = await readRememberedBudget(root).catch((caught: unknown) => caught);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_CONFIG_FILE')).toBe(true);
-    expect((error as Error).message).toMatch(/"maxSize" is not a whole number of bytes; pass --max-size, or delete the file/);
+    expect((error as Error).message).toMatch(
+      /"maxSize" is not a whole number of bytes; pass --max-size, or delete the file/,
+    );
   });
 });
 
 describe('openConfiguredCache', () => {
-  const settings = (dir: string, maxSize: number) => ({ dir, driver: 'sqlite', maxSize, stallTime: 60, checksumAlgorithm: 'sha256' as const });
+  const settings = (dir: string, maxSize: number) => ({
+    dir,
+    driver: 'sqlite',
+    maxSize,
+    stallTime: 60,
+    checksumAlgorithm: 'sha256' as const,
+  });
   const importer = (specifier: string) => import(specifier);
 
   it('at-creation: records the budget of a new cache, not of an existing one', async () => {
     const dir = join(root, 'cache');
-    const options = { importer, logger: silentLogger, rememberBudget: 'at-creation' as const, program: 'imgcache test' };
+    const options = {
+      importer,
+      logger: silentLogger,
+      rememberBudget: 'at-creation' as const,
+      program: 'imgcache test',
+    };
     await (await openConfiguredCache(settings(dir, 1000), options)).close();
     expect(await readRememberedBudget(dir)).toMatchObject({ maxSize: 1000, writtenBy: 'imgcache test' });
     await (await openConfiguredCache(settings(dir, 2000), options)).close();
@@ -128,10 +163,18 @@ describe('openConfiguredCache', () => {
 
   it('always: records the current budget on every open', async () => {
     const dir = join(root, 'cache');
-    const options = { importer, logger: silentLogger, rememberBudget: 'always' as const, program: 'imgcache-server test' };
+    const options = {
+      importer,
+      logger: silentLogger,
+      rememberBudget: 'always' as const,
+      program: 'imgcache-server test',
+    };
     await (await openConfiguredCache(settings(dir, 1000), options)).close();
     await (await openConfiguredCache(settings(dir, 2000), options)).close();
-    expect(JSON.parse(await readFile(join(dir, BUDGET_FILE), 'utf8'))).toMatchObject({ maxSize: 2000, writtenBy: 'imgcache-server test' });
+    expect(JSON.parse(await readFile(join(dir, BUDGET_FILE), 'utf8'))).toMatchObject({
+      maxSize: 2000,
+      writtenBy: 'imgcache-server test',
+    });
   });
 
   it('opens the cache even when the budget cannot be recorded, with a warning', async () => {
@@ -140,7 +183,12 @@ describe('openConfiguredCache', () => {
     await mkdir(join(dir, BUDGET_FILE, 'x'), { recursive: true });
     const warnings: unknown[] = [];
     const logger = { ...silentLogger, warn: (obj: unknown) => void warnings.push(obj) };
-    const cache = await openConfiguredCache(settings(dir, 2000), { importer, logger, rememberBudget: 'always', program: 'x' });
+    const cache = await openConfiguredCache(settings(dir, 2000), {
+      importer,
+      logger,
+      rememberBudget: 'always',
+      program: 'x',
+    });
     expect(await cache.getCacheSize()).toBe(0);
     await cache.close();
     expect(warnings).toEqual([expect.objectContaining({ dir })]);

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ImgcacheError, InvalidSettingError, parseBoolean, parseChoice, parseDriverName, readEnvSetting } from '../src/index.js';
+import {
+  ImgcacheError,
+  InvalidSettingError,
+  parseBoolean,
+  parseChoice,
+  parseDriverName,
+  readEnvSetting,
+} from '../src/index.js';
 
 describe('strict settings', () => {
   it('reads true|1|yes|on and false|0|no|off in any letter case', () => {
-    for (const word of ['true', '1', 'yes', 'on', 'TRUE', 'Yes', 'oN']) expect(parseBoolean(word, '--public')).toBe(true);
-    for (const word of ['false', '0', 'no', 'off', 'FALSE', 'No', 'OFF']) expect(parseBoolean(word, '--public')).toBe(false);
+    for (const word of ['true', '1', 'yes', 'on', 'TRUE', 'Yes', 'oN'])
+      expect(parseBoolean(word, '--public')).toBe(true);
+    for (const word of ['false', '0', 'no', 'off', 'FALSE', 'No', 'OFF'])
+      expect(parseBoolean(word, '--public')).toBe(false);
   });
 
   it('refuses every other boolean word, naming the setting and the accepted words', () => {
@@ -31,7 +40,9 @@ describe('strict settings', () => {
     expect(() => parseChoice('loud', levels, '--log-level')).toThrow(
       'Invalid --log-level: "loud" must be one of fatal, error, warn, info, debug, trace, silent.',
     );
-    expect(() => parseChoice('', levels, 'IMGCACHE_LOG_LEVEL')).toThrow(/Invalid IMGCACHE_LOG_LEVEL: "" must be one of/);
+    expect(() => parseChoice('', levels, 'IMGCACHE_LOG_LEVEL')).toThrow(
+      /Invalid IMGCACHE_LOG_LEVEL: "" must be one of/,
+    );
   });
 
   it('takes first-party driver names in any case and package names as written', () => {
@@ -39,7 +50,9 @@ describe('strict settings', () => {
     expect(parseDriverName('xattr', '--driver')).toBe('xattr');
     expect(parseDriverName('@acme/imgcache-driver-pg', '--driver')).toBe('@acme/imgcache-driver-pg');
     for (const bad of ['../evil', '/abs/path', 'Upper-Case-Package', 'two words', '']) {
-      expect(() => parseDriverName(bad, 'IMGCACHE_DRIVER')).toThrow(`Invalid IMGCACHE_DRIVER: ${JSON.stringify(bad)} is neither sqlite, xattr nor an npm package name.`);
+      expect(() => parseDriverName(bad, 'IMGCACHE_DRIVER')).toThrow(
+        `Invalid IMGCACHE_DRIVER: ${JSON.stringify(bad)} is neither sqlite, xattr nor an npm package name.`,
+      );
     }
   });
 

@@ -27,7 +27,9 @@ describe('single-flight fills', () => {
   it('of many concurrent cacheImageIter calls exactly one caches', async () => {
     const cache = await openCache();
     const data = bytes(200_000);
-    const results = await Promise.all(Array.from({ length: 8 }, () => cache.cacheImageIter('img', chunked(data, 10_000, 1))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => cache.cacheImageIter('img', chunked(data, 10_000, 1))),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await cache.isCached('img')).toBe(true);
     expect(digest('sha256', await readFile(cache.layout.imagePath('img')))).toBe(digest('sha256', data));
@@ -86,7 +88,9 @@ describe('followFill', () => {
   it('hands followers the fill error instead of a short body', async () => {
     const cache = await openCache();
     const data = bytes(500_000);
-    const filling = cache.cacheImageIter('img', chunked(data, 50_000, 1), digest('sha256', bytes(10))).catch((e: unknown) => e);
+    const filling = cache
+      .cacheImageIter('img', chunked(data, 50_000, 1), digest('sha256', bytes(10)))
+      .catch((e: unknown) => e);
     const follower = collect(cache.followFill('img')!).catch((e: unknown) => e);
     expect(await filling).toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
     expect(await follower).toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
@@ -101,7 +105,9 @@ describe('followFill', () => {
     await slowCommit.reached;
     // The file is in place; the writer's claim lives on as a lock until the metadata is committed.
     expect(await listDir(cache.layout.imagesDir)).toEqual(['img']);
-    expect(await listDir(cache.layout.incompleteDir)).toEqual([expect.stringMatching(new RegExp(`^img~${process.pid}-[0-9a-f]{12}\\.lock$`))]);
+    expect(await listDir(cache.layout.incompleteDir)).toEqual([
+      expect.stringMatching(new RegExp(`^img~${process.pid}-[0-9a-f]{12}\\.lock$`)),
+    ]);
     const follower = collect(cache.followFill('img')!);
     setTimeout(slowCommit.release, 20);
     expect(digest('sha256', await follower)).toBe(digest('sha256', data));

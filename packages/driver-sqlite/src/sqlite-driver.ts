@@ -94,7 +94,8 @@ export class SqliteDriver implements Driver {
     );
     this.hits = new HitBatcher((batch) => recordMany.immediate(batch));
     this.recordBatch = db.transaction((batch: readonly HitBatch[]) => {
-      for (const { imageId, hits, accessedAt } of batch) this.statements.hits.run(hits, accessedAt, this.nodeId, imageId);
+      for (const { imageId, hits, accessedAt } of batch)
+        this.statements.hits.run(hits, accessedAt, this.nodeId, imageId);
     });
   }
 
@@ -189,15 +190,26 @@ function toEntry(row: Row): CacheEntry {
  */
 export function createSqliteDriver(options: SqliteDriverOptions = {}): DriverFactory<SqliteDriver> {
   const fileName = options.filename ?? DEFAULT_FILENAME;
-  if (typeof fileName !== 'string' || fileName.length === 0 || isAbsolute(fileName) || fileName.split(/[\\/]/).some((part) => part === '..' || isCoreDirectoryName(part))) {
-    throw new InvalidOptionError('driverOptions.filename', `${JSON.stringify(fileName)} must be a file name inside the cache root, outside images, incomplete, invalid and queue`);
+  if (
+    typeof fileName !== 'string' ||
+    fileName.length === 0 ||
+    isAbsolute(fileName) ||
+    fileName.split(/[\\/]/).some((part) => part === '..' || isCoreDirectoryName(part))
+  ) {
+    throw new InvalidOptionError(
+      'driverOptions.filename',
+      `${JSON.stringify(fileName)} must be a file name inside the cache root, outside images, incomplete, invalid and queue`,
+    );
   }
   const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
   // The open below retries until this deadline, so it must be a finite wait; SQLite's own
   // limit is a signed 32-bit millisecond count.
   if (!Number.isSafeInteger(busyTimeout) || busyTimeout < 0 || busyTimeout > MAX_BUSY_TIMEOUT) {
     const shown = typeof busyTimeout === 'string' ? JSON.stringify(busyTimeout) : String(busyTimeout);
-    throw new InvalidOptionError('driverOptions.busyTimeout', `${shown} must be a whole number of milliseconds from 0 to ${MAX_BUSY_TIMEOUT}`);
+    throw new InvalidOptionError(
+      'driverOptions.busyTimeout',
+      `${shown} must be a whole number of milliseconds from 0 to ${MAX_BUSY_TIMEOUT}`,
+    );
   }
   return (context) => openDatabase(join(context.root, fileName), busyTimeout, context.nodeId);
 }
@@ -259,7 +271,9 @@ function migrate(db: Database.Database, filename: string): void {
   const apply = db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new NewerSchemaError(`${filename} has schema ${version}, newer than this driver understands (${SCHEMA_VERSION})`);
+      throw new NewerSchemaError(
+        `${filename} has schema ${version}, newer than this driver understands (${SCHEMA_VERSION})`,
+      );
     }
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriverStoreError, ImageCache, ImgcacheError, InvalidOptionError, silentLogger, type DriverContext } from '@imgcache/core';
+import {
+  DriverStoreError,
+  ImageCache,
+  ImgcacheError,
+  InvalidOptionError,
+  silentLogger,
+  type DriverContext,
+} from '@imgcache/core';
 import { entry } from '@imgcache/driver-test-suite';
 import { createSqliteDriver, type SqliteDriverOptions } from '../src/index.js';
 
@@ -42,7 +49,9 @@ describe('sqlite driver', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const plan = db
-        .prepare("EXPLAIN QUERY PLAN SELECT image_id FROM entries WHERE node_id = 'x' ORDER BY last_accessed, image_id LIMIT 10")
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT image_id FROM entries WHERE node_id = 'x' ORDER BY last_accessed, image_id LIMIT 10",
+        )
         .all() as { detail: string }[];
       expect(plan.map((row) => row.detail).join(' ')).toMatch(/entries_lru/);
       expect(plan.map((row) => row.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
@@ -55,7 +64,9 @@ describe('sqlite driver', () => {
     for (const busyTimeout of [Infinity, -1, 1.5, 2 ** 31, '100']) {
       expect(() => createSqliteDriver({ busyTimeout: busyTimeout as number })).toThrow(InvalidOptionError);
     }
-    expect(() => createSqliteDriver({ busyTimeout: Infinity })).toThrow(/busyTimeout: Infinity must be a whole number of milliseconds/);
+    expect(() => createSqliteDriver({ busyTimeout: Infinity })).toThrow(
+      /busyTimeout: Infinity must be a whole number of milliseconds/,
+    );
   });
 
   it('keeps nodes apart in one database', async () => {
@@ -74,7 +85,9 @@ describe('sqlite driver', () => {
     db.close();
     const error = await open().catch((e: unknown) => e);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_STORE')).toBe(true);
-    expect((error as Error).message).toMatch(/schema 99, newer than this driver understands \(1\)\. Upgrade @imgcache\/driver-sqlite/);
+    expect((error as Error).message).toMatch(
+      /schema 99, newer than this driver understands \(1\)\. Upgrade @imgcache\/driver-sqlite/,
+    );
     const after = new Database(join(root, 'cache.sqlite'), { readonly: true });
     expect(after.pragma('user_version', { simple: true })).toBe(99);
     after.close();
@@ -86,8 +99,12 @@ describe('sqlite driver', () => {
     const error = await open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DriverStoreError);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG')).toBe(false);
-    expect((error as Error).message).toMatch(/cache\.sqlite: the file is not a readable SQLite database \(SQLITE_NOTADB/);
-    expect((error as Error).message).toMatch(/move .*cache\.sqlite \(with any cache\.sqlite-wal and -shm files beside it\) out of the cache directory/);
+    expect((error as Error).message).toMatch(
+      /cache\.sqlite: the file is not a readable SQLite database \(SQLITE_NOTADB/,
+    );
+    expect((error as Error).message).toMatch(
+      /move .*cache\.sqlite \(with any cache\.sqlite-wal and -shm files beside it\) out of the cache directory/,
+    );
     expect(await readFile(join(root, 'cache.sqlite'), 'utf8')).toBe(garbage);
   });
 
@@ -106,7 +123,9 @@ describe('sqlite driver', () => {
     await mkdir(join(root, 'cache.sqlite'));
     const error = await open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DriverStoreError);
-    expect((error as Error).message).toMatch(/cache\.sqlite: the file cannot be opened for reading and writing \(SQLITE_CANTOPEN/);
+    expect((error as Error).message).toMatch(
+      /cache\.sqlite: the file cannot be opened for reading and writing \(SQLITE_CANTOPEN/,
+    );
   });
 
   it('refuses a filename outside the cache root or in a directory core owns, before touching anything', () => {
@@ -120,13 +139,19 @@ describe('sqlite driver', () => {
     const setup = await open();
     await setup.commit({ imageId: 'shared', size: 1, checksum: 'sha256:00', lastModified: 1 });
     await setup.close();
-    const workers = Array.from({ length: 3 }, (_, n) =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, root, `w${n}`, '300'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr.on('data', (data) => (err += data));
-        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${n} exited ${code}: ${err}`))));
-      }),
+    const workers = Array.from(
+      { length: 3 },
+      (_, n) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, [script, root, `w${n}`, '300'], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          child.stderr.on('data', (data) => (err += data));
+          child.on('exit', (code) =>
+            code === 0 ? resolve() : reject(new Error(`worker ${n} exited ${code}: ${err}`)),
+          );
+        }),
     );
     await Promise.all(workers);
     const driver = await open();
@@ -141,7 +166,11 @@ describe('sqlite driver', () => {
   it('processes opening the database while others create it and write to it all succeed', async () => {
     const run = (script: string, args: string[]) =>
       new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)), root, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          [fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)), root, ...args],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
         let err = '';
         child.stderr.on('data', (data) => (err += data));
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited ${code}: ${err}`))));

@@ -16,7 +16,11 @@ export function entry(imageId: string, n: number, overrides: Partial<NewCacheEnt
 }
 
 /** Commits entries and writes a file of the entry's size for each, as core would (file first). */
-export async function commitWithFiles(driver: Driver, imagePath: (imageId: string) => string, entries: NewCacheEntry[]): Promise<void> {
+export async function commitWithFiles(
+  driver: Driver,
+  imagePath: (imageId: string) => string,
+  entries: NewCacheEntry[],
+): Promise<void> {
   for (const item of entries) {
     await writeFile(imagePath(item.imageId), Buffer.alloc(item.size, 7));
     await driver.commit(item);

@@ -43,7 +43,8 @@ export async function readAccess(path: string, entry: StoredEntry): Promise<Stor
   const fresh = { hits: 0, lastAccessed: entry.lastModified };
   if (raw === null) return fresh;
   const parsed = parseObject(raw);
-  if (!parsed || parsed.of !== entry.lastModified || !isCount(parsed.hits) || !isCount(parsed.lastAccessed)) return fresh;
+  if (!parsed || parsed.of !== entry.lastModified || !isCount(parsed.hits) || !isCount(parsed.lastAccessed))
+    return fresh;
   return { hits: parsed.hits, lastAccessed: parsed.lastAccessed };
 }
 
@@ -53,7 +54,11 @@ export async function writeEntry(path: string, entry: StoredEntry): Promise<void
 }
 
 export async function writeAccess(path: string, entry: StoredEntry, access: StoredAccess): Promise<void> {
-  await setAttribute(path, ACCESS_ATTRIBUTE, encode({ of: entry.lastModified, hits: access.hits, lastAccessed: access.lastAccessed }));
+  await setAttribute(
+    path,
+    ACCESS_ATTRIBUTE,
+    encode({ of: entry.lastModified, hits: access.hits, lastAccessed: access.lastAccessed }),
+  );
 }
 
 /**
@@ -87,7 +92,9 @@ async function readAttribute(path: string, name: string): Promise<string | null>
 function encode(value: Record<string, unknown>): string {
   const text = JSON.stringify(value);
   if (Buffer.byteLength(text) > MAX_ATTRIBUTE_BYTES) {
-    throw new RangeError(`imgcache xattr metadata would be ${Buffer.byteLength(text)} bytes, over the ${MAX_ATTRIBUTE_BYTES}-byte limit`);
+    throw new RangeError(
+      `imgcache xattr metadata would be ${Buffer.byteLength(text)} bytes, over the ${MAX_ATTRIBUTE_BYTES}-byte limit`,
+    );
   }
   return text;
 }
@@ -103,7 +110,9 @@ function decodeEntry(raw: string): StoredEntry | null {
 function parseObject(raw: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(raw);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }

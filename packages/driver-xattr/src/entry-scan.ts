@@ -26,7 +26,14 @@ export async function readCacheEntry(path: string, imageId: string): Promise<Cac
   const stored = await readEntry(path);
   if (!stored) return null;
   const access = await readAccess(path, stored);
-  return { imageId, size: stored.size, checksum: stored.checksum, hits: access.hits, lastAccessed: access.lastAccessed, lastModified: stored.lastModified };
+  return {
+    imageId,
+    size: stored.size,
+    checksum: stored.checksum,
+    hits: access.hits,
+    lastAccessed: access.lastAccessed,
+    lastModified: stored.lastModified,
+  };
 }
 
 /** Code-unit order, the order the contract asks `list()` for. */

@@ -35,7 +35,10 @@ export async function probeXattrSupport(target: ProbeTarget): Promise<void> {
     await setAttribute(probe, PROBE_ATTRIBUTE, expected);
     const read = (await getAttribute(probe, PROBE_ATTRIBUTE)).toString('utf8');
     if (read !== expected) {
-      throw new DriverConfigError('xattr', `the filesystem of ${target.root} returned ${JSON.stringify(read)} for a user extended attribute set to ${JSON.stringify(expected)}.`);
+      throw new DriverConfigError(
+        'xattr',
+        `the filesystem of ${target.root} returned ${JSON.stringify(read)} for a user extended attribute set to ${JSON.stringify(expected)}.`,
+      );
     }
     await removeAttribute(probe, PROBE_ATTRIBUTE);
     await link(probe, probeLink);

@@ -132,7 +132,10 @@ export class XattrDriver implements Driver {
       const stored = await readEntry(path);
       if (!stored) return false;
       const access = await readAccess(path, stored);
-      await writeAccess(path, stored, { hits: access.hits + 1, lastAccessed: Math.max(access.lastAccessed, accessedAt) });
+      await writeAccess(path, stored, {
+        hits: access.hits + 1,
+        lastAccessed: Math.max(access.lastAccessed, accessedAt),
+      });
       this.tracker.applyChange(imageId, { size: stored.size, hits: access.hits + 1 });
       return true;
     });
@@ -234,11 +237,17 @@ export class XattrDriver implements Driver {
 export function createXattrDriver(options: XattrDriverOptions = {}): DriverFactory<XattrDriver> {
   const indexName = options.indexDir ?? DEFAULT_INDEX_DIR;
   if (typeof indexName !== 'string' || !isValidImageId(indexName) || isCoreDirectoryName(indexName)) {
-    throw new InvalidOptionError('driverOptions.indexDir', `${JSON.stringify(indexName)} must be a plain directory name other than images, incomplete, invalid or queue`);
+    throw new InvalidOptionError(
+      'driverOptions.indexDir',
+      `${JSON.stringify(indexName)} must be a plain directory name other than images, incomplete, invalid or queue`,
+    );
   }
   const statsMaxAge = options.statsMaxAge ?? DEFAULT_STATS_MAX_AGE;
   if (typeof statsMaxAge !== 'number' || !Number.isFinite(statsMaxAge) || statsMaxAge < 0) {
-    throw new InvalidOptionError('driverOptions.statsMaxAge', `${JSON.stringify(statsMaxAge)} must be a number of milliseconds, 0 or more`);
+    throw new InvalidOptionError(
+      'driverOptions.statsMaxAge',
+      `${JSON.stringify(statsMaxAge)} must be a number of milliseconds, 0 or more`,
+    );
   }
   return async (context) => {
     const indexDir = join(context.root, indexName);

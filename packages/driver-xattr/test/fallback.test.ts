@@ -65,7 +65,9 @@ describe('on a filesystem without user xattrs (ramfs)', () => {
       const cache = await ImageCache.open({ dir: layout.root, driver, logger });
       try {
         expect(cache.driverName).toBe('sqlite');
-        expect(logger.warnings).toEqual([expect.stringMatching(/falling back to sqlite.*does not support user extended attributes/)]);
+        expect(logger.warnings).toEqual([
+          expect.stringMatching(/falling back to sqlite.*does not support user extended attributes/),
+        ]);
         expect(await cache.cacheImageIter(`works-${String(driver === 'xattr')}`, [Buffer.alloc(64, 1)])).toBe(true);
       } finally {
         await cache.close();
@@ -78,14 +80,20 @@ describe('on a filesystem without user xattrs (ramfs)', () => {
   it.skipIf(!mounted)('fallback: false turns the unsupported filesystem into an error', async () => {
     const layout = await freshRoot();
     const logger = capturingLogger();
-    const error = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger }).catch((caught: unknown) => caught);
+    const error = await ImageCache.open({
+      dir: layout.root,
+      driver: createXattrDriver(),
+      fallback: false,
+      logger,
+    }).catch((caught: unknown) => caught);
     expect(ImgcacheError.is(error, 'ERR_IMGCACHE_DRIVER_CONFIG')).toBe(true);
     expect(logger.warnings).toEqual([]);
   });
 });
 
 const canChattr = process.platform === 'linux' && process.getuid?.() === 0 && hasChattr();
-if (!canChattr) console.warn('skipping the loud-probe-error test: it needs root and chattr to make a directory immutable');
+if (!canChattr)
+  console.warn('skipping the loud-probe-error test: it needs root and chattr to make a directory immutable');
 
 function hasChattr(): boolean {
   try {
@@ -110,7 +118,9 @@ describe('a probe failure that is not a missing feature', () => {
       expect((error as { code?: string }).code).toBe('EPERM');
       expect(ImgcacheError.is(error)).toBe(false);
       const logger = capturingLogger();
-      const opened = await ImageCache.open({ dir: root, driver: createXattrDriver(), logger }).catch((caught: unknown) => caught);
+      const opened = await ImageCache.open({ dir: root, driver: createXattrDriver(), logger }).catch(
+        (caught: unknown) => caught,
+      );
       // Core's own check of the directory meets the same EPERM first and names it: still no fallback.
       expect(opened).toMatchObject({ code: 'ERR_IMGCACHE_CACHE_DIR', errno: 'EPERM' });
       expect(logger.warnings).toEqual([]);

@@ -5,7 +5,9 @@ import { CacheLayout, silentLogger, type DriverContext, type Logger } from '@img
 import { createXattrDriver, type XattrDriver, type XattrDriverOptions } from '../src/index.js';
 
 /** A scratch cache root with core's directory layout, on the OS temp dir (ext4 here). */
-export async function scratchRoot(prefix = 'imgcache-xattr-'): Promise<{ layout: CacheLayout; dispose: () => Promise<void> }> {
+export async function scratchRoot(
+  prefix = 'imgcache-xattr-',
+): Promise<{ layout: CacheLayout; dispose: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), prefix));
   const layout = new CacheLayout(root);
   for (const directory of layout.directories) await mkdir(directory, { recursive: true });

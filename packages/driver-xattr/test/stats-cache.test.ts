@@ -117,7 +117,9 @@ describe('xattr driver stats() totals kept in memory', () => {
     const stampChanged = stampBefore.mtimeNs !== stampAfter.mtimeNs || stampBefore.ctimeNs !== stampAfter.ctimeNs;
     // Filesystems with coarse directory timestamps may not show a change made within the same
     // clock tick; then only statsMaxAge (covered by the next test) brings it in.
-    expect(await driver.stats()).toEqual(stampChanged ? { count: 2, totalSize: 2003, totalHits: 0 } : { count: 1, totalSize: 1001, totalHits: 0 });
+    expect(await driver.stats()).toEqual(
+      stampChanged ? { count: 2, totalSize: 2003, totalHits: 0 } : { count: 1, totalSize: 1001, totalHits: 0 },
+    );
     expect(driver.statsScans).toBe(stampChanged ? scans + 1 : scans);
     // Its own later changes stay exact on top of what the rescan found.
     await commitFile(driver, item('later', 3));

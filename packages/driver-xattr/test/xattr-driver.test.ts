@@ -5,13 +5,25 @@ import { getAttribute, listAttributes, setAttribute } from 'fs-xattr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImageCache, ImgcacheError, silentLogger, type CacheLayout, type NewCacheEntry } from '@imgcache/core';
 import { collect, deadPid } from '@imgcache/driver-test-suite';
-import { ACCESS_ATTRIBUTE, DEFAULT_INDEX_DIR, ENTRY_ATTRIBUTE, createXattrDriver, type XattrDriver } from '../src/index.js';
+import {
+  ACCESS_ATTRIBUTE,
+  DEFAULT_INDEX_DIR,
+  ENTRY_ATTRIBUTE,
+  createXattrDriver,
+  type XattrDriver,
+} from '../src/index.js';
 import { scratchRoot, sleep, openXattr } from './helpers.js';
 
 const BASE = Date.UTC(2026, 3, 1);
 
 function item(imageId: string, n: number, overrides: Partial<NewCacheEntry> = {}): NewCacheEntry {
-  return { imageId, size: 100 + n, checksum: `sha256:${n.toString(16).padStart(64, '0')}`, lastModified: BASE + n, ...overrides };
+  return {
+    imageId,
+    size: 100 + n,
+    checksum: `sha256:${n.toString(16).padStart(64, '0')}`,
+    lastModified: BASE + n,
+    ...overrides,
+  };
 }
 
 /** Polls until `check` holds; bounded so a broken hit path fails the test instead of hanging. */
@@ -45,7 +57,12 @@ describe('xattr driver', () => {
   });
 
   it('keeps the metadata of an image committed through ImageCache in user.imgcache.* attributes of its file', async () => {
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({
+      dir: layout.root,
+      driver: createXattrDriver(),
+      fallback: false,
+      logger: silentLogger,
+    });
     try {
       expect(cache.driverName).toBe('xattr');
       const bytes = Buffer.alloc(4096, 3);
@@ -99,7 +116,12 @@ describe('xattr driver', () => {
 
   it('lets core prune the least recently read image', async () => {
     await driver.close();
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({
+      dir: layout.root,
+      driver: createXattrDriver(),
+      fallback: false,
+      logger: silentLogger,
+    });
     try {
       for (const id of ['x', 'y', 'z']) await cache.cacheImageIter(id, [Buffer.alloc(1000, id.charCodeAt(0))]);
       for (const id of ['z', 'x', 'y']) {
@@ -136,9 +158,18 @@ describe('xattr driver', () => {
   it('lets core adopt a file that a crash left with attributes but no index link', async () => {
     // A commit interrupted after writing the attributes, before linking the entry.
     await writeFile(layout.imagePath('crashed'), Buffer.alloc(700, 5));
-    await setAttribute(layout.imagePath('crashed'), ENTRY_ATTRIBUTE, JSON.stringify({ v: 1, size: 1, checksum: 'sha256:00', lastModified: 1 }));
+    await setAttribute(
+      layout.imagePath('crashed'),
+      ENTRY_ATTRIBUTE,
+      JSON.stringify({ v: 1, size: 1, checksum: 'sha256:00', lastModified: 1 }),
+    );
     expect(await driver.get('crashed')).toBeNull();
-    const cache = await ImageCache.open({ dir: layout.root, driver: createXattrDriver(), fallback: false, logger: silentLogger });
+    const cache = await ImageCache.open({
+      dir: layout.root,
+      driver: createXattrDriver(),
+      fallback: false,
+      logger: silentLogger,
+    });
     try {
       expect(cache.reconcileReport.adoptedFiles).toBe(1);
       const [image] = await cache.getCachedImages();
@@ -179,7 +210,9 @@ describe('xattr driver', () => {
     await commitFile(item('b', 2));
     expect(await driver.remove(['a'])).toBe(1);
     expect(await stat(layout.imagePath('a'))).toBeTruthy();
-    expect((await listAttributes(layout.imagePath('a'))).filter((name) => name.startsWith('user.imgcache.'))).toEqual([]);
+    expect((await listAttributes(layout.imagePath('a'))).filter((name) => name.startsWith('user.imgcache.'))).toEqual(
+      [],
+    );
     expect(await driver.get('a')).toBeNull();
     expect(await driver.remove(['a', 'never-cached', 'a'])).toBe(0);
     // Core unlinks the image before removing its entry: the entry still counts as removed.
@@ -207,14 +240,20 @@ describe('xattr driver', () => {
     expect(await driver.get('a')).toEqual({ ...item('a', 200), hits: 0, lastAccessed: BASE + 200 });
     expect((await stat(indexPath('a'))).ino).toBe((await stat(layout.imagePath('a'))).ino);
     // A hit from another process that read the old commit and wrote after the new one.
-    await setAttribute(indexPath('a'), ACCESS_ATTRIBUTE, JSON.stringify({ of: BASE + 1, hits: 9, lastAccessed: BASE + 900 }));
+    await setAttribute(
+      indexPath('a'),
+      ACCESS_ATTRIBUTE,
+      JSON.stringify({ of: BASE + 1, hits: 9, lastAccessed: BASE + 900 }),
+    );
     expect(await driver.get('a')).toMatchObject({ hits: 0, lastAccessed: BASE + 200 });
     expect(await readdir(join(layout.root, DEFAULT_INDEX_DIR))).toEqual(['a']);
   });
 
   it('refuses metadata that would not fit comfortably in one attribute, and records nothing', async () => {
     await writeFile(layout.imagePath('big'), 'x');
-    await expect(driver.commit(item('big', 1, { checksum: `sha256:${'f'.repeat(2000)}` }))).rejects.toThrow(/over the 1024-byte limit/);
+    await expect(driver.commit(item('big', 1, { checksum: `sha256:${'f'.repeat(2000)}` }))).rejects.toThrow(
+      /over the 1024-byte limit/,
+    );
     expect(await driver.get('big')).toBeNull();
     expect((await driver.stats()).count).toBe(0);
   });

@@ -36,13 +36,20 @@ console.log(JSON.stringify({ driverName: cache.driverName, cached, images: image
 
 /** npm builds native addons against the headers next to this Node when they exist, as scripts/setup.mjs does. */
 function npmEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
   // Settings pnpm passes to its scripts would leak into npm; this project is plain npm.
-  for (const key of Object.keys(env)) if (key.startsWith('npm_config_') && /workspace|pnpm|store|virtual/.test(key)) delete env[key];
+  for (const key of Object.keys(env))
+    if (key.startsWith('npm_config_') && /workspace|pnpm|store|virtual/.test(key)) delete env[key];
   // node-gyp compiles better-sqlite3's two translation units side by side.
   env.JOBS ??= String(availableParallelism());
   const prefix = dirname(dirname(process.execPath));
-  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
+  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi')))
+    env.npm_config_nodedir = prefix;
   return env;
 }
 
@@ -117,7 +124,11 @@ describe('installing the packed tarballs with plain npm, outside the workspace',
       expect(appReady(app.name), `${app.name} must be built before packing`).toBe(true);
       appsInstalled ??= install(['@imgcache/core', '@imgcache/driver-xattr', ...APPS.map((built) => built.name)]);
       await appsInstalled;
-      const { stdout } = await run('npx', ['--no', '--', app.bin, '--help'], { cwd: project, env: npmEnv(), timeout: 60_000 });
+      const { stdout } = await run('npx', ['--no', '--', app.bin, '--help'], {
+        cwd: project,
+        env: npmEnv(),
+        timeout: 60_000,
+      });
       expect(stdout).toMatch(/usage/i);
       expect(stdout).toContain(app.bin);
     });

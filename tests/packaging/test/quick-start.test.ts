@@ -19,7 +19,10 @@ const { packageManager } = JSON.parse(await readFile(join(REPO, 'package.json'),
 
 /** Copies the files git knows of (tracked, or new and not ignored) as they are in the working tree: a clone without node_modules or build output. */
 async function cloneWorkingTree(to: string): Promise<void> {
-  const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   for (const file of new Set(stdout.split('\0').filter(Boolean))) {
     // A tracked file deleted in the working tree is not part of it.
     if (!existsSync(join(REPO, file))) continue;
@@ -32,9 +35,18 @@ async function cloneWorkingTree(to: string): Promise<void> {
  * Runs a command in its own process group; on `timeoutMs` the whole group is killed, so no
  * compiler outlives the test. Resolves with the exit code and the output's tail.
  */
-function runBounded(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; output: string }> {
+function runBounded(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-64 * 1024);
@@ -115,9 +127,14 @@ describe('quick start on a machine that reaches only the npm registry', () => {
   });
 
   it(`npx ${packageManager} run setup builds better-sqlite3 and fs-xattr against this Node's headers, and both load`, async (context) => {
-    if (!existsSync(HEADERS)) return context.skip(`this Node has no headers in ${dirname(HEADERS)}, which the quick start relies on offline`);
+    if (!existsSync(HEADERS))
+      return context.skip(`this Node has no headers in ${dirname(HEADERS)}, which the quick start relies on offline`);
 
-    const setup = await runBounded('npx', ['--yes', packageManager, 'run', 'setup'], { cwd: project, env, timeoutMs: 270_000 });
+    const setup = await runBounded('npx', ['--yes', packageManager, 'run', 'setup'], {
+      cwd: project,
+      env,
+      timeoutMs: 270_000,
+    });
     expect(setup.code, setup.output).toBe(0);
 
     const started = (await stat(startMarker)).mtimeMs;
@@ -133,8 +150,12 @@ describe('quick start on a machine that reaches only the npm registry', () => {
       expect(await readFile(join(addon, 'build', 'config.gypi'), 'utf8')).toContain(`"nodedir": "${NODE_PREFIX}"`);
     }
 
-    const query = "const Database = require('better-sqlite3'); console.log(new Database(':memory:').prepare('SELECT 6 * 7 AS answer').get().answer);";
-    const loadSqlite = await run(process.execPath, ['-e', query], { cwd: join(project, 'packages', 'driver-sqlite'), env });
+    const query =
+      "const Database = require('better-sqlite3'); console.log(new Database(':memory:').prepare('SELECT 6 * 7 AS answer').get().answer);";
+    const loadSqlite = await run(process.execPath, ['-e', query], {
+      cwd: join(project, 'packages', 'driver-sqlite'),
+      env,
+    });
     expect(loadSqlite.stdout.trim()).toBe('42');
 
     const attributes = `
@@ -144,7 +165,11 @@ describe('quick start on a machine that reaches only the npm registry', () => {
       writeFileSync(file, '');
       await setAttribute(file, 'user.quick-start', 'loaded');
       console.log((await getAttribute(file, 'user.quick-start')).toString());`;
-    const loadXattr = await run(process.execPath, ['--input-type=module', '-e', attributes, join(root, 'xattr-probe')], { cwd: join(project, 'packages', 'driver-xattr'), env });
+    const loadXattr = await run(
+      process.execPath,
+      ['--input-type=module', '-e', attributes, join(root, 'xattr-probe')],
+      { cwd: join(project, 'packages', 'driver-xattr'), env },
+    );
     expect(loadXattr.stdout.trim()).toBe('loaded');
   });
 });

@@ -14,7 +14,9 @@ describe('the root README after `pnpm start`', () => {
     const readme = await readFile(join(REPO, 'README.md'), 'utf8');
     const { scripts } = await readJson<{ scripts: Record<string, string> }>('package.json');
     const built = [...scripts.start!.matchAll(/--filter=(\S+)/g)].map((match) => match[1]!.replace(/\.\.\.$/, ''));
-    const packageDirs = new Set([...readme.matchAll(/node ((?:apps|packages)\/[\w-]+)\/dist\//g)].map((match) => match[1]!));
+    const packageDirs = new Set(
+      [...readme.matchAll(/node ((?:apps|packages)\/[\w-]+)\/dist\//g)].map((match) => match[1]!),
+    );
     expect(packageDirs.size).toBeGreaterThan(0);
     for (const dir of packageDirs) {
       const { name } = await readJson<{ name: string }>(join(dir, 'package.json'));

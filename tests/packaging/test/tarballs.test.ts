@@ -30,7 +30,12 @@ describe('packed tarballs', () => {
 
   it('covers every library package', () => {
     const names = packages.map((pkg) => pkg.name);
-    for (const name of ['@imgcache/core', '@imgcache/driver-sqlite', '@imgcache/driver-xattr', '@imgcache/driver-test-suite']) {
+    for (const name of [
+      '@imgcache/core',
+      '@imgcache/driver-sqlite',
+      '@imgcache/driver-xattr',
+      '@imgcache/driver-test-suite',
+    ]) {
       expect(names).toContain(name);
     }
   });
@@ -41,7 +46,9 @@ describe('packed tarballs', () => {
       const files = await tarballFiles(tarball);
       const manifest = await tarballManifest(tarball);
       expect(fileProblems(files, manifest)).toEqual([]);
-      expect(files.every((file: string) => /^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(file))).toBe(true);
+      expect(
+        files.every((file: string) => /^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(file)),
+      ).toBe(true);
     });
 
     it(`${pkg.name} has a release-ready package.json with workspace: ranges rewritten`, async () => {
@@ -55,7 +62,8 @@ describe('packed tarballs', () => {
           if (!range.startsWith('workspace:')) continue;
           const version = packages.find((other) => other.name === name)?.manifest.version;
           const stripped = range.slice('workspace:'.length);
-          const expected = stripped === '*' ? version : stripped === '^' || stripped === '~' ? `${stripped}${version}` : stripped;
+          const expected =
+            stripped === '*' ? version : stripped === '^' || stripped === '~' ? `${stripped}${version}` : stripped;
           expect(manifest[field][name], `${field}.${name}`).toBe(expected);
         }
       }

@@ -44,7 +44,19 @@ describe('one server and CLI processes on the same cache directory at once', () 
     const { dir: parent, dispose } = await tempDir('concurrency');
     const dir = join(parent, 'cache');
     const origin = await fixtureOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 2 }).start();
-    const server = await startServerProcess(['--origin', origin.url, '--dir', dir, '--driver', 'sqlite', '--public', '--max-size', '6M', '--maintenance-interval', '1']);
+    const server = await startServerProcess([
+      '--origin',
+      origin.url,
+      '--dir',
+      dir,
+      '--driver',
+      'sqlite',
+      '--public',
+      '--max-size',
+      '6M',
+      '--maintenance-interval',
+      '1',
+    ]);
     const dispatcher = new Agent({ connections: CLIENTS });
     const statuses = new Map<number, number>();
     const xCache = new Map<string, number>();
@@ -67,7 +79,12 @@ describe('one server and CLI processes on the same cache directory at once', () 
         const random = seededRandom(seed);
         for (let n = 0; n < MAX_CLI_RUNS_PER_LOOP && !clientsDone; n++) {
           const id = IDS[Math.floor(random() * IDS.length)]!;
-          const commands = [['delete-cached-image', id], ['--max-size', '2M', 'prune'], ['clean'], ['list-cached', '--json']];
+          const commands = [
+            ['delete-cached-image', id],
+            ['--max-size', '2M', 'prune'],
+            ['clean'],
+            ['list-cached', '--json'],
+          ];
           const run = await runCli(dir, commands[n % commands.length]!);
           cliRuns.push(run);
           expect(run.stderr, run.args.join(' ')).not.toMatch(/SQLITE_BUSY|database is locked/i);
@@ -78,19 +95,28 @@ describe('one server and CLI processes on the same cache directory at once', () 
           }
         }
       };
-      const clients = Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n + 1))).finally(() => (clientsDone = true));
+      const clients = Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n + 1))).finally(
+        () => (clientsDone = true),
+      );
       const loops = Promise.all(Array.from({ length: CLI_LOOPS }, (_, n) => cliLoop(100 + n)));
       const outcomes = await Promise.allSettled([clients, loops]);
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
 
       expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-      const cache = await ImageCache.open({ dir, driver: 'sqlite', fallback: false, logger: silentLogger, importer: (s) => import(s) });
+      const cache = await ImageCache.open({
+        dir,
+        driver: 'sqlite',
+        fallback: false,
+        logger: silentLogger,
+        importer: (s) => import(s),
+      });
       try {
         expect(await readdir(cache.layout.incompleteDir)).toEqual([]);
         expect(await cache.getCacheSize()).toBe(await bytesIn(cache.layout.imagesDir));
         const verified = await cache.verify();
         expect(verified.failed).toEqual([]);
-        for (const image of await cache.getCachedImages()) expect(image.size).toBe((imageBytes(image.imageId) as Buffer).length);
+        for (const image of await cache.getCachedImages())
+          expect(image.size).toBe((imageBytes(image.imageId) as Buffer).length);
         console.log(
           `concurrency: ${CLIENTS * REQUESTS_PER_CLIENT} HTTP downloads verified (${[...xCache].map(([k, v]) => `${k} ${v}`).join(', ')}), ` +
             `${cliRuns.length} CLI runs (delete, prune, clean, list) all exit 0, ${verified.checked} images verified at the end`,

@@ -24,7 +24,13 @@ describe.each(['sqlite', 'xattr'])('corruption behind the cache: %s driver', (dr
   it('verify finds and quarantines every case, and flagged images are never read', async () => {
     const { dir, dispose } = await tempDir(`corrupt-${driver}`);
     const ids = ['good', 'flipped', 'truncated', 'deleted', 'no-metadata'];
-    let cache = await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
+    let cache = await ImageCache.open({
+      dir,
+      driver,
+      fallback: false,
+      logger: silentLogger,
+      importer: (s) => import(s),
+    });
     try {
       for (const id of ids) {
         const data = imageBytes(id) as Buffer;
@@ -39,7 +45,12 @@ describe.each(['sqlite', 'xattr'])('corruption behind the cache: %s driver', (dr
       await dropMetadata(driver, cache, 'no-metadata');
 
       const result = await cache.verify();
-      expect(result.failed.map((failure) => failure.imageId).sort()).toEqual(['deleted', 'flipped', 'no-metadata', 'truncated']);
+      expect(result.failed.map((failure) => failure.imageId).sort()).toEqual([
+        'deleted',
+        'flipped',
+        'no-metadata',
+        'truncated',
+      ]);
       for (const id of ['flipped', 'truncated', 'deleted', 'no-metadata']) {
         await expect(cache.openForRead(id)).rejects.toMatchObject({ code: 'ERR_IMGCACHE_NOT_CACHED' });
       }

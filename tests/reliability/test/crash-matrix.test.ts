@@ -31,7 +31,9 @@ describe.each(['sqlite', 'xattr'])('crash matrix: %s driver, SIGKILL at random p
       // The kills must really have landed mid-write some of the time, or the test proves nothing.
       expect(abandoned).toBeGreaterThan(0);
       expect(listedTotal).toBeGreaterThan(0);
-      console.log(`${driver}: ${KILLS_PER_DRIVER} kills, ${abandoned} interrupted writes quarantined, ${listedTotal} images checked`);
+      console.log(
+        `${driver}: ${KILLS_PER_DRIVER} kills, ${abandoned} interrupted writes quarantined, ${listedTotal} images checked`,
+      );
     } finally {
       await dispose();
     }
@@ -49,7 +51,11 @@ const STEPS = [
 const IDS = ['img-window', 'w'.repeat(255)];
 
 describe.each(['sqlite', 'xattr'])('crash matrix: %s driver, SIGKILL right after each step of the commit', (driver) => {
-  it.each(STEPS.flatMap((expected) => IDS.map((imageId) => ({ ...expected, imageId, label: `${expected.step}, id of ${imageId.length} characters` }))))(
+  it.each(
+    STEPS.flatMap((expected) =>
+      IDS.map((imageId) => ({ ...expected, imageId, label: `${expected.step}, id of ${imageId.length} characters` })),
+    ),
+  )(
     'after $label: nothing partial is served, a placed file is adopted, no claim is left',
     async ({ step, cached, repair, imageId }) => {
       const { dir, dispose } = await tempDir(`crash-${step}-${driver}`);

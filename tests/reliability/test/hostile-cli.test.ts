@@ -11,7 +11,12 @@ import { tempDir } from './helpers.js';
 const cliBin = join(dirname(createRequire(import.meta.url).resolve('@imgcache/cli/package.json')), 'dist', 'bin.js');
 
 const traversal = fc.oneof(
-  fc.array(fc.constantFrom('..', '/', '\\', '%2e%2e%2f', 'etc', 'passwd', '.', 'images', '\u00e9', '\u{1F600}'), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('')),
+  fc
+    .array(fc.constantFrom('..', '/', '\\', '%2e%2e%2f', 'etc', 'passwd', '.', 'images', '\u00e9', '\u{1F600}'), {
+      minLength: 1,
+      maxLength: 6,
+    })
+    .map((parts) => parts.join('')),
   fc.string({ minLength: 256, maxLength: 300 }),
   fc.constantFrom('', '.', '..', '../outside', 'a/b', 'a\\b', 'cache.sqlite/../x'),
 );
@@ -25,16 +30,27 @@ describe('hostile image ids against the CLI', () => {
     const before = (await readdir(parent)).sort();
     try {
       await fc.assert(
-        fc.asyncProperty(traversal.filter((id) => !isValidImageId(id) && !id.includes('\0') && !id.startsWith('-')), async (id) => {
-          for (const args of [['get', id], ['queue-image', id], ['delete-cached-image', id], ['cache-image', id, file]]) {
-            const run = spawnSync(process.execPath, [cliBin, '--dir', cacheDir, ...args], { encoding: 'utf8', timeout: 20_000 });
-            expect(run.status).toBe(1);
-            expect(run.stderr).toMatch(/Invalid image id/);
-            expect(run.stderr).not.toMatch(/\n\s+at /);
-          }
-          expect(existsSync(cacheDir)).toBe(false);
-          expect((await readdir(parent)).sort()).toEqual(before);
-        }),
+        fc.asyncProperty(
+          traversal.filter((id) => !isValidImageId(id) && !id.includes('\0') && !id.startsWith('-')),
+          async (id) => {
+            for (const args of [
+              ['get', id],
+              ['queue-image', id],
+              ['delete-cached-image', id],
+              ['cache-image', id, file],
+            ]) {
+              const run = spawnSync(process.execPath, [cliBin, '--dir', cacheDir, ...args], {
+                encoding: 'utf8',
+                timeout: 20_000,
+              });
+              expect(run.status).toBe(1);
+              expect(run.stderr).toMatch(/Invalid image id/);
+              expect(run.stderr).not.toMatch(/\n\s+at /);
+            }
+            expect(existsSync(cacheDir)).toBe(false);
+            expect((await readdir(parent)).sort()).toEqual(before);
+          },
+        ),
         { numRuns: 15, seed: 20261125 },
       );
     } finally {

@@ -11,7 +11,25 @@ async function snapshot(dir: string): Promise<string[]> {
   return entries.map(String).sort();
 }
 
-const hostileFragments = ['..', '../', '..\\', '%2e%2e%2f', '\0', '/', '\\', 'images', 'incomplete', 'queue', 'cache.sqlite', '.', '~', ' ', 'é', '😀', '\n'];
+const hostileFragments = [
+  '..',
+  '../',
+  '..\\',
+  '%2e%2e%2f',
+  '\0',
+  '/',
+  '\\',
+  'images',
+  'incomplete',
+  'queue',
+  'cache.sqlite',
+  '.',
+  '~',
+  ' ',
+  'é',
+  '😀',
+  '\n',
+];
 const hostileId = fc.oneof(
   fc.string({ maxLength: 300 }),
   fc.array(fc.constantFrom(...hostileFragments), { minLength: 1, maxLength: 8 }).map((parts) => parts.join('')),

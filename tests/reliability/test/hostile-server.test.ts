@@ -16,7 +16,8 @@ import { download, startQuietServer } from './server-process.js';
 const ADMIN = 'hostile-admin';
 const BIG_ID = 'big-32m';
 const big = Buffer.alloc(32 * 1024 * 1024);
-for (let offset = 0; offset < big.length; offset += 64) createHash('sha512').update(String(offset)).digest().copy(big, offset);
+for (let offset = 0; offset < big.length; offset += 64)
+  createHash('sha512').update(String(offset)).digest().copy(big, offset);
 
 /** The id routes: the path before and after the id, and the methods that have a handler. */
 const ROUTES = [
@@ -26,12 +27,46 @@ const ROUTES = [
   { prefix: '/v2/queued_images/', suffix: '', handled: ['PUT', 'DELETE'] },
 ];
 const METHODS = ['GET', 'HEAD', 'PUT', 'DELETE'];
-const fragments = ['..', '../', '..\\', '%2e%2e%2f', '%2E%2E/', '%00', '\0', '/', '\\', 'images', 'incomplete', 'invalid', 'queue', 'cache.sqlite', '.', '~', ' ', 'é', '😀', '%', '%ZZ', '?', '#'];
+const fragments = [
+  '..',
+  '../',
+  '..\\',
+  '%2e%2e%2f',
+  '%2E%2E/',
+  '%00',
+  '\0',
+  '/',
+  '\\',
+  'images',
+  'incomplete',
+  'invalid',
+  'queue',
+  'cache.sqlite',
+  '.',
+  '~',
+  ' ',
+  'é',
+  '😀',
+  '%',
+  '%ZZ',
+  '?',
+  '#',
+];
 const hostileId = fc.oneof(
   fc.array(fc.constantFrom(...fragments), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('')),
   fc.string({ maxLength: 40 }),
   fc.string({ minLength: 256, maxLength: 300 }),
-  fc.constantFrom('images', 'incomplete', 'cache.sqlite', 'queue', '..', '.', 'x'.repeat(256), '../../outside.txt', 'ok-id'),
+  fc.constantFrom(
+    'images',
+    'incomplete',
+    'cache.sqlite',
+    'queue',
+    '..',
+    '.',
+    'x'.repeat(256),
+    '../../outside.txt',
+    'ok-id',
+  ),
 );
 
 /** Every path under `parent` outside the cache directory, to compare before and after. */
@@ -56,7 +91,12 @@ describe('hostile requests against the server', () => {
     await writeFile(join(parent, 'etc', 'passwd'), 'root:x:0:0');
     origin = await fixtureOrigin().start();
     origin.add(BIG_ID, { data: big });
-    server = await startQuietServer({ origin: origin.url, dir: join(parent, 'cache'), adminToken: ADMIN, maxSize: 1024 ** 3 });
+    server = await startQuietServer({
+      origin: origin.url,
+      dir: join(parent, 'cache'),
+      adminToken: ADMIN,
+      maxSize: 1024 ** 3,
+    });
   });
 
   afterAll(async () => {
@@ -75,23 +115,37 @@ describe('hostile requests against the server', () => {
     const before = await outsideSnapshot(parent);
     let rejected = 0;
     await fc.assert(
-      fc.asyncProperty(hostileId, fc.constantFrom(...ROUTES), fc.constantFrom(...METHODS), fc.boolean(), async (id, route, method, encoded) => {
-        const target = `${route.prefix}${encoded ? encodeURIComponent(id) : id}${route.suffix}`;
-        // A raw target can carry bytes no client would send (CR, LF, NUL): the server must cope anyway.
-        const response = await rawRequest(server.url, Buffer.from(requestText(method, target, [['X-Auth-Token', ADMIN]]), 'utf8'));
-        expect(response.status, `${method} ${JSON.stringify(target)}: ${response.head}`).not.toBeNull();
-        expect(response.status!, `${method} ${JSON.stringify(target)}: ${response.head}`).toBeLessThan(500);
-        if (encoded && !isValidImageId(id) && route.handled.includes(method)) {
-          expect(response.status, `${method} ${JSON.stringify(target)}`).toBe(400);
-          if (method !== 'HEAD') expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({ error: { code: 400, message: expect.stringMatching(/Invalid image id/) } });
-          rejected++;
-        }
-        // Past the HTTP parser (a request line of printable ASCII), every refusal is the server's own JSON error.
-        if (response.status === 400 && /^[\x21-\x7e]+$/.test(target) && method !== 'HEAD') {
-          expect(JSON.parse(response.body.toString('utf8')), `${method} ${JSON.stringify(target)}`).toMatchObject({ error: { code: 400, message: expect.any(String) } });
-        }
-        expect(await outsideSnapshot(parent)).toEqual(before);
-      }),
+      fc.asyncProperty(
+        hostileId,
+        fc.constantFrom(...ROUTES),
+        fc.constantFrom(...METHODS),
+        fc.boolean(),
+        async (id, route, method, encoded) => {
+          const target = `${route.prefix}${encoded ? encodeURIComponent(id) : id}${route.suffix}`;
+          // A raw target can carry bytes no client would send (CR, LF, NUL): the server must cope anyway.
+          const response = await rawRequest(
+            server.url,
+            Buffer.from(requestText(method, target, [['X-Auth-Token', ADMIN]]), 'utf8'),
+          );
+          expect(response.status, `${method} ${JSON.stringify(target)}: ${response.head}`).not.toBeNull();
+          expect(response.status!, `${method} ${JSON.stringify(target)}: ${response.head}`).toBeLessThan(500);
+          if (encoded && !isValidImageId(id) && route.handled.includes(method)) {
+            expect(response.status, `${method} ${JSON.stringify(target)}`).toBe(400);
+            if (method !== 'HEAD')
+              expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({
+                error: { code: 400, message: expect.stringMatching(/Invalid image id/) },
+              });
+            rejected++;
+          }
+          // Past the HTTP parser (a request line of printable ASCII), every refusal is the server's own JSON error.
+          if (response.status === 400 && /^[\x21-\x7e]+$/.test(target) && method !== 'HEAD') {
+            expect(JSON.parse(response.body.toString('utf8')), `${method} ${JSON.stringify(target)}`).toMatchObject({
+              error: { code: 400, message: expect.any(String) },
+            });
+          }
+          expect(await outsideSnapshot(parent)).toEqual(before);
+        },
+      ),
       { numRuns: 250, seed: 20261125 },
     );
     expect(rejected).toBeGreaterThan(20);
@@ -109,7 +163,28 @@ describe('hostile requests against the server', () => {
     expect(await server.cache.isCached(id)).toBe(true);
     const rangeValue = fc.oneof(
       fc.string({ maxLength: 60 }).map((text) => text.replace(/[\r\n\0]/g, '')),
-      fc.array(fc.constantFrom('bytes', '=', '-', ',', ' ', '0', '1', '9', String(data.length), String(2 ** 53), '-1', 'x', 'BYTES', '1e3', '0x10'), { maxLength: 8 }).map((parts) => parts.join('')),
+      fc
+        .array(
+          fc.constantFrom(
+            'bytes',
+            '=',
+            '-',
+            ',',
+            ' ',
+            '0',
+            '1',
+            '9',
+            String(data.length),
+            String(2 ** 53),
+            '-1',
+            'x',
+            'BYTES',
+            '1e3',
+            '0x10',
+          ),
+          { maxLength: 8 },
+        )
+        .map((parts) => parts.join('')),
     );
     const statuses = new Set<number>();
     await fc.assert(

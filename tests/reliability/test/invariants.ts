@@ -15,7 +15,13 @@ export async function checkCacheAfterCrash(
   driver: string,
   afterChecks?: (cache: ImageCache) => Promise<void>,
 ): Promise<{ ids: string[]; report: ReconcileReport }> {
-  const cache = await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
+  const cache = await ImageCache.open({
+    dir,
+    driver,
+    fallback: false,
+    logger: silentLogger,
+    importer: (s) => import(s),
+  });
   try {
     expect(cache.driverName).toBe(driver);
     expect(await readdir(cache.layout.incompleteDir)).toEqual([]);

@@ -12,7 +12,8 @@ const LONGEST = 'img.long-id_'.repeat(22).slice(0, 254);
 const ID = `${LONGEST}a`;
 const TWIN = `${LONGEST}b`;
 
-const openCache = (dir: string, driver: string) => ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
+const openCache = (dir: string, driver: string) =>
+  ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
 
 /** Every name under `dir`, recursively. */
 async function allNames(dir: string): Promise<string[]> {
@@ -45,8 +46,12 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
       expect(await cache.getQueuedImages()).toEqual([ID]);
 
       // A failed write is quarantined under a name that fits.
-      await expect(cache.cacheImageIter(ID, streamed(data), `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
-      expect(await readdir(cache.layout.invalidDir)).toEqual([expect.stringMatching(new RegExp(`^${nameKey(ID).replace(/[.#]/g, '\\$&')}~failed-`))]);
+      await expect(cache.cacheImageIter(ID, streamed(data), `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({
+        code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH',
+      });
+      expect(await readdir(cache.layout.invalidDir)).toEqual([
+        expect.stringMatching(new RegExp(`^${nameKey(ID).replace(/[.#]/g, '\\$&')}~failed-`)),
+      ]);
       await note();
 
       // Cached through both caching calls; the twin id gets its own claim and file.
@@ -66,7 +71,13 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
       await handle.write(Buffer.from([data[10]! ^ 0xff]), 0, 1, 10);
       await handle.close();
       const verified = await cache.verify();
-      expect(verified.failed).toEqual([{ imageId: ID, reason: expect.stringContaining('checksum is'), movedTo: expect.stringMatching(/^invalid\/.+~corrupt-[0-9a-f]{12}$/) }]);
+      expect(verified.failed).toEqual([
+        {
+          imageId: ID,
+          reason: expect.stringContaining('checksum is'),
+          movedTo: expect.stringMatching(/^invalid\/.+~corrupt-[0-9a-f]{12}$/),
+        },
+      ]);
       await note();
       expect(await cache.clean(0)).toEqual({ incomplete: 0, invalid: 2 });
 
@@ -92,7 +103,9 @@ describe.each(['sqlite', 'xattr'])('the longest valid id (255 characters), %s dr
     try {
       await runUntilKilled('crash-at.mjs', [dir, driver, ID, 'write']);
       let cache = await openCache(dir, driver);
-      expect(cache.reconcileReport.repairs).toEqual([expect.objectContaining({ action: 'quarantined', imageId: nameKey(ID), cause: 'abandoned' })]);
+      expect(cache.reconcileReport.repairs).toEqual([
+        expect.objectContaining({ action: 'quarantined', imageId: nameKey(ID), cause: 'abandoned' }),
+      ]);
       expect(await cache.isCached(ID)).toBe(false);
       await cache.close();
 
@@ -116,7 +129,15 @@ describe('the server with a 250-character id', () => {
   it('serves it from the origin, caches it, then serves it from the cache', async () => {
     const { dir, dispose } = await tempDir('long-server');
     const origin = await fixtureOrigin().start();
-    const server = await startServerProcess(['--origin', origin.url, '--dir', join(dir, 'cache'), '--public', '--maintenance-interval', '0']);
+    const server = await startServerProcess([
+      '--origin',
+      origin.url,
+      '--dir',
+      join(dir, 'cache'),
+      '--public',
+      '--maintenance-interval',
+      '0',
+    ]);
     try {
       const id = ID.slice(0, 250);
       const expected = sha256(imageBytes(id));

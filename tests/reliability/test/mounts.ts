@@ -9,12 +9,17 @@ export type Mount = { dir: string; unmount: () => Promise<void> };
  * Mounts a real filesystem of the given type (root only). Returns the reason instead when
  * this host does not allow it, so the caller can skip with that reason printed.
  */
-export async function mountFilesystem(type: 'tmpfs' | 'ramfs', options: string[] = []): Promise<Mount | { skipReason: string }> {
+export async function mountFilesystem(
+  type: 'tmpfs' | 'ramfs',
+  options: string[] = [],
+): Promise<Mount | { skipReason: string }> {
   if (process.platform !== 'linux') return { skipReason: `${type} mounts are a Linux feature` };
   if (process.getuid?.() !== 0) return { skipReason: `mounting ${type} needs root (CI runs .ci/run as root)` };
   const dir = await mkdtemp(join(tmpdir(), `imgcache-${type}-`));
   try {
-    execFileSync('mount', ['-t', type, ...(options.length ? ['-o', options.join(',')] : []), type, dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', type, ...(options.length ? ['-o', options.join(',')] : []), type, dir], {
+      stdio: 'pipe',
+    });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;

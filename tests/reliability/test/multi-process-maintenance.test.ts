@@ -19,7 +19,9 @@ const EVICTING = new Set(['prune', 'deleteAll']);
 const IMAGES_PER_WRITER = Number(process.env.IMGCACHE_MAINTENANCE_IMAGES ?? 100);
 const WRITERS = [0, IMAGES_PER_WRITER / 2];
 const ALL_IDS = Array.from({ length: IMAGES_PER_WRITER * 1.5 }, (_, n) => `mp-${n}`);
-const PAIRS = OPERATIONS.flatMap((first, index) => OPERATIONS.slice(index + 1).map((second) => [first, second] as const));
+const PAIRS = OPERATIONS.flatMap((first, index) =>
+  OPERATIONS.slice(index + 1).map((second) => [first, second] as const),
+);
 
 interface WriterReport {
   cached: string[];
@@ -57,7 +59,9 @@ async function glanceCache(root: string): Promise<string> {
   const dir = join(root, 'glance');
   await mkdir(join(dir, 'queue'), { recursive: true });
   const db = new Database(join(dir, 'cache.db'));
-  db.exec('CREATE TABLE cached_images (image_id TEXT PRIMARY KEY, last_accessed REAL, last_modified REAL, size INTEGER, hits INTEGER, checksum TEXT)');
+  db.exec(
+    'CREATE TABLE cached_images (image_id TEXT PRIMARY KEY, last_accessed REAL, last_modified REAL, size INTEGER, hits INTEGER, checksum TEXT)',
+  );
   const insert = db.prepare('INSERT INTO cached_images VALUES (?, 0, 0, ?, 0, NULL)');
   for (const imageId of ALL_IDS) {
     const data = smallImageBytes(imageId) as Buffer;
@@ -76,9 +80,17 @@ describe.each(['sqlite', 'xattr'])('maintenance beside live writers in other pro
     try {
       const glance = await glanceCache(root);
       // The cache exists before anyone races to create it.
-      await (await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) })).close();
-      const maintainers = [first, second].map((op) => runFixture<MaintainerReport>('maintainer.mjs', [dir, driver, op, stop, glance]));
-      const writers = await Promise.all(WRITERS.map((start) => runFixture<WriterReport>('writer.mjs', [dir, driver, String(start), String(IMAGES_PER_WRITER)])));
+      await (
+        await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) })
+      ).close();
+      const maintainers = [first, second].map((op) =>
+        runFixture<MaintainerReport>('maintainer.mjs', [dir, driver, op, stop, glance]),
+      );
+      const writers = await Promise.all(
+        WRITERS.map((start) =>
+          runFixture<WriterReport>('writer.mjs', [dir, driver, String(start), String(IMAGES_PER_WRITER)]),
+        ),
+      );
       await writeFile(stop, '');
       const maintained = await Promise.all(maintainers);
 
@@ -86,10 +98,14 @@ describe.each(['sqlite', 'xattr'])('maintenance beside live writers in other pro
       // time 0 reaps running writes by definition: such a write fails (ENOENT when it
       // commits), it never reports success.
       const cleaning = first === 'clean' || second === 'clean';
-      const reaped = (error: { code?: string; error?: string }) => cleaning && (error.code === 'ENOENT' || /^ENOENT:/.test(error.error ?? ''));
+      const reaped = (error: { code?: string; error?: string }) =>
+        cleaning && (error.code === 'ENOENT' || /^ENOENT:/.test(error.error ?? ''));
       for (const report of maintained) {
         expect(report.runs, report.op).toBeGreaterThan(0);
-        expect(report.problems.filter((problem) => !(report.op === 'import' && reaped(problem as { error?: string }))), report.op).toEqual([]);
+        expect(
+          report.problems.filter((problem) => !(report.op === 'import' && reaped(problem as { error?: string }))),
+          report.op,
+        ).toEqual([]);
       }
       for (const writer of writers) {
         expect(writer.repairedAtOpen).toEqual([]);
@@ -97,7 +113,13 @@ describe.each(['sqlite', 'xattr'])('maintenance beside live writers in other pro
         expect(writer.cached.length + writer.refused.length + writer.errors.length).toBe(IMAGES_PER_WRITER);
       }
 
-      const cache = await ImageCache.open({ dir, driver, fallback: false, logger: silentLogger, importer: (s) => import(s) });
+      const cache = await ImageCache.open({
+        dir,
+        driver,
+        fallback: false,
+        logger: silentLogger,
+        importer: (s) => import(s),
+      });
       try {
         expect(cache.reconcileReport.repairs).toEqual([]);
         expect(await readdir(cache.layout.incompleteDir)).toEqual([]);

@@ -35,7 +35,12 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10
 
 /** One request line plus headers, `Connection: close`, no body. */
 export function requestText(method: string, target: string, headers: [string, string][] = []): string {
-  const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Connection: close',
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+  ];
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 

@@ -58,7 +58,19 @@ describe.each(['sqlite', 'xattr'])('server crash matrix: %s driver, SIGKILL with
     const origin = await fixtureOrigin({ chunkSize: 64 * 1024, chunkDelayMs: 3 }).start();
     const random = seededRandom(driver.length * 104_729);
     const totals = { abandoned: 0, listed: 0, complete: 0, cut: 0, hits: 0, misses: 0, restarts: 0 };
-    const args = ['--origin', origin.url, '--dir', dir, '--driver', driver, '--public', '--maintenance-interval', '0', '--max-size', '4M'];
+    const args = [
+      '--origin',
+      origin.url,
+      '--dir',
+      dir,
+      '--driver',
+      driver,
+      '--public',
+      '--maintenance-interval',
+      '0',
+      '--max-size',
+      '4M',
+    ];
     try {
       for (let kill = 0; kill < KILLS_PER_DRIVER; kill++) {
         const server = await startServerProcess(args);

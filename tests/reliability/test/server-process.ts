@@ -26,11 +26,17 @@ export interface ServerProcess {
  * @throws when the process ends or stays silent for 20 s before listening.
  */
 export function startServerProcess(args: string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [serverBin, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [serverBin, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     const guard = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -89,7 +95,15 @@ export interface Download {
  * bodies are kept as text for assertions.
  * @throws the transport error when the connection breaks before the body is complete.
  */
-export async function download(url: string, options: { signal?: AbortSignal; headers?: Record<string, string>; method?: 'GET' | 'HEAD'; dispatcher?: Dispatcher } = {}): Promise<Download> {
+export async function download(
+  url: string,
+  options: {
+    signal?: AbortSignal;
+    headers?: Record<string, string>;
+    method?: 'GET' | 'HEAD';
+    dispatcher?: Dispatcher;
+  } = {},
+): Promise<Download> {
   const response = await request(url, {
     method: options.method ?? 'GET',
     headers: options.headers,
@@ -118,7 +132,12 @@ export async function download(url: string, options: { signal?: AbortSignal; hea
  * maintenance (the prefetcher would fetch queued ids from the origin; tests stay
  * deterministic), logging nothing.
  */
-export function startQuietServer(settings: { origin: string; dir: string; adminToken: string; maxSize: number }): Promise<ImageServer> {
+export function startQuietServer(settings: {
+  origin: string;
+  dir: string;
+  adminToken: string;
+  maxSize: number;
+}): Promise<ImageServer> {
   return startServer(
     {
       ...settings,

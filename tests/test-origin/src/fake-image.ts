@@ -37,7 +37,8 @@ export interface FakeImage {
 export function glanceDataRefusal(image: FakeImage, isAdmin: boolean): { status: number; message: string } | null {
   const status = image.imageStatus ?? 'active';
   if (status === 'deleted' || status === 'pending_delete') return { status: 404, message: 'No image found' };
-  if (status === 'deactivated' && !isAdmin) return { status: 403, message: 'image deactivated: only admins may download its data' };
+  if (status === 'deactivated' && !isAdmin)
+    return { status: 403, message: 'image deactivated: only admins may download its data' };
   if (['queued', 'saving', 'uploading', 'importing', 'killed'].includes(status)) return { status: 204, message: '' };
   return null;
 }

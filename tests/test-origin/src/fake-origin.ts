@@ -110,10 +110,15 @@ export class FakeOrigin {
     // Links are built as Glance builds them with enable_proxy_headers_parsing: from X-Forwarded-Host, else Host.
     const linkHost = String(request.headers['x-forwarded-host'] ?? request.headers.host);
     if (url.pathname === '/versions' && method === 'GET') {
-      return json(response, 200, { versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: `http://${linkHost}/v2/`, rel: 'self' }] }] });
+      return json(response, 200, {
+        versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ href: `http://${linkHost}/v2/`, rel: 'self' }] }],
+      });
     }
     if (url.pathname === '/v2/images' && method === 'GET') {
-      return json(response, 200, { images: [...this.images.keys()].map((id) => ({ id })), first: `http://${linkHost}/v2/images` });
+      return json(response, 200, {
+        images: [...this.images.keys()].map((id) => ({ id })),
+        first: `http://${linkHost}/v2/images`,
+      });
     }
     const route = glanceRoute(url.pathname);
     if (!route) return json(response, 404, { message: 'not found' });
@@ -122,15 +127,21 @@ export class FakeOrigin {
     const image = this.image(imageId);
     const token = String(request.headers['x-auth-token']);
     if (route.kind === 'metadata' && method === 'DELETE') {
-      if (image?.allowedTokens && !image.allowedTokens.includes(token)) return json(response, 403, { message: 'forbidden' });
+      if (image?.allowedTokens && !image.allowedTokens.includes(token))
+        return json(response, 403, { message: 'forbidden' });
       return void response.writeHead(this.images.delete(imageId) ? 204 : 404).end();
     }
     if (!image) return json(response, 404, { message: 'image not found' });
-    if (image.allowedTokens && !image.allowedTokens.includes(token)) return json(response, 403, { message: 'forbidden' });
+    if (image.allowedTokens && !image.allowedTokens.includes(token))
+      return json(response, 403, { message: 'forbidden' });
     if (route.kind === 'metadata' && method === 'GET') {
       bump(this.metadataRequests, imageId);
       if (image.metadata === false) return json(response, 404, { message: 'no metadata here' });
-      return json(response, 200, glanceDocument(imageId, { size: image.data.length, status: image.imageStatus, checksummed: advertised(image) }));
+      return json(
+        response,
+        200,
+        glanceDocument(imageId, { size: image.data.length, status: image.imageStatus, checksummed: advertised(image) }),
+      );
     }
     if (route.kind === 'data' && (method === 'GET' || method === 'HEAD')) {
       bump(method === 'GET' ? this.dataRequests : this.headRequests, imageId);
@@ -150,26 +161,41 @@ export class FakeOrigin {
     const range = this.options.ranges === false ? null : byteRange(request.headers.range, size);
     if (range === 'unsatisfiable') return void response.writeHead(416, { 'content-range': `bytes */${size}` }).end();
     if (range) {
-      const headers = { 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}`, 'content-type': 'application/octet-stream' };
+      const headers = {
+        'content-length': range.end - range.start + 1,
+        'content-range': `bytes ${range.start}-${range.end}/${size}`,
+        'content-type': 'application/octet-stream',
+      };
       return void response.writeHead(206, headers).end();
     }
-    response.writeHead(image.status ?? 200, { 'content-length': size, 'content-type': 'application/octet-stream' }).end();
+    response
+      .writeHead(image.status ?? 200, { 'content-length': size, 'content-type': 'application/octet-stream' })
+      .end();
   }
 
-  private async sendData(imageId: string, image: FakeImage, request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (image.status && image.status !== 200) return json(response, image.status, { message: `status ${image.status}` });
+  private async sendData(
+    imageId: string,
+    image: FakeImage,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
+    if (image.status && image.status !== 200)
+      return json(response, image.status, { message: `status ${image.status}` });
     let body = image.data;
     const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
     const range = this.options.ranges === false ? null : byteRange(request.headers.range, body.length);
     let status = 200;
-    if (range === 'unsatisfiable') return void response.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+    if (range === 'unsatisfiable')
+      return void response.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
     if (range) {
       body = body.subarray(range.start, range.end + 1);
       headers['content-range'] = `bytes ${range.start}-${range.end}/${image.data.length}`;
       status = 206;
       this.rangeRequests.push(`${imageId}:${range.start}`);
     } else if (image.contentMd5 !== false) {
-      headers['content-md5'] = createHash('md5').update(advertised(image)).digest(image.contentMd5 === 'base64' ? 'base64' : 'hex');
+      headers['content-md5'] = createHash('md5')
+        .update(advertised(image))
+        .digest(image.contentMd5 === 'base64' ? 'base64' : 'hex');
     }
     if (image.gzip) {
       body = gzipSync(body);
@@ -221,7 +247,9 @@ function bump(map: Map<string, number>, key: string): void {
 
 function json(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  response
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+    .end(text);
 }
 
 /** Resolves when the response can take more bytes, or when its client has gone. */

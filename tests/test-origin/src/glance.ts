@@ -34,7 +34,10 @@ export function glanceRoute(pathname: string): GlanceRoute | null {
  * Without `checksummed` the three checksum fields are null, as for an image Glance has
  * no hashes for.
  */
-export function glanceDocument(imageId: string, options: { size: number; status?: string; checksummed: Buffer | null }): Record<string, unknown> {
+export function glanceDocument(
+  imageId: string,
+  options: { size: number; status?: string; checksummed: Buffer | null },
+): Record<string, unknown> {
   const { checksummed } = options;
   return {
     id: imageId,

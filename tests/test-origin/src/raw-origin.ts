@@ -81,7 +81,10 @@ export class RawOrigin {
     if (!route || !image) return void socket.write(jsonResponse(404, { message: 'no such image' }));
     const { imageId } = route;
     if (route.kind === 'metadata') {
-      const document = glanceDocument(imageId, { size: image.metadataSize ?? image.data.length, checksummed: image.checksum ? image.data : null });
+      const document = glanceDocument(imageId, {
+        size: image.metadataSize ?? image.data.length,
+        checksummed: image.checksum ? image.data : null,
+      });
       return void socket.write(jsonResponse(200, document));
     }
     this.dataRequests.set(imageId, (this.dataRequests.get(imageId) ?? 0) + 1);
@@ -131,5 +134,8 @@ function chunks(data: Buffer): Buffer {
 
 function jsonResponse(status: number, body: unknown): Buffer {
   const text = JSON.stringify(body);
-  return Buffer.from(`HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`, 'utf8');
+  return Buffer.from(
+    `HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    'utf8',
+  );
 }

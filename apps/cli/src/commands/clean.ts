@@ -23,5 +23,10 @@ export function registerClean(program: Command): void {
       );
     });
   addScopeOption(command, true);
-  examples(command, ['imgcache --url http://cache.internal:9393 clean --scope cluster', 'imgcache clean', 'imgcache clean --stall-time 1h', 'imgcache clean --stall-time 0   # every write not running in a live process']);
+  examples(command, [
+    'imgcache --url http://cache.internal:9393 clean --scope cluster',
+    'imgcache clean',
+    'imgcache clean --stall-time 1h',
+    'imgcache clean --stall-time 0   # every write not running in a live process',
+  ]);
 }

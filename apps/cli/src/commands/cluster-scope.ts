@@ -14,7 +14,11 @@ const WAIT_S = 20;
  * the command is otherwise local-only).
  */
 export function addScopeOption(command: Command, onlyClusterRemote: boolean): Command {
-  command.addOption(new Option('--scope <scope>', 'with --url: this node, or every node of its cluster').choices(['node', 'cluster']).default('node'));
+  command.addOption(
+    new Option('--scope <scope>', 'with --url: this node, or every node of its cluster')
+      .choices(['node', 'cluster'])
+      .default('node'),
+  );
   return onlyClusterRemote ? allowRemote(command, (options) => options.scope === 'cluster') : allowRemote(command);
 }
 
@@ -70,13 +74,22 @@ export function printClusterView(context: CommandContext, view: ClusterView): vo
  * @throws {OperationFailedError} (after printing) when a node did not succeed: failed, dead or timed out.
  * @throws {RemoteRequestError} when a request fails; a clear message when the server is not in a cluster.
  */
-export async function runOnCluster(context: CommandContext, client: ManagementClient, kind: string, query: Record<string, string> = {}): Promise<ClusterCommand> {
+export async function runOnCluster(
+  context: CommandContext,
+  client: ManagementClient,
+  kind: string,
+  query: Record<string, string> = {},
+): Promise<ClusterCommand> {
   let command: ClusterCommand;
   try {
     command = await client.issueClusterCommand(kind, query);
   } catch (error) {
     if (error instanceof RemoteRequestError && error.status === 404) {
-      throw new RemoteRequestError(`the server at ${client.location} is not in a cluster (or predates cluster commands): ${error.message}`, 404, { cause: error });
+      throw new RemoteRequestError(
+        `the server at ${client.location} is not in a cluster (or predates cluster commands): ${error.message}`,
+        404,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -87,13 +100,23 @@ export async function runOnCluster(context: CommandContext, client: ManagementCl
   const { out } = context;
   out.data(command);
   const succeeded = command.results.filter((result) => result.status === 'ok').length;
-  out.line(`Cluster command ${command.id} (${kind}): ${succeeded} of ${command.results.length} node${command.results.length === 1 ? '' : 's'} succeeded.`);
+  out.line(
+    `Cluster command ${command.id} (${kind}): ${succeeded} of ${command.results.length} node${command.results.length === 1 ? '' : 's'} succeeded.`,
+  );
   out.table(
     [{ header: 'NODE' }, { header: 'URL' }, { header: 'STATUS' }, { header: 'RESULT' }],
-    command.results.map((result) => [result.nodeId, result.url ?? '-', result.status, result.error ?? describeResult(result.result)]),
+    command.results.map((result) => [
+      result.nodeId,
+      result.url ?? '-',
+      result.status,
+      result.error ?? describeResult(result.result),
+    ]),
   );
   const failed = command.results.filter((result) => result.status !== 'ok');
-  if (failed.length > 0) throw new OperationFailedError(`${kind} did not succeed on ${failed.map((result) => `${result.nodeId} (${result.status})`).join(', ')}`);
+  if (failed.length > 0)
+    throw new OperationFailedError(
+      `${kind} did not succeed on ${failed.map((result) => `${result.nodeId} (${result.status})`).join(', ')}`,
+    );
   return command;
 }
 

@@ -33,7 +33,10 @@ const VERBS: readonly DeleteAllVerb[] = [
       return { count: stats.count, detail: ` (${formatSize(stats.totalSize)})` };
     },
     removeAll: (cache) => cache.deleteAllCachedImages(),
-    describeRemote: ({ cachedImages }) => ({ count: cachedImages.length, detail: ` (${formatSize(cachedImages.reduce((sum, image) => sum + image.size, 0))})` }),
+    describeRemote: ({ cachedImages }) => ({
+      count: cachedImages.length,
+      detail: ` (${formatSize(cachedImages.reduce((sum, image) => sum + image.size, 0))})`,
+    }),
     removeAllRemote: (client) => client.deleteAllCachedImages(),
   },
   {
@@ -84,7 +87,11 @@ async function deleteAll(context: CommandContext, verb: DeleteAllVerb, force: bo
   // "Delete all 1 … images" reads wrong: one image is "the" image.
   const which = (count: number) => (count === 1 ? 'the' : 'all');
   const ask = (contents: Contents, where: string) =>
-    confirm(`Delete ${which(contents.count)} ${countOf(contents.count, `${verb.what} image`)}${contents.detail} ${where}?`, false, terminal);
+    confirm(
+      `Delete ${which(contents.count)} ${countOf(contents.count, `${verb.what} image`)}${contents.detail} ${where}?`,
+      false,
+      terminal,
+    );
   const { remote } = context;
   if (remote) {
     if (!force) {

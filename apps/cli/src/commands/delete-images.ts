@@ -20,20 +20,26 @@ export function registerDeleteImages(program: Command): void {
   for (const verb of VERBS) {
     const command = program
       .command(verb.name)
-      .description(`delete ${verb.what} images (an id that is not ${verb.what} is reported, not an error; also with --url)`)
+      .description(
+        `delete ${verb.what} images (an id that is not ${verb.what} is reported, not an error; also with --url)`,
+      )
       .argument('<id...>', 'image ids')
       .action(async (ids: string[], _options: object, self: Command) => {
         for (const id of ids) assertValidImageId(id);
         const context = await contextFor(self);
         const { remote } = context;
-        const results = remote ? await deleteOnServer(remote, verb.what, ids) : await withCache(context, async (cache) => {
-          const outcome: DeleteOutcome[] = [];
-          for (const imageId of ids) outcome.push({ imageId, deleted: await verb.remove(cache, imageId) });
-          return outcome;
-        });
+        const results = remote
+          ? await deleteOnServer(remote, verb.what, ids)
+          : await withCache(context, async (cache) => {
+              const outcome: DeleteOutcome[] = [];
+              for (const imageId of ids) outcome.push({ imageId, deleted: await verb.remove(cache, imageId) });
+              return outcome;
+            });
         context.out.data({ results });
         for (const { imageId, deleted } of results) {
-          context.out.line(deleted ? `Deleted ${verb.what} image ${imageId}.` : `Image ${imageId} was not ${verb.what}.`);
+          context.out.line(
+            deleted ? `Deleted ${verb.what} image ${imageId}.` : `Image ${imageId} was not ${verb.what}.`,
+          );
         }
       });
     allowRemote(command);

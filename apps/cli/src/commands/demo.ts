@@ -50,7 +50,9 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
   }
   const image = await waitForHit(cache, first);
   const intact = image?.checksum === `sha256:${hash.digest('hex')}`;
-  out.line(`  read ${first} back: ${formatSize(read)}, ${intact ? 'bytes match' : 'BYTES DIFFER'}, hits now ${image?.hits ?? 0}`);
+  out.line(
+    `  read ${first} back: ${formatSize(read)}, ${intact ? 'bytes match' : 'BYTES DIFFER'}, hits now ${image?.hits ?? 0}`,
+  );
 
   let refusedCorrupt = false;
   try {
@@ -66,12 +68,16 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
   await removeQuarantined(cache, CORRUPT_ID);
 
   const verified = await cache.verify(DEMO_IDS);
-  out.line(`  verify re-hashed ${verified.checked} files on disk: ${verified.failed.length === 0 ? 'all intact' : `${verified.failed.length} failed`}`);
+  out.line(
+    `  verify re-hashed ${verified.checked} files on disk: ${verified.failed.length === 0 ? 'all intact' : `${verified.failed.length} failed`}`,
+  );
 
   const size = await cache.getCacheSize();
   const budget = Math.max(0, size - 2 * DEMO_SIZE);
   const victims = await cache.planPrune(budget);
-  out.line(`  a prune to ${formatSize(budget)} would evict, least recently used first: ${victims.map((victim) => victim.imageId).join(', ') || 'nothing'}`);
+  out.line(
+    `  a prune to ${formatSize(budget)} would evict, least recently used first: ${victims.map((victim) => victim.imageId).join(', ') || 'nothing'}`,
+  );
 
   const now = new Date();
   const images = (await cache.getCachedImages()).filter((entry) => DEMO_IDS.includes(entry.imageId));
@@ -87,13 +93,25 @@ async function runDemo(cache: ImageCache, { out }: CommandContext): Promise<void
   });
   out.line();
   out.table(
-    [{ header: 'ID' }, { header: 'SIZE', align: 'right' }, { header: 'HITS', align: 'right' }, { header: 'LAST ACCESSED' }],
-    images.map((entry) => [entry.imageId, formatSize(entry.size), String(entry.hits), formatAge(entry.lastAccessed, now)]),
+    [
+      { header: 'ID' },
+      { header: 'SIZE', align: 'right' },
+      { header: 'HITS', align: 'right' },
+      { header: 'LAST ACCESSED' },
+    ],
+    images.map((entry) => [
+      entry.imageId,
+      formatSize(entry.size),
+      String(entry.hits),
+      formatAge(entry.lastAccessed, now),
+    ]),
   );
   out.line();
   // With --dir, so that they act on this directory whatever the next shell's IMGCACHE_DIR or cwd.
   const cli = `${invocation()} --dir ${shellWord(cache.layout.root)}`;
-  out.line(`Cache holds ${formatSize(size)} of a ${formatSize(cache.maxSize)} budget. Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`);
+  out.line(
+    `Cache holds ${formatSize(size)} of a ${formatSize(cache.maxSize)} budget. Next: ${cli} list-cached, ${cli} stats, ${cli} verify.`,
+  );
 }
 
 /** Deletes the files in invalid/ that came from the demo's own refused image, and only those. */

@@ -25,7 +25,8 @@ export function registerGet(program: Command): void {
       assertValidImageId(imageId);
       const io = ioFor(self);
       const toStdout = options.output === undefined || options.output === '-';
-      if (toStdout && io.stdout.isTTY) throw new UsageError('Refusing to write image bytes to a terminal; use -o FILE or redirect stdout.');
+      if (toStdout && io.stdout.isTTY)
+        throw new UsageError('Refusing to write image bytes to a terminal; use -o FILE or redirect stdout.');
       // Before the cache is opened: a directory as output fails without reading anything.
       const target = toStdout ? undefined : await resolveWriteTarget(options.output!, io.cwd);
       const context = await contextFor(self);

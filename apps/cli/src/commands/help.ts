@@ -12,9 +12,14 @@ export function registerHelp(program: Command): void {
     .description('display help for command')
     .action((name: string | undefined) => {
       if (name === undefined) return program.help();
-      const command = program.commands.find((candidate) => candidate.name() === name || candidate.aliases().includes(name));
+      const command = program.commands.find(
+        (candidate) => candidate.name() === name || candidate.aliases().includes(name),
+      );
       if (command !== undefined && command.name() !== 'help') return command.help();
       const names = program.commands.map((candidate) => candidate.name()).filter((candidate) => candidate !== 'help');
-      program.error(`error: unknown command '${name}'; the commands are ${names.join(', ')}`, { code: 'commander.unknownCommand', exitCode: 2 });
+      program.error(`error: unknown command '${name}'; the commands are ${names.join(', ')}`, {
+        code: 'commander.unknownCommand',
+        exitCode: 2,
+      });
     });
 }

@@ -32,7 +32,9 @@ export function registerListCached(program: Command): void {
       const cluster = clusterClient(context, options.scope);
       if (cluster) return printClusterView(context, await cluster.clusterView());
       const { remote } = context;
-      const images: ListedImage[] = remote ? (await remote.listCache()).cachedImages : await withCache(context, (cache) => cache.getCachedImages());
+      const images: ListedImage[] = remote
+        ? (await remote.listCache()).cachedImages
+        : await withCache(context, (cache) => cache.getCachedImages());
       const { out } = context;
       out.data({ cachedImages: images.map(cachedImageJson) });
       if (images.length === 0) return out.line('No cached images.');
@@ -46,12 +48,20 @@ export function registerListCached(program: Command): void {
         { header: 'LAST ACCESSED' },
         { header: 'CACHED' },
       ];
-      if (context.verbose) columns.push({ header: 'LAST ACCESSED (UTC)' }, { header: 'CACHED (UTC)' }, { header: 'CHECKSUM' });
+      if (context.verbose)
+        columns.push({ header: 'LAST ACCESSED (UTC)' }, { header: 'CACHED (UTC)' }, { header: 'CHECKSUM' });
       out.table(
         columns,
         images.map((image) => {
-          const row = [image.imageId, formatSize(image.size), String(image.hits), formatAge(image.lastAccessed, now), formatAge(image.lastModified, now)];
-          if (context.verbose) row.push(image.lastAccessed.toISOString(), image.lastModified.toISOString(), image.checksum ?? '-');
+          const row = [
+            image.imageId,
+            formatSize(image.size),
+            String(image.hits),
+            formatAge(image.lastAccessed, now),
+            formatAge(image.lastModified, now),
+          ];
+          if (context.verbose)
+            row.push(image.lastAccessed.toISOString(), image.lastModified.toISOString(), image.checksum ?? '-');
           return row;
         }),
       );

@@ -36,7 +36,11 @@ export function registerPrefetch(program: Command): void {
     .requiredOption('--origin <url>', 'origin URL with {id} where the image id goes')
     .option('--concurrency <n>', `downloads at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
     // No default value: commander would print it as "(default: {})"; an absent flag reads as no headers.
-    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable), e.g. an auth token', collectHeader)
+    .option(
+      '-H, --header <header>',
+      'extra request header "Name: value" (repeatable), e.g. an auth token',
+      collectHeader,
+    )
     .action(async (options: PrefetchOptions, self: Command) => {
       const template = parseOriginTemplate(options.origin);
       const context = await contextFor(self);
@@ -49,14 +53,24 @@ export function registerPrefetch(program: Command): void {
           `; ${summary.skipped.length} skipped, ${summary.failed.length} failed.`,
       );
       if (summary.skipped.length > 0) {
-        out.table([{ header: 'SKIPPED' }, { header: 'REASON' }], summary.skipped.map((item) => [item.imageId, item.reason]), '  ');
+        out.table(
+          [{ header: 'SKIPPED' }, { header: 'REASON' }],
+          summary.skipped.map((item) => [item.imageId, item.reason]),
+          '  ',
+        );
       }
       if (summary.failed.length > 0) {
-        out.table([{ header: 'FAILED' }, { header: 'ERROR' }], summary.failed.map((item) => [item.imageId, item.error]), '  ');
+        out.table(
+          [{ header: 'FAILED' }, { header: 'ERROR' }],
+          summary.failed.map((item) => [item.imageId, item.error]),
+          '  ',
+        );
       }
       if (summary.interrupted) throw new InterruptedError('Prefetch interrupted; unfinished images stay queued.');
       if (summary.failed.length > 0) {
-        throw new OperationFailedError(`${summary.failed.length} image${summary.failed.length === 1 ? '' : 's'} failed to prefetch and stay queued.`);
+        throw new OperationFailedError(
+          `${summary.failed.length} image${summary.failed.length === 1 ? '' : 's'} failed to prefetch and stay queued.`,
+        );
       }
     });
   examples(command, [
@@ -66,7 +80,12 @@ export function registerPrefetch(program: Command): void {
   ]);
 }
 
-async function prefetchAll(cache: ImageCache, template: string, options: PrefetchOptions, progressStream: CliWritable): Promise<PrefetchSummary> {
+async function prefetchAll(
+  cache: ImageCache,
+  template: string,
+  options: PrefetchOptions,
+  progressStream: CliWritable,
+): Promise<PrefetchSummary> {
   const ids = await cache.getQueuedImages();
   const summary: PrefetchSummary = {
     origin: template,
@@ -87,7 +106,12 @@ async function prefetchAll(cache: ImageCache, template: string, options: Prefetc
   process.once('SIGINT', onInterrupt);
   const progress = createProgressReporter(ids.length, progressStream);
   try {
-    await runLimited(ids, options.concurrency, (imageId) => prefetchOne(cache, imageId, template, options, controller.signal, progress, summary), () => summary.interrupted);
+    await runLimited(
+      ids,
+      options.concurrency,
+      (imageId) => prefetchOne(cache, imageId, template, options, controller.signal, progress, summary),
+      () => summary.interrupted,
+    );
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onInterrupt);
@@ -135,12 +159,15 @@ async function prefetchOne(
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? `cannot reach the origin: ${error.message}` : error.message;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code)
+    ? `cannot reach the origin: ${error.message}`
+    : error.message;
 }
 
 function parseConcurrency(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_CONCURRENCY}.`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY)
+    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_CONCURRENCY}.`);
   return n;
 }
 

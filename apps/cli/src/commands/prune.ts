@@ -36,11 +36,21 @@ export function registerPrune(program: Command): void {
       const budget = `${formatSize(result.sizeBefore)} cached, budget ${formatSize(maxSize)}`;
       if (result.files === 0) return out.line(`Nothing to prune: ${budget}.`);
       const verb = dryRun ? 'Would evict' : 'Evicted';
-      out.line(`${verb} ${result.files} image${result.files === 1 ? '' : 's'} (${formatSize(result.bytes)}): ${budget}, ${formatSize(result.sizeAfter)} after.`);
+      out.line(
+        `${verb} ${result.files} image${result.files === 1 ? '' : 's'} (${formatSize(result.bytes)}): ${budget}, ${formatSize(result.sizeAfter)} after.`,
+      );
       if (result.images) {
-        out.table([{ header: 'ID' }, { header: 'SIZE', align: 'right' }], result.images.map((image) => [image.imageId, formatSize(image.size)]), '  ');
+        out.table(
+          [{ header: 'ID' }, { header: 'SIZE', align: 'right' }],
+          result.images.map((image) => [image.imageId, formatSize(image.size)]),
+          '  ',
+        );
       }
     });
   addScopeOption(command, true);
-  examples(command, ['imgcache prune', 'imgcache --max-size 5GiB prune --dry-run', 'imgcache --url http://cache.internal:9393 prune --scope cluster   # every node, to its own budget']);
+  examples(command, [
+    'imgcache prune',
+    'imgcache --max-size 5GiB prune --dry-run',
+    'imgcache --url http://cache.internal:9393 prune --scope cluster   # every node, to its own budget',
+  ]);
 }

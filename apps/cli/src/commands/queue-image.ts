@@ -15,21 +15,31 @@ export function registerQueueImage(program: Command): void {
       for (const id of ids) assertValidImageId(id);
       const context = await contextFor(self);
       const { remote } = context;
-      const results = remote ? await queueOnServer(remote, ids) : await withCache(context, async (cache) => {
-        const outcome: QueueOutcome[] = [];
-        for (const imageId of ids) {
-          if (await cache.queueImage(imageId)) {
-            outcome.push({ imageId, queued: true });
-            continue;
-          }
-          const reason = (await cache.isCached(imageId)) ? 'already cached' : (await cache.isQueued(imageId)) ? 'already queued' : 'being cached';
-          outcome.push({ imageId, queued: false, reason });
-        }
-        return outcome;
-      });
+      const results = remote
+        ? await queueOnServer(remote, ids)
+        : await withCache(context, async (cache) => {
+            const outcome: QueueOutcome[] = [];
+            for (const imageId of ids) {
+              if (await cache.queueImage(imageId)) {
+                outcome.push({ imageId, queued: true });
+                continue;
+              }
+              const reason = (await cache.isCached(imageId))
+                ? 'already cached'
+                : (await cache.isQueued(imageId))
+                  ? 'already queued'
+                  : 'being cached';
+              outcome.push({ imageId, queued: false, reason });
+            }
+            return outcome;
+          });
       context.out.data({ results });
       for (const result of results) {
-        context.out.line(result.queued ? `Queued image ${result.imageId} for caching.` : `Did not queue image ${result.imageId}: ${result.reason}.`);
+        context.out.line(
+          result.queued
+            ? `Queued image ${result.imageId} for caching.`
+            : `Did not queue image ${result.imageId}: ${result.reason}.`,
+        );
       }
     });
   allowRemote(command);

@@ -58,7 +58,10 @@ export function registerStats(program: Command): void {
         ['Directory', stats.dir],
         ['Driver', stats.driver],
         ['Images', String(stats.count)],
-        ['Size', `${formatSize(stats.totalSize)} of ${formatSize(stats.maxSize)}${used}${exact(stats.totalSize)}${BUDGET_NOTES[stats.maxSizeSource]}`],
+        [
+          'Size',
+          `${formatSize(stats.totalSize)} of ${formatSize(stats.maxSize)}${used}${exact(stats.totalSize)}${BUDGET_NOTES[stats.maxSizeSource]}`,
+        ],
         ['Hits', String(stats.totalHits)],
         ['Queued', String(stats.queued)],
         ['Incomplete', describeUsage(stats.incomplete)],
@@ -70,7 +73,11 @@ export function registerStats(program: Command): void {
       printRepairsAtOpen(context.out, stats.repairedAtOpen);
     });
   addScopeOption(command, true);
-  examples(command, ['imgcache stats', 'imgcache --json stats', 'imgcache --url http://cache.internal:9393 stats --scope cluster']);
+  examples(command, [
+    'imgcache stats',
+    'imgcache --json stats',
+    'imgcache --url http://cache.internal:9393 stats --scope cluster',
+  ]);
 }
 
 function describeUsage(usage: DirUsage): string {

@@ -20,7 +20,11 @@ export function registerVerify(program: Command): void {
       const context = await contextFor(self);
       const { result, repairedAtOpen, invalid } = await withCache(context, async (cache) => {
         const verified = await cache.verify(ids.length > 0 ? ids : undefined);
-        return { result: verified, repairedAtOpen: cache.reconcileReport.repairs, invalid: await listQuarantined(cache.layout) };
+        return {
+          result: verified,
+          repairedAtOpen: cache.reconcileReport.repairs,
+          invalid: await listQuarantined(cache.layout),
+        };
       });
       const { out } = context;
       out.data({ ...result, repairedAtOpen, invalid });
@@ -31,14 +35,24 @@ export function registerVerify(program: Command): void {
       if (result.failed.length === 0) out.line(`${checked}: all intact.`);
       else {
         out.line(`${checked}: ${result.failed.length} failed (corrupt ones moved to invalid/):`);
-        out.table([{ header: 'ID' }, { header: 'PROBLEM' }], result.failed.map((failure) => [failure.imageId, failure.reason]), '  ');
+        out.table(
+          [{ header: 'ID' }, { header: 'PROBLEM' }],
+          result.failed.map((failure) => [failure.imageId, failure.reason]),
+          '  ',
+        );
       }
-      printQuarantined(out, earlier, `${earlier.length} file${earlier.length === 1 ? '' : 's'} quarantined earlier ${earlier.length === 1 ? 'is' : 'are'} in invalid/ (clean deletes them):`);
+      printQuarantined(
+        out,
+        earlier,
+        `${earlier.length} file${earlier.length === 1 ? '' : 's'} quarantined earlier ${earlier.length === 1 ? 'is' : 'are'} in invalid/ (clean deletes them):`,
+      );
       const failed = result.failed.length;
       const repaired = lostImages(repairedAtOpen).length;
       const problems = [
         ...(failed > 0 ? [`${failed} image${failed === 1 ? '' : 's'} failed verification`] : []),
-        ...(repaired > 0 ? [`${repaired} file${repaired === 1 ? ' was' : 's were'} moved aside or dropped when the cache was opened`] : []),
+        ...(repaired > 0
+          ? [`${repaired} file${repaired === 1 ? ' was' : 's were'} moved aside or dropped when the cache was opened`]
+          : []),
       ];
       if (problems.length > 0) throw new OperationFailedError(`${problems.join('; ')}.`);
     });

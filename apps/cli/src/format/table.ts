@@ -13,10 +13,14 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   for (const row of rows) {
     if (row.length !== columns.length) throw new RangeError(`row has ${row.length} cells, expected ${columns.length}`);
   }
-  const widths = columns.map((column, index) => Math.max(column.header.length, ...rows.map((row) => row[index]!.length)));
+  const widths = columns.map((column, index) =>
+    Math.max(column.header.length, ...rows.map((row) => row[index]!.length)),
+  );
   const render = (cells: readonly string[]): string =>
     cells
-      .map((cell, index) => (columns[index]!.align === 'right' ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!)))
+      .map((cell, index) =>
+        columns[index]!.align === 'right' ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!),
+      )
       .join('  ')
       .trimEnd();
   return [render(columns.map((column) => column.header)), ...rows.map(render)];

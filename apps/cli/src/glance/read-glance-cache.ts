@@ -38,16 +38,26 @@ export async function readGlanceCache(dir: string, options: ReadGlanceCacheOptio
   const database = resolve(options.database ?? join(dir, 'cache.db'));
   const files = await regularFiles(dir, ignoredNames(database));
   const queued = await queuedIds(join(dir, 'queue'));
-  const driver = options.driver === 'auto' ? await detectDriver(dir, files, database, options.database !== undefined) : options.driver;
+  const driver =
+    options.driver === 'auto'
+      ? await detectDriver(dir, files, database, options.database !== undefined)
+      : options.driver;
   if (driver === 'sqlite') return { driver, database, entries: readSqliteEntries(database), files, queued };
   const entries = await readXattrEntries(dir, files.keys());
   if (entries === null) {
-    throw new OperationFailedError(`The filesystem of ${dir} has no extended attributes, so Glance's xattr driver cannot have made it; try --glance-driver sqlite.`);
+    throw new OperationFailedError(
+      `The filesystem of ${dir} has no extended attributes, so Glance's xattr driver cannot have made it; try --glance-driver sqlite.`,
+    );
   }
   return { driver, database: null, entries, files, queued };
 }
 
-async function detectDriver(dir: string, files: Map<string, number>, database: string, databaseNamed: boolean): Promise<GlanceDriver> {
+async function detectDriver(
+  dir: string,
+  files: Map<string, number>,
+  database: string,
+  databaseNamed: boolean,
+): Promise<GlanceDriver> {
   if (databaseNamed || (await exists(database))) return 'sqlite';
   const xattrEntries = await readXattrEntries(dir, files.keys());
   return xattrEntries !== null && xattrEntries.length > 0 ? 'xattr' : 'sqlite';
@@ -76,7 +86,9 @@ async function queuedIds(queueDir: string): Promise<string[]> {
     const info = await stat(join(queueDir, id)).catch(() => null);
     if (info?.isFile()) markers.push({ id, mtime: info.mtimeMs });
   }
-  return markers.sort((a, b) => a.mtime - b.mtime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((marker) => marker.id);
+  return markers
+    .sort((a, b) => a.mtime - b.mtime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((marker) => marker.id);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -19,7 +19,9 @@ export function readSqliteEntries(dbPath: string): GlanceEntry[] {
   }
   try {
     return db
-      .prepare('SELECT image_id, size, hits, checksum, last_accessed, last_modified FROM cached_images ORDER BY image_id')
+      .prepare(
+        'SELECT image_id, size, hits, checksum, last_accessed, last_modified FROM cached_images ORDER BY image_id',
+      )
       .all()
       .map((raw) => {
         const row = raw as Record<string, unknown>;
@@ -33,7 +35,9 @@ export function readSqliteEntries(dbPath: string): GlanceEntry[] {
         };
       });
   } catch (error) {
-    throw new OperationFailedError(`${dbPath} is not a Glance image cache database: ${(error as Error).message}.`, { cause: error });
+    throw new OperationFailedError(`${dbPath} is not a Glance image cache database: ${(error as Error).message}.`, {
+      cause: error,
+    });
   } finally {
     db.close();
   }

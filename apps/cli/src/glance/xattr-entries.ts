@@ -35,7 +35,14 @@ export async function readXattrEntries(dir: string, names: Iterable<string>): Pr
       throw error;
     }
     const info = await stat(path);
-    entries.push({ imageId: name, size: info.size, hits: parseHits(raw), checksum: null, lastAccessed: info.atimeMs / 1000, lastModified: info.mtimeMs / 1000 });
+    entries.push({
+      imageId: name,
+      size: info.size,
+      hits: parseHits(raw),
+      checksum: null,
+      lastAccessed: info.atimeMs / 1000,
+      lastModified: info.mtimeMs / 1000,
+    });
   }
   return entries.sort((a, b) => (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0));
 }

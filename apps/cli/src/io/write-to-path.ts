@@ -46,14 +46,18 @@ export async function resolveWriteTarget(requested: string, cwd: string = proces
   if (!own.isSymbolicLink()) return classify(requested, path, own);
   // The kernel follows the link (also /proc's links to pipes, which name no path).
   const followed = await statOrNull(path, stat);
-  if (followed === null) return { requested, path: await danglingLinkTarget(path), strategy: 'replace', existing: null };
+  if (followed === null)
+    return { requested, path: await danglingLinkTarget(path), strategy: 'replace', existing: null };
   return classify(requested, followed.isFile() ? await realpath(path) : path, followed);
 }
 
 function classify(requested: string, path: string, existing: Stats): WriteTarget {
   if (existing.isDirectory()) throw new UsageError(`${requested} is a directory; name a file to write.`);
   // open(2) of a socket fails with ENXIO: say what to do instead.
-  if (existing.isSocket()) throw new UsageError(`${requested} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.`);
+  if (existing.isSocket())
+    throw new UsageError(
+      `${requested} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.`,
+    );
   return { requested, path, strategy: existing.isFile() ? 'replace' : 'in-place', existing };
 }
 

@@ -4,7 +4,10 @@ import { checksumFromHeaders } from './response-checksum.js';
 
 /** The origin answered with a status other than 200 (`ERR_IMGCACHE_ORIGIN_RESPONSE`, an answer that cannot be used). */
 export class OriginStatusError extends ImgcacheError {
-  constructor(readonly status: number, statusText: string) {
+  constructor(
+    readonly status: number,
+    statusText: string,
+  ) {
     super('ERR_IMGCACHE_ORIGIN_RESPONSE', `origin answered HTTP ${status}${statusText ? ` ${statusText}` : ''}`);
   }
 }
@@ -26,9 +29,17 @@ export type FetchOutcome = { cached: true; size: number } | { cached: false };
  * (and the queue marker stays for the next run).
  * @throws {OriginStatusError} for a non-200 answer; network, size and checksum errors as raised.
  */
-export async function fetchIntoCache(cache: ImageCache, imageId: string, url: string, options: FetchImageOptions): Promise<FetchOutcome> {
+export async function fetchIntoCache(
+  cache: ImageCache,
+  imageId: string,
+  url: string,
+  options: FetchImageOptions,
+): Promise<FetchOutcome> {
   // identity: a compressed body would not match Content-Length or the checksum.
-  const response = await httpRequest(url, { headers: { 'accept-encoding': 'identity', ...options.headers }, signal: options.signal });
+  const response = await httpRequest(url, {
+    headers: { 'accept-encoding': 'identity', ...options.headers },
+    signal: options.signal,
+  });
   const { body } = response;
   // The origin can break off before the cache starts reading the body (it first takes the
   // image's write lock). Without a listener that 'error' event would crash the process; the

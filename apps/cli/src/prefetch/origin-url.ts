@@ -8,7 +8,9 @@ const PLACEHOLDER = '{id}';
  */
 export function parseOriginTemplate(template: string): string {
   if (!template.includes(PLACEHOLDER)) {
-    throw new UsageError(`The origin URL must contain {id} where the image id goes, e.g. http://glance:9292/v2/images/{id}/file (got ${template}).`);
+    throw new UsageError(
+      `The origin URL must contain {id} where the image id goes, e.g. http://glance:9292/v2/images/{id}/file (got ${template}).`,
+    );
   }
   let url: URL;
   try {
@@ -16,7 +18,8 @@ export function parseOriginTemplate(template: string): string {
   } catch (error) {
     throw new UsageError(`The origin URL ${template} is not a valid URL.`, { cause: error });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`The origin URL must be http or https (got ${url.protocol}).`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`The origin URL must be http or https (got ${url.protocol}).`);
   return template;
 }
 

@@ -6,7 +6,11 @@ import { ImgcacheError, parseChecksum, parseContentMd5 } from '@imgcache/core';
  */
 export class BadChecksumHeaderError extends ImgcacheError {
   constructor(header: string, value: string, options?: { cause?: unknown }) {
-    super('ERR_IMGCACHE_ORIGIN_RESPONSE', `the origin sent an unusable ${header} header (${JSON.stringify(value)}); not caching unverified bytes`, options);
+    super(
+      'ERR_IMGCACHE_ORIGIN_RESPONSE',
+      `the origin sent an unusable ${header} header (${JSON.stringify(value)}); not caching unverified bytes`,
+      options,
+    );
   }
 }
 

@@ -46,7 +46,8 @@ export interface ClusterCommand {
  */
 export function parseClusterView(body: unknown): ClusterView {
   const record = asRecord(body, 'the body');
-  if (!Array.isArray(record.nodes)) throw new TypeError('there is no list of nodes: the server is not in a cluster (start it with --cluster)');
+  if (!Array.isArray(record.nodes))
+    throw new TypeError('there is no list of nodes: the server is not in a cluster (start it with --cluster)');
   const database = asRecord(record.database, 'database');
   return {
     nodeId: text(record.node_id, 'node_id'),
@@ -88,7 +89,10 @@ export function parseClusterCommand(body: unknown): ClusterCommand {
         nodeId: text(result.node_id, `${where}.node_id`),
         url: typeof result.url === 'string' ? result.url : null,
         status: text(result.status, `${where}.status`),
-        result: result.result === null || result.result === undefined ? null : (asRecord(result.result, `${where}.result`) as Record<string, number>),
+        result:
+          result.result === null || result.result === undefined
+            ? null
+            : (asRecord(result.result, `${where}.result`) as Record<string, number>),
         error: typeof result.error === 'string' ? result.error : null,
       };
     }),
@@ -96,7 +100,8 @@ export function parseClusterCommand(body: unknown): ClusterCommand {
 }
 
 function asRecord(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${where} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`${where} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 

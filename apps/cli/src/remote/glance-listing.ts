@@ -27,7 +27,8 @@ export function parseCacheListing(body: unknown): RemoteCacheListing {
   const cached = record.cached_images;
   const queued = record.queued_images;
   if (!Array.isArray(cached)) throw new TypeError('cached_images is not a list');
-  if (!Array.isArray(queued) || !queued.every((id) => typeof id === 'string')) throw new TypeError('queued_images is not a list of ids');
+  if (!Array.isArray(queued) || !queued.every((id) => typeof id === 'string'))
+    throw new TypeError('queued_images is not a list of ids');
   return { cachedImages: cached.map(parseEntry), queuedImages: queued as string[] };
 }
 
@@ -37,7 +38,8 @@ export function parseCacheListing(body: unknown): RemoteCacheListing {
  */
 export function parseDeletedCount(body: unknown): number {
   const count = asRecord(body, 'the body').num_deleted;
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) throw new TypeError('num_deleted is not a count');
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0)
+    throw new TypeError('num_deleted is not a count');
   return count;
 }
 
@@ -57,17 +59,20 @@ function parseEntry(entry: unknown, index: number): RemoteCachedImage {
 }
 
 function asRecord(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${where} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`${where} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
 function count(value: unknown, where: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`${where} is not a whole number`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(`${where} is not a whole number`);
   return value;
 }
 
 function epochSeconds(value: unknown, where: string): Date {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`${where} is not a time in epoch seconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new TypeError(`${where} is not a time in epoch seconds`);
   // Rounding to whole milliseconds undoes the float error of seconds * 1000 (e.g. 1.7e9 + 0.123).
   return new Date(Math.round(value * 1000));
 }

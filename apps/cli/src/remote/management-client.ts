@@ -75,7 +75,11 @@ export class ManagementClient {
    * @throws {RemoteRequestError} when the request fails, or the server is not in a cluster.
    */
   async clusterView(): Promise<ClusterView> {
-    return this.parse('v2/cache?scope=cluster', parseClusterView, await this.request('GET', 'v2/cache?scope=cluster', 200));
+    return this.parse(
+      'v2/cache?scope=cluster',
+      parseClusterView,
+      await this.request('GET', 'v2/cache?scope=cluster', 200),
+    );
   }
 
   /**
@@ -120,7 +124,11 @@ export class ManagementClient {
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
-      throw new RemoteRequestError(`unexpected answer from ${method} ${url.href}: the body is not JSON`, response.status, { cause: error });
+      throw new RemoteRequestError(
+        `unexpected answer from ${method} ${url.href}: the body is not JSON`,
+        response.status,
+        { cause: error },
+      );
     }
   }
 
@@ -128,18 +136,27 @@ export class ManagementClient {
     try {
       return parse(body);
     } catch (error) {
-      throw new RemoteRequestError(`unexpected answer from ${new URL(path, this.remote.url).href}: ${(error as Error).message}`, undefined, { cause: error });
+      throw new RemoteRequestError(
+        `unexpected answer from ${new URL(path, this.remote.url).href}: ${(error as Error).message}`,
+        undefined,
+        { cause: error },
+      );
     }
   }
 
   private transportError(error: unknown): RemoteRequestError {
     if (error instanceof Error && error.name === 'TimeoutError') {
-      return new RemoteRequestError(`no answer from ${this.location} within ${this.remote.timeout} s (raise --timeout to wait longer)`, undefined, { cause: error });
+      return new RemoteRequestError(
+        `no answer from ${this.location} within ${this.remote.timeout} s (raise --timeout to wait longer)`,
+        undefined,
+        { cause: error },
+      );
     }
     // The socket error itself, or (wrapped, as fetch did) its cause.
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    const detail = code === 'ECONNREFUSED' ? 'connection refused' : cause instanceof Error ? cause.message : String(cause);
+    const detail =
+      code === 'ECONNREFUSED' ? 'connection refused' : cause instanceof Error ? cause.message : String(cause);
     return new RemoteRequestError(`cannot reach ${this.location}: ${detail}`, undefined, { cause: error });
   }
 
@@ -147,9 +164,14 @@ export class ManagementClient {
     const { status } = response;
     const said = serverMessage(text);
     const detail = `the server answered ${status}${said ? `: ${said}` : ''}`;
-    if (status === 401 || status === 403) return new RemoteRequestError(`not authorised: check --token (${detail})`, status);
+    if (status === 401 || status === 403)
+      return new RemoteRequestError(`not authorised: check --token (${detail})`, status);
     // The management routes answer 404 only when the server runs without an admin token.
-    if (status === 404) return new RemoteRequestError(`the server has no management API (start it with --admin-token); ${method} ${url.href}: ${detail}`, status);
+    if (status === 404)
+      return new RemoteRequestError(
+        `the server has no management API (start it with --admin-token); ${method} ${url.href}: ${detail}`,
+        status,
+      );
     return new RemoteRequestError(`${method} ${url.href} failed: ${detail}`, status);
   }
 }

@@ -33,7 +33,9 @@ export async function queueOnServer(client: ManagementClient, ids: readonly stri
     } catch (error) {
       // The listing above proves the management API is there, so this 404 is about the image.
       if (ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_REMOTE') && (error as RemoteRequestError).status === 404) {
-        throw new RemoteRequestError(`cannot queue image ${imageId}: the server's origin does not know it`, 404, { cause: error });
+        throw new RemoteRequestError(`cannot queue image ${imageId}: the server's origin does not know it`, 404, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -49,9 +51,15 @@ export async function queueOnServer(client: ManagementClient, ids: readonly stri
  * it. The delete is sent either way, in case the image arrived after the listing.
  * @throws {RemoteRequestError} when a request fails.
  */
-export async function deleteOnServer(client: ManagementClient, what: 'cached' | 'queued', ids: readonly string[]): Promise<DeleteOutcome[]> {
+export async function deleteOnServer(
+  client: ManagementClient,
+  what: 'cached' | 'queued',
+  ids: readonly string[],
+): Promise<DeleteOutcome[]> {
   const listing = await client.listCache();
-  const present = new Set(what === 'cached' ? listing.cachedImages.map((image) => image.imageId) : listing.queuedImages);
+  const present = new Set(
+    what === 'cached' ? listing.cachedImages.map((image) => image.imageId) : listing.queuedImages,
+  );
   const outcomes: DeleteOutcome[] = [];
   for (const imageId of ids) {
     await (what === 'cached' ? client.deleteCachedImage(imageId) : client.deleteQueuedImage(imageId));

@@ -26,7 +26,12 @@ describe('cache-image', () => {
     expect(await readFile(join(sandbox.dir, 'images', 'img-1'))).toEqual(bytes);
 
     const json = await sandbox.json(['--checksum-algorithm', 'sha512', 'cache-image', 'img-2', file]);
-    expect(json).toEqual({ imageId: 'img-2', cached: true, size: bytes.length, checksum: `sha512:${digest('sha512', bytes)}` });
+    expect(json).toEqual({
+      imageId: 'img-2',
+      cached: true,
+      size: bytes.length,
+      checksum: `sha512:${digest('sha512', bytes)}`,
+    });
   });
 
   it.each([240, 255])('caches, reads, verifies and deletes an image whose id is %i characters long', async (length) => {
@@ -44,16 +49,22 @@ describe('cache-image', () => {
 
   it('caches from stdin with "-" and verifies a bare md5 --checksum', async () => {
     const bytes = randomBytes(200_000);
-    const json = await sandbox.json(['cache-image', 'from-stdin', '-', '--checksum', digest('md5', bytes)], { input: bytes });
+    const json = await sandbox.json(['cache-image', 'from-stdin', '-', '--checksum', digest('md5', bytes)], {
+      input: bytes,
+    });
     expect(json).toMatchObject({ imageId: 'from-stdin', cached: true, size: bytes.length });
     const got = await sandbox.run(['get', 'from-stdin']);
     expect(got.stdoutBytes.equals(bytes)).toBe(true);
   });
 
   it('caches nothing and exits 1 on a checksum mismatch', async () => {
-    const result = await sandbox.run(['cache-image', 'bad', '-', '--checksum', `sha256:${'0'.repeat(64)}`], { input: 'some bytes' });
+    const result = await sandbox.run(['cache-image', 'bad', '-', '--checksum', `sha256:${'0'.repeat(64)}`], {
+      input: 'some bytes',
+    });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^imgcache: error: Checksum verification failed for image bad: expected sha256:0{64}, got sha256:[0-9a-f]{64}\. The image was not cached\.\n$/);
+    expect(result.stderr).toMatch(
+      /^imgcache: error: Checksum verification failed for image bad: expected sha256:0{64}, got sha256:[0-9a-f]{64}\. The image was not cached\.\n$/,
+    );
     expect(await sandbox.json(['list-cached'])).toEqual({ cachedImages: [] });
   });
 
@@ -68,7 +79,9 @@ describe('cache-image', () => {
     await sandbox.run(['cache-image', 'dup', '-'], { input: 'first' });
     const result = await sandbox.run(['cache-image', 'dup', '-'], { input: 'second' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('Did not cache image dup: it is already cached (delete-cached-image it first to replace it).');
+    expect(result.stderr).toContain(
+      'Did not cache image dup: it is already cached (delete-cached-image it first to replace it).',
+    );
     expect((await sandbox.run(['get', 'dup'])).stdout).toBe('first');
   });
 
@@ -91,7 +104,11 @@ describe('get', () => {
     const toFile = await sandbox.run(['get', 'big', '-o', target]);
     expect(toFile).toMatchObject({ code: 0, stdout: `Wrote image big (2 MiB) to ${target}.\n` });
     expect((await readFile(target)).equals(bytes)).toBe(true);
-    expect(await sandbox.json(['get', 'big', '-o', join(sandbox.root, 'out2.raw')])).toEqual({ imageId: 'big', size: bytes.length, output: join(sandbox.root, 'out2.raw') });
+    expect(await sandbox.json(['get', 'big', '-o', join(sandbox.root, 'out2.raw')])).toEqual({
+      imageId: 'big',
+      size: bytes.length,
+      output: join(sandbox.root, 'out2.raw'),
+    });
 
     const { cachedImages } = await sandbox.json(['list-cached']);
     expect(cachedImages[0]).toMatchObject({ imageId: 'big', hits: 3 });
@@ -108,7 +125,10 @@ describe('get', () => {
 describe('cache-image interrupted', () => {
   /** Starts `cache-image interrupted -` with half an image on stdin, the pipe left open; resolves once its work file exists. */
   async function startWriting(): Promise<{ child: ReturnType<typeof spawn>; exit: Promise<number | null> }> {
-    const child = spawn(process.execPath, [BIN, 'cache-image', 'interrupted', '-'], { env: { ...process.env, ...sandbox.env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'cache-image', 'interrupted', '-'], {
+      env: { ...process.env, ...sandbox.env },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     // The child may stop reading (interrupted, killed) before the pipe drains.
     child.stdin!.on('error', () => undefined);

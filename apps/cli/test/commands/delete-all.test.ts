@@ -17,15 +17,23 @@ const counts = async () => ({
 });
 
 describe('delete-all-cached-images / delete-all-queued-images', () => {
-  it.each(['delete-all-cached-images', 'delete-all-queued-images'])('%s refuses without a terminal unless --force (exit 2, nothing deleted)', async (command) => {
-    const refused = await sandbox.run([command]);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/Refusing to delete all (cached|queued) images without confirmation: stdin is not a terminal\. Pass -f\/--force/);
-    expect(await counts()).toEqual({ cached: 2, queued: 3 });
-  });
+  it.each(['delete-all-cached-images', 'delete-all-queued-images'])(
+    '%s refuses without a terminal unless --force (exit 2, nothing deleted)',
+    async (command) => {
+      const refused = await sandbox.run([command]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /Refusing to delete all (cached|queued) images without confirmation: stdin is not a terminal\. Pass -f\/--force/,
+      );
+      expect(await counts()).toEqual({ cached: 2, queued: 3 });
+    },
+  );
 
   it('deletes everything with -f / --force and reports the count', async () => {
-    expect(await sandbox.run(['delete-all-cached-images', '-f'])).toMatchObject({ code: 0, stdout: 'Deleted 2 cached images.\n' });
+    expect(await sandbox.run(['delete-all-cached-images', '-f'])).toMatchObject({
+      code: 0,
+      stdout: 'Deleted 2 cached images.\n',
+    });
     expect(await sandbox.json(['delete-all-queued-images', '--force'])).toEqual({ deleted: 3 });
     expect(await counts()).toEqual({ cached: 0, queued: 0 });
   });

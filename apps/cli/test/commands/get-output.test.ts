@@ -47,7 +47,11 @@ describe('get -o writes into what is there without destroying it', () => {
     expect(result, result.stderr).toMatchObject({ code: 0, stdout: `Wrote image img-1 (2 MiB) to ${device}.\n` });
     const after = await lstat(device);
     expect(after.isCharacterDevice()).toBe(true);
-    expect({ rdev: after.rdev, ino: after.ino, mode: after.mode }).toEqual({ rdev: before.rdev, ino: before.ino, mode: before.mode });
+    expect({ rdev: after.rdev, ino: after.ino, mode: after.mode }).toEqual({
+      rdev: before.rdev,
+      ino: before.ino,
+      mode: before.mode,
+    });
     expect(await readdir(out)).toEqual(['null']);
   });
 
@@ -81,7 +85,10 @@ describe('get -o writes into what is there without destroying it', () => {
     const link = join(out, 'stdout');
     await symlink('/proc/self/fd/1', link);
     const result = await sandbox.runBin(['get', 'img-1', '-o', link]);
-    expect(result).toMatchObject({ code: 2, stderr: `imgcache: error: ${link} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.\n` });
+    expect(result).toMatchObject({
+      code: 2,
+      stderr: `imgcache: error: ${link} is a socket, which cannot be opened by name; write to stdout (-o -) and redirect it.\n`,
+    });
     expect(await readlink(link)).toBe('/proc/self/fd/1');
   });
 
@@ -146,7 +153,10 @@ describe('get -o writes into what is there without destroying it', () => {
 
   it('refuses a directory (exit 2) before reading the image', async () => {
     const result = await sandbox.run(['get', 'img-1', '-o', out]);
-    expect(result).toMatchObject({ code: 2, stderr: `imgcache: error: ${out} is a directory; name a file to write.\n` });
+    expect(result).toMatchObject({
+      code: 2,
+      stderr: `imgcache: error: ${out} is a directory; name a file to write.\n`,
+    });
     expect(await readdir(out)).toEqual([]);
     expect((await sandbox.json(['list-cached'])).cachedImages[0]).toMatchObject({ imageId: 'img-1', hits: 0 });
   });

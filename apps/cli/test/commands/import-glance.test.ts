@@ -26,13 +26,19 @@ interface GlanceFixture {
 }
 
 /** Lays out a directory the way Glance's sqlite driver leaves it. */
-async function layOutGlanceCache(root: string, rows: { imageId: string; size: number; hits: number; checksum?: string | null; file?: Buffer }[], extraFiles: Record<string, Buffer> = {}): Promise<GlanceFixture> {
+async function layOutGlanceCache(
+  root: string,
+  rows: { imageId: string; size: number; hits: number; checksum?: string | null; file?: Buffer }[],
+  extraFiles: Record<string, Buffer> = {},
+): Promise<GlanceFixture> {
   const dir = join(root, 'glance-image-cache');
   for (const sub of ['', 'incomplete', 'invalid', 'queue']) await mkdir(join(dir, sub), { recursive: true });
   const bytes = new Map<string, Buffer>();
   const db = new Database(join(dir, 'cache.db'));
   db.exec(GLANCE_SCHEMA);
-  const insert = db.prepare('INSERT INTO cached_images (image_id, last_accessed, last_modified, hits, size, checksum) VALUES (?, ?, ?, ?, ?, ?)');
+  const insert = db.prepare(
+    'INSERT INTO cached_images (image_id, last_accessed, last_modified, hits, size, checksum) VALUES (?, ?, ?, ?, ?, ?)',
+  );
   const now = Date.now() / 1000;
   for (const row of rows) {
     insert.run(row.imageId, now - 60, now - 3600, row.hits, row.size, row.checksum ?? null);
@@ -63,8 +69,11 @@ async function snapshot(dir: string, { atime = false } = {}): Promise<Record<str
       continue;
     }
     const attributes = [];
-    for (const name of (await listAttributes(path)).sort()) attributes.push(`${name}=${(await getAttribute(path, name)).toString('hex')}`);
-    const hash = createHash('sha256').update(await readUnaccessed(path)).digest('hex');
+    for (const name of (await listAttributes(path)).sort())
+      attributes.push(`${name}=${(await getAttribute(path, name)).toString('hex')}`);
+    const hash = createHash('sha256')
+      .update(await readUnaccessed(path))
+      .digest('hex');
     result[path] = `${info.size} ${info.mtimeMs}${atime ? ` ${info.atimeMs}` : ''} ${hash} [${attributes.join(' ')}]`;
   }
   return result;
@@ -177,7 +186,9 @@ describe('import-glance', () => {
     // Running it again imports nothing new and says why, in a human table.
     const again = await sandbox.run(['import-glance', glance.dir]);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^Imported 0 images \(0 B\) from .*; 6 skipped, 0 failed, 0 queued\.\n\s+SKIPPED\s+REASON\n/);
+    expect(again.stdout).toMatch(
+      /^Imported 0 images \(0 B\) from .*; 6 skipped, 0 failed, 0 queued\.\n\s+SKIPPED\s+REASON\n/,
+    );
     expect(again.stdout).toMatch(new RegExp(`${id(1)}\\s+already cached here`));
     expect(await snapshot(glance.dir)).toEqual(before);
   });
@@ -192,9 +203,13 @@ describe('import-glance', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/Imported 1 image \(3 B\) from .*; 0 skipped, 1 failed, 0 queued\.\n/);
     expect(result.stdout).toMatch(new RegExp(`${id(1)}\\s+Checksum verification failed`));
-    expect(result.stdout).toContain('Hit counts are not carried over (3 Glance hits); imported images start at 0 hits.');
+    expect(result.stdout).toContain(
+      'Hit counts are not carried over (3 Glance hits); imported images start at 0 hits.',
+    );
     expect(result.stderr).toContain('imgcache: error: 1 image failed to import.');
-    expect((await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId)).toEqual([id(2)]);
+    expect(
+      (await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId),
+    ).toEqual([id(2)]);
   });
 
   it('refuses a directory without cache.db, a missing directory, and an overlapping --dir', async () => {
@@ -206,9 +221,14 @@ describe('import-glance', () => {
     expect(await readdir(empty)).toEqual([]);
 
     const missing = await sandbox.run(['import-glance', join(sandbox.root, 'nowhere')]);
-    expect(missing).toMatchObject({ code: 1, stderr: `imgcache: error: ${join(sandbox.root, 'nowhere')} is not a directory.\n` });
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: `imgcache: error: ${join(sandbox.root, 'nowhere')} is not a directory.\n`,
+    });
 
-    const glance = await layOutGlanceCache(sandbox.root, [{ imageId: id(1), size: 1, hits: 0, file: Buffer.from('x') }]);
+    const glance = await layOutGlanceCache(sandbox.root, [
+      { imageId: id(1), size: 1, hits: 0, file: Buffer.from('x') },
+    ]);
     const before = await snapshot(glance.dir);
     const overlap = await sandbox.run(['--dir', join(glance.dir, 'imgcache'), 'import-glance', glance.dir]);
     expect(overlap.code).toBe(2);
@@ -217,7 +237,9 @@ describe('import-glance', () => {
   });
 
   it('reads a database with another name via --db', async () => {
-    const glance = await layOutGlanceCache(sandbox.root, [{ imageId: id(1), size: 2, hits: 0, file: Buffer.from('hi') }]);
+    const glance = await layOutGlanceCache(sandbox.root, [
+      { imageId: id(1), size: 2, hits: 0, file: Buffer.from('hi') },
+    ]);
     const renamed = join(sandbox.root, 'elsewhere.db');
     await writeFile(renamed, await readFile(join(glance.dir, 'cache.db')));
     const summary = await sandbox.json(['import-glance', glance.dir, '--db', renamed]);
@@ -226,7 +248,7 @@ describe('import-glance', () => {
   });
 });
 
-describe('import-glance from a cache made by Glance\'s xattr driver', () => {
+describe("import-glance from a cache made by Glance's xattr driver", () => {
   const one = randomBytes(200_000);
   const two = randomBytes(3000);
   const four = randomBytes(70_000);
@@ -274,7 +296,9 @@ describe('import-glance from a cache made by Glance\'s xattr driver', () => {
 
     const again = await sandbox.run(['import-glance', dir]);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^Imported 0 images \(0 B\) from .* \(Glance's xattr driver\); 5 skipped, 0 failed, 0 queued\.\n/);
+    expect(again.stdout).toMatch(
+      /^Imported 0 images \(0 B\) from .* \(Glance's xattr driver\); 5 skipped, 0 failed, 0 queued\.\n/,
+    );
     expect(await snapshot(dir, { atime: true })).toEqual(before);
   });
 
@@ -297,7 +321,10 @@ describe('import-glance from a cache made by Glance\'s xattr driver', () => {
   it('refuses --db with --glance-driver xattr, and a forced xattr import where the filesystem has no xattrs', async (context) => {
     const dir = await layOutGlanceXattrCache(sandbox.root, images.slice(0, 1), []);
     const both = await sandbox.run(['import-glance', dir, '--glance-driver', 'xattr', '--db', join(dir, 'cache.db')]);
-    expect(both).toMatchObject({ code: 2, stderr: "imgcache: error: --db names the sqlite driver's database; Glance's xattr driver has none.\n" });
+    expect(both).toMatchObject({
+      code: 2,
+      stderr: "imgcache: error: --db names the sqlite driver's database; Glance's xattr driver has none.\n",
+    });
     const unknown = await sandbox.run(['import-glance', dir, '--glance-driver', 'redis']);
     expect(unknown.code).toBe(2);
 
@@ -306,7 +333,10 @@ describe('import-glance from a cache made by Glance\'s xattr driver', () => {
     try {
       await writeFile(join(ramfs.dir, id(1)), 'bytes');
       const forced = await sandbox.run(['import-glance', ramfs.dir, '--glance-driver', 'xattr']);
-      expect(forced).toMatchObject({ code: 1, stderr: `imgcache: error: The filesystem of ${ramfs.dir} has no extended attributes, so Glance's xattr driver cannot have made it; try --glance-driver sqlite.\n` });
+      expect(forced).toMatchObject({
+        code: 1,
+        stderr: `imgcache: error: The filesystem of ${ramfs.dir} has no extended attributes, so Glance's xattr driver cannot have made it; try --glance-driver sqlite.\n`,
+      });
       const auto = await sandbox.run(['import-glance', ramfs.dir]);
       expect(auto.code).toBe(1);
       expect(auto.stderr).toMatch(/Cannot open Glance's database .*cache\.db.*use --db .*or --glance-driver xattr/);

@@ -40,8 +40,22 @@ describe('list-cached', () => {
 
     const { cachedImages } = await sandbox.json(['list-cached']);
     expect(cachedImages).toEqual([
-      { imageId: 'img-a', size: 5, hits: 0, lastAccessed: expect.any(String), lastModified: expect.any(String), checksum: 'sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' },
-      { imageId: 'img-b', size: 1536, hits: 0, lastAccessed: expect.any(String), lastModified: expect.any(String), checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+      {
+        imageId: 'img-a',
+        size: 5,
+        hits: 0,
+        lastAccessed: expect.any(String),
+        lastModified: expect.any(String),
+        checksum: 'sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824',
+      },
+      {
+        imageId: 'img-b',
+        size: 1536,
+        hits: 0,
+        lastAccessed: expect.any(String),
+        lastModified: expect.any(String),
+        checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      },
     ]);
     for (const image of cachedImages) expect(new Date(image.lastModified).toISOString()).toBe(image.lastModified);
   });
@@ -85,7 +99,10 @@ describe('queue-image, list-queued, delete-queued-image, delete-cached-image', (
     expect(again).toMatchObject({ code: 0, stdout: 'Deleted queued image q-2.\n' });
 
     const deleted = await sandbox.run(['delete-cached-image', 'cached-one', 'never-cached']);
-    expect(deleted).toMatchObject({ code: 0, stdout: 'Deleted cached image cached-one.\nImage never-cached was not cached.\n' });
+    expect(deleted).toMatchObject({
+      code: 0,
+      stdout: 'Deleted cached image cached-one.\nImage never-cached was not cached.\n',
+    });
     expect(await sandbox.json(['list-cached'])).toEqual({ cachedImages: [] });
   });
 

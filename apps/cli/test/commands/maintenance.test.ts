@@ -38,16 +38,33 @@ describe('prune', () => {
       ],
     });
     const human = await sandbox.run(['prune', '--dry-run', '--max-size', '5KiB']);
-    expect(human.stdout).toMatch(/^Would evict 2 images \(8 KiB\): 12 KiB cached, budget 5 KiB, 4 KiB after\.\n\s+ID\s+SIZE\n\s+middle\s+4 KiB\n\s+new\s+4 KiB\n$/);
+    expect(human.stdout).toMatch(
+      /^Would evict 2 images \(8 KiB\): 12 KiB cached, budget 5 KiB, 4 KiB after\.\n\s+ID\s+SIZE\n\s+middle\s+4 KiB\n\s+new\s+4 KiB\n$/,
+    );
     expect((await sandbox.json(['list-cached'])).cachedImages).toHaveLength(3);
 
     const pruned = await sandbox.run(['prune', '--max-size', '5KiB']);
-    expect(pruned).toMatchObject({ code: 0, stdout: 'Evicted 2 images (8 KiB): 12 KiB cached, budget 5 KiB, 4 KiB after.\n' });
-    expect((await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId)).toEqual(['old']);
+    expect(pruned).toMatchObject({
+      code: 0,
+      stdout: 'Evicted 2 images (8 KiB): 12 KiB cached, budget 5 KiB, 4 KiB after.\n',
+    });
+    expect(
+      (await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId),
+    ).toEqual(['old']);
     expect(await readdir(join(sandbox.dir, 'images'))).toEqual(['old']);
 
-    expect(await sandbox.run(['prune', '--max-size', '5KiB'])).toMatchObject({ code: 0, stdout: 'Nothing to prune: 4 KiB cached, budget 5 KiB.\n' });
-    expect(await sandbox.json(['prune', '--max-size', '5KiB'])).toEqual({ dryRun: false, maxSize: 5 * KiB, sizeBefore: 4 * KiB, sizeAfter: 4 * KiB, files: 0, bytes: 0 });
+    expect(await sandbox.run(['prune', '--max-size', '5KiB'])).toMatchObject({
+      code: 0,
+      stdout: 'Nothing to prune: 4 KiB cached, budget 5 KiB.\n',
+    });
+    expect(await sandbox.json(['prune', '--max-size', '5KiB'])).toEqual({
+      dryRun: false,
+      maxSize: 5 * KiB,
+      sizeBefore: 4 * KiB,
+      sizeAfter: 4 * KiB,
+      files: 0,
+      bytes: 0,
+    });
   });
 
   it('takes the budget from IMGCACHE_MAX_SIZE', async () => {
@@ -79,7 +96,10 @@ describe('clean', () => {
     expect(await readdir(join(sandbox.dir, 'invalid'))).toEqual([]);
 
     const human = await sandbox.runBin(['clean', '--stall-time', '0']);
-    expect(human).toMatchObject({ code: 0, stdout: 'Removed 1 stalled write (unchanged for 0 s) and 0 invalid files.\n' });
+    expect(human).toMatchObject({
+      code: 0,
+      stdout: 'Removed 1 stalled write (unchanged for 0 s) and 0 invalid files.\n',
+    });
   });
 
   it('rejects a bad --stall-time as a usage error', async () => {
@@ -104,11 +124,15 @@ describe('verify', () => {
 
     const result = await sandbox.run(['verify']);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^Verified 2 images: 1 failed \(corrupt ones moved to invalid\/\):\n\s+ID\s+PROBLEM\n\s+victim\s+checksum is sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}\n$/);
+    expect(result.stdout).toMatch(
+      /^Verified 2 images: 1 failed \(corrupt ones moved to invalid\/\):\n\s+ID\s+PROBLEM\n\s+victim\s+checksum is sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}\n$/,
+    );
     expect(result.stderr).toContain('imgcache: error: 1 image failed verification.');
     expect(await readdir(join(sandbox.dir, 'images'))).toEqual(['good']);
     expect((await readdir(join(sandbox.dir, 'invalid'))).some((name) => name.startsWith('victim~'))).toBe(true);
-    expect((await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId)).toEqual(['good']);
+    expect(
+      (await sandbox.json(['list-cached'])).cachedImages.map((image: { imageId: string }) => image.imageId),
+    ).toEqual(['good']);
   });
 
   it('verifies only the named ids, and reports ids that are not cached (exit 1, JSON shape)', async () => {
@@ -116,7 +140,12 @@ describe('verify', () => {
     expect(await sandbox.json(['verify', 'good'])).toEqual({ checked: 1, failed: [], repairedAtOpen: [], invalid: [] });
     const result = await sandbox.run(['--json', 'verify', 'good', 'ghost']);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ checked: 1, failed: [{ imageId: 'ghost', reason: 'not cached' }], repairedAtOpen: [], invalid: [] });
+    expect(JSON.parse(result.stdout)).toEqual({
+      checked: 1,
+      failed: [{ imageId: 'ghost', reason: 'not cached' }],
+      repairedAtOpen: [],
+      invalid: [],
+    });
   });
 });
 
@@ -131,7 +160,9 @@ describe('a cached file resized behind the cache', () => {
     await resized();
     const listed = await sandbox.run(['list-cached']);
     expect(listed.code).toBe(0);
-    expect(listed.stderr).toMatch(/^imgcache: warning: startup reconcile: quarantined image victim \(file is 100 bytes, its metadata says 4096\): moved to invalid\/victim~resized-[0-9a-f]{12}\n$/);
+    expect(listed.stderr).toMatch(
+      /^imgcache: warning: startup reconcile: quarantined image victim \(file is 100 bytes, its metadata says 4096\): moved to invalid\/victim~resized-[0-9a-f]{12}\n$/,
+    );
     expect(listed.stderr).not.toContain('unclean shutdown');
 
     const verified = await sandbox.run(['verify']);
@@ -140,9 +171,13 @@ describe('a cached file resized behind the cache', () => {
       /^Verified 1 image: all intact\.\n1 file quarantined earlier is in invalid\/ \(clean deletes them\):\n\s+ID\s+CAUSE\s+SIZE\s+FILE\n\s+victim\s+resized\s+100 B\s+invalid\/victim~resized-[0-9a-f]{12}\n$/,
     );
     const stats = await sandbox.json(['stats']);
-    expect(stats.quarantined).toEqual([{ name: expect.stringMatching(/^victim~resized-/), imageId: 'victim', cause: 'resized', size: 100 }]);
+    expect(stats.quarantined).toEqual([
+      { name: expect.stringMatching(/^victim~resized-/), imageId: 'victim', cause: 'resized', size: 100 },
+    ]);
     expect(stats.repairedAtOpen).toEqual([]);
-    expect((await sandbox.run(['stats'])).stdout).toMatch(/Quarantined in invalid\/ \(clean deletes them\):\n\s+ID\s+CAUSE\s+SIZE\s+FILE\n\s+victim\s+resized\s+100 B\s+invalid\/victim~resized-[0-9a-f]{12}\n/);
+    expect((await sandbox.run(['stats'])).stdout).toMatch(
+      /Quarantined in invalid\/ \(clean deletes them\):\n\s+ID\s+CAUSE\s+SIZE\s+FILE\n\s+victim\s+resized\s+100 B\s+invalid\/victim~resized-[0-9a-f]{12}\n/,
+    );
   });
 
   it('verify reports what the startup reconcile of the same run quarantined, and exits 1', async () => {
@@ -154,14 +189,25 @@ describe('a cached file resized behind the cache', () => {
     );
     expect(result.stderr).toContain('imgcache: error: 1 file was moved aside or dropped when the cache was opened.');
     const json = await sandbox.run(['--json', 'verify']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ checked: 1, failed: [], repairedAtOpen: [], invalid: [{ imageId: 'victim', cause: 'resized', size: 100 }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      checked: 1,
+      failed: [],
+      repairedAtOpen: [],
+      invalid: [{ imageId: 'victim', cause: 'resized', size: 100 }],
+    });
   });
 
   it('stats reports what the startup reconcile of the same run quarantined', async () => {
     await resized();
     const stats = await sandbox.json(['stats']);
     expect(stats.repairedAtOpen).toEqual([
-      { action: 'quarantined', imageId: 'victim', cause: 'resized', reason: 'file is 100 bytes, its metadata says 4096', movedTo: expect.stringMatching(/^invalid\/victim~resized-[0-9a-f]{12}$/) },
+      {
+        action: 'quarantined',
+        imageId: 'victim',
+        cause: 'resized',
+        reason: 'file is 100 bytes, its metadata says 4096',
+        movedTo: expect.stringMatching(/^invalid\/victim~resized-[0-9a-f]{12}$/),
+      },
     ]);
     expect(stats.count).toBe(1);
   });

@@ -49,11 +49,18 @@ describe('demo', () => {
 describe('demo next commands', () => {
   it('quote a directory the shell would split, and act on the demo directory when run', async () => {
     const dir = join(sandbox.root, "it's a dir");
-    const result = await sandbox.runBin(['--dir', dir, 'demo'], { cwd: REPO, env: { PATH: dirname(process.execPath) } });
+    const result = await sandbox.runBin(['--dir', dir, 'demo'], {
+      cwd: REPO,
+      env: { PATH: dirname(process.execPath) },
+    });
     expect(result.code, result.stderr).toBe(0);
     const next = /Next: (.*) list-cached,/.exec(result.stdout)![1]!;
     expect(next).toMatch(/ --dir '.*it'\\''s a dir'$/);
-    const listed = spawnSync('sh', ['-c', `${next} --json list-cached`], { cwd: REPO, encoding: 'utf8', env: { PATH: dirname(process.execPath) } });
+    const listed = spawnSync('sh', ['-c', `${next} --json list-cached`], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { PATH: dirname(process.execPath) },
+    });
     expect(listed.status, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout).cachedImages.length).toBeGreaterThan(0);
   });
@@ -70,7 +77,9 @@ describe('help texts', () => {
 
   it('no command shows an empty object or list as a default, or a $VARIABLE inside single quotes', async () => {
     const top = await sandbox.run(['--help']);
-    const commands = [...top.stdout.matchAll(/^ {2}([a-z][a-z-]+)\b/gm)].map((match) => match[1]!).filter((name) => name !== 'help');
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z][a-z-]+)\b/gm)]
+      .map((match) => match[1]!)
+      .filter((name) => name !== 'help');
     expect(commands.length).toBeGreaterThan(10);
     for (const command of commands) {
       const help = await sandbox.run([command, '--help']);
@@ -102,7 +111,8 @@ describe('cache-image of empty input', () => {
     expect(refused.stderr).toContain('Refusing to cache image empty: stdin was empty (0 bytes)');
     expect(refused.stderr).toContain('--allow-empty');
     expect((await sandbox.json(['list-cached'])).cachedImages).toEqual([]);
-    for (const sub of ['incomplete', 'invalid']) expect(await readdir(join(sandbox.dir, sub)).catch(() => [])).toEqual([]);
+    for (const sub of ['incomplete', 'invalid'])
+      expect(await readdir(join(sandbox.dir, sub)).catch(() => [])).toEqual([]);
 
     const allowed = await sandbox.json(['cache-image', 'empty', '-', '--allow-empty'], { input: '' });
     expect(allowed).toMatchObject({ imageId: 'empty', cached: true, size: 0 });

@@ -38,7 +38,11 @@ async function startOrigin(port = 0): Promise<Origin> {
     origin.maxInFlight = Math.max(origin.maxInFlight, inFlight);
     res.on('close', () => inFlight--);
     const id = decodeURIComponent((req.url ?? '').replace(/^\/images\//, ''));
-    origin.requests.push({ path: req.url ?? '', token: req.headers['x-auth-token'] as string | undefined, acceptEncoding: req.headers['accept-encoding'] });
+    origin.requests.push({
+      path: req.url ?? '',
+      token: req.headers['x-auth-token'] as string | undefined,
+      acceptEncoding: req.headers['accept-encoding'],
+    });
     const bytes = images.get(id);
     // A short pause keeps several downloads in flight at once, so the bound is exercised.
     const pause = new Promise((resolve) => setTimeout(resolve, 30)).then(() => origin.beforeRespond?.(id));
@@ -51,7 +55,10 @@ async function startOrigin(port = 0): Promise<Origin> {
       if (origin.failing.has(id)) return res.writeHead(500).end('origin exploded');
       const md5 = createHash('md5').update(bytes).digest('base64');
       if (id === 'with-sha') {
-        res.writeHead(200, { 'content-length': bytes.length, 'x-checksum': `sha256:${createHash('sha256').update(bytes).digest('hex')}` });
+        res.writeHead(200, {
+          'content-length': bytes.length,
+          'x-checksum': `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+        });
         return res.end(bytes);
       }
       if (id === 'no-length') {
@@ -59,7 +66,10 @@ async function startOrigin(port = 0): Promise<Origin> {
         return res.end(bytes);
       }
       if (id === 'liar') {
-        res.writeHead(200, { 'content-length': bytes.length, 'content-md5': createHash('md5').update('something else').digest('base64') });
+        res.writeHead(200, {
+          'content-length': bytes.length,
+          'content-md5': createHash('md5').update('something else').digest('base64'),
+        });
         return res.end(bytes);
       }
       if (id === 'truncated') {
@@ -99,13 +109,29 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).d
 describe('prefetch', () => {
   it('downloads every queued image with bounded concurrency; failures stay queued and exit 1', async () => {
     expect((await sandbox.run(['queue-image', ...images.keys()])).code).toBe(0);
-    const result = await sandbox.run(['--json', 'prefetch', '--origin', origin.url, '--concurrency', '2', '-H', 'X-Auth-Token: s3cret']);
+    const result = await sandbox.run([
+      '--json',
+      'prefetch',
+      '--origin',
+      origin.url,
+      '--concurrency',
+      '2',
+      '-H',
+      'X-Auth-Token: s3cret',
+    ]);
     expect(result.code).toBe(1);
     const summary = JSON.parse(result.stdout);
     expect(summary).toMatchObject({ origin: origin.url, concurrency: 2, queued: 7, skipped: [], interrupted: false });
-    expect(summary.fetched.map((item: { imageId: string }) => item.imageId).sort()).toEqual(['good-1', 'good-2', 'no-length', 'with-sha']);
+    expect(summary.fetched.map((item: { imageId: string }) => item.imageId).sort()).toEqual([
+      'good-1',
+      'good-2',
+      'no-length',
+      'with-sha',
+    ]);
     for (const item of summary.fetched) expect(item.size).toBe(images.get(item.imageId)!.length);
-    const failed = Object.fromEntries(summary.failed.map((item: { imageId: string; error: string; code?: string }) => [item.imageId, item]));
+    const failed = Object.fromEntries(
+      summary.failed.map((item: { imageId: string; error: string; code?: string }) => [item.imageId, item]),
+    );
     expect(Object.keys(failed).sort()).toEqual(['broken', 'liar', 'truncated']);
     expect(failed.broken.error).toBe('origin answered HTTP 500 Internal Server Error');
     expect(failed.liar).toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
@@ -117,16 +143,23 @@ describe('prefetch', () => {
 
     expect(origin.maxInFlight).toBeLessThanOrEqual(2);
     expect(origin.requests).toHaveLength(7);
-    for (const request of origin.requests) expect(request).toMatchObject({ token: 's3cret', acceptEncoding: 'identity' });
+    for (const request of origin.requests)
+      expect(request).toMatchObject({ token: 's3cret', acceptEncoding: 'identity' });
 
     const { cachedImages } = await sandbox.json(['list-cached']);
-    expect(Object.fromEntries(cachedImages.map((image: { imageId: string; checksum: string }) => [image.imageId, image.checksum]))).toEqual({
+    expect(
+      Object.fromEntries(
+        cachedImages.map((image: { imageId: string; checksum: string }) => [image.imageId, image.checksum]),
+      ),
+    ).toEqual({
       'good-1': sha256(images.get('good-1')!),
       'good-2': sha256(images.get('good-2')!),
       'no-length': sha256(images.get('no-length')!),
       'with-sha': sha256(images.get('with-sha')!),
     });
-    expect(new Set((await sandbox.json(['list-queued'])).queuedImages)).toEqual(new Set(['broken', 'liar', 'truncated']));
+    expect(new Set((await sandbox.json(['list-queued'])).queuedImages)).toEqual(
+      new Set(['broken', 'liar', 'truncated']),
+    );
     expect(await readdir(join(sandbox.dir, 'incomplete'))).toEqual([]);
 
     // Once the origin recovers, a second run fetches what is left of the queue.
@@ -150,13 +183,18 @@ describe('prefetch', () => {
     };
     const result = await sandbox.run(['prefetch', '--origin', origin.url, '--concurrency', '1']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('Prefetched 1 of 2 queued images (293 KiB); 1 skipped, 0 failed.\n  SKIPPED  REASON\n  good-2   already cached\n');
+    expect(result.stdout).toBe(
+      'Prefetched 1 of 2 queued images (293 KiB); 1 skipped, 0 failed.\n  SKIPPED  REASON\n  good-2   already cached\n',
+    );
     expect(origin.requests.map((request) => request.path)).toEqual(['/images/good-1']);
     expect(await sandbox.json(['list-queued'])).toEqual({ queuedImages: [] });
   });
 
   it('does nothing, successfully, with an empty queue', async () => {
-    expect(await sandbox.run(['prefetch', '--origin', origin.url])).toMatchObject({ code: 0, stdout: 'Prefetched 0 of 0 queued images (0 B); 0 skipped, 0 failed.\n' });
+    expect(await sandbox.run(['prefetch', '--origin', origin.url])).toMatchObject({
+      code: 0,
+      stdout: 'Prefetched 0 of 0 queued images (0 B); 0 skipped, 0 failed.\n',
+    });
     expect(origin.requests).toEqual([]);
   });
 
@@ -181,7 +219,9 @@ describe('prefetch', () => {
     await origin.close();
     const raw = await sandbox.run(['--json', 'prefetch', '--origin', origin.url]);
     expect(raw.code).toBe(1);
-    expect(JSON.parse(raw.stdout).failed[0].error).toMatch(/^cannot reach the origin: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    expect(JSON.parse(raw.stdout).failed[0].error).toMatch(
+      /^cannot reach the origin: connect ECONNREFUSED 127\.0\.0\.1:\d+$/,
+    );
   });
 
   it.each([
@@ -198,17 +238,25 @@ describe('prefetch', () => {
 
   it('stops on Ctrl-C (SIGINT): exit 130, the image stays queued, no partial file is left', async () => {
     await sandbox.run(['queue-image', 'stall']);
-    const child = spawn(process.execPath, [BIN, '--json', 'prefetch', '--origin', origin.url], { env: { ...process.env, ...sandbox.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, '--json', 'prefetch', '--origin', origin.url], {
+      env: { ...process.env, ...sandbox.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     // Wait (bounded) until the origin is serving the download, then interrupt.
-    for (let attempt = 0; attempt < 200 && origin.requests.length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let attempt = 0; attempt < 200 && origin.requests.length === 0; attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
     expect(origin.requests).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     child.kill('SIGINT');
     expect(await closed).toBe(130);
-    expect(JSON.parse(stdout)).toMatchObject({ interrupted: true, fetched: [], failed: [{ imageId: 'stall', error: 'interrupted' }] });
+    expect(JSON.parse(stdout)).toMatchObject({
+      interrupted: true,
+      fetched: [],
+      failed: [{ imageId: 'stall', error: 'interrupted' }],
+    });
     expect(await sandbox.json(['list-queued'])).toEqual({ queuedImages: ['stall'] });
     expect(await readdir(join(sandbox.dir, 'incomplete'))).toEqual([]);
     expect(await sandbox.json(['list-cached'])).toEqual({ cachedImages: [] });

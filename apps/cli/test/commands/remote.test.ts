@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatSize } from '../../src/format/format-size.js';
 import { createSandbox, runInTerminal, type Sandbox } from '../helpers/run-cli.js';
-import { freeBadPort, startHttpServer, startImgcacheServer, unusedUrl, type LocalHttpServer, type RunningServer } from '../helpers/server-process.js';
+import {
+  freeBadPort,
+  startHttpServer,
+  startImgcacheServer,
+  unusedUrl,
+  type LocalHttpServer,
+  type RunningServer,
+} from '../helpers/server-process.js';
 
 const TOKEN = 'secret';
 
@@ -56,7 +63,8 @@ beforeEach(async () => {
   expect(response.status).toBe(204);
 });
 
-const remote = (args: readonly string[], options?: Parameters<Sandbox['run']>[1]) => sandbox.run(['--url', managed.url, '--token', TOKEN, ...args], options);
+const remote = (args: readonly string[], options?: Parameters<Sandbox['run']>[1]) =>
+  sandbox.run(['--url', managed.url, '--token', TOKEN, ...args], options);
 const remoteJson = async (args: readonly string[]) => {
   const result = await remote(['--json', ...args]);
   expect(result.stderr).toBe('');
@@ -80,7 +88,18 @@ describe('managing a running server with --url', () => {
   it('manages a server listening on a port that fetch() refuses (6666 and the other WHATWG "bad ports")', async (context) => {
     const port = await freeBadPort();
     if (port === undefined) return context.skip('every WHATWG bad port tried is taken on 127.0.0.1 here');
-    const onBadPort = await startImgcacheServer(['--origin', `${origin.url}/{id}`, '--maintenance-interval', '0', '--dir', join(root, 'bad-port'), '--admin-token', TOKEN, '--port', String(port)]);
+    const onBadPort = await startImgcacheServer([
+      '--origin',
+      `${origin.url}/{id}`,
+      '--maintenance-interval',
+      '0',
+      '--dir',
+      join(root, 'bad-port'),
+      '--admin-token',
+      TOKEN,
+      '--port',
+      String(port),
+    ]);
     try {
       expect(onBadPort.url).toBe(`http://127.0.0.1:${port}`);
       const result = await sandbox.run(['--url', onBadPort.url, '--token', TOKEN, '--json', 'list-queued']);
@@ -105,7 +124,14 @@ describe('managing a running server with --url', () => {
     const { cachedImages } = await remoteJson(['list-cached']);
     expect(cachedImages.map((image: { imageId: string }) => image.imageId).sort()).toEqual(['img-alpha', 'img-b']);
     for (const image of cachedImages) {
-      expect(image).toEqual({ imageId: image.imageId, size: imageBytes(image.imageId).length, hits: 0, lastAccessed: expect.any(String), lastModified: expect.any(String), checksum: null });
+      expect(image).toEqual({
+        imageId: image.imageId,
+        size: imageBytes(image.imageId).length,
+        hits: 0,
+        lastAccessed: expect.any(String),
+        lastModified: expect.any(String),
+        checksum: null,
+      });
       for (const time of [image.lastAccessed, image.lastModified]) {
         expect(time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         // The server's clock is this machine's; allow a second for rounding to epoch seconds.
@@ -118,9 +144,14 @@ describe('managing a running server with --url', () => {
     expect(human.code).toBe(0);
     const total = imageBytes('img-alpha').length + imageBytes('img-b').length;
     expect(human.stdout).toContain(`Found 2 cached images (${formatSize(total)}):`);
-    expect(human.stdout).toMatch(new RegExp(`^img-alpha +${formatSize(imageBytes('img-alpha').length)} +0 +just now +just now$`, 'm'));
+    expect(human.stdout).toMatch(
+      new RegExp(`^img-alpha +${formatSize(imageBytes('img-alpha').length)} +0 +just now +just now$`, 'm'),
+    );
 
-    expect(await remote(['queue-image', 'img-b'])).toMatchObject({ code: 0, stdout: 'Did not queue image img-b: already cached.\n' });
+    expect(await remote(['queue-image', 'img-b'])).toMatchObject({
+      code: 0,
+      stdout: 'Did not queue image img-b: already cached.\n',
+    });
   });
 
   it('queue-image of an id the origin does not know: exit 1 naming the image, nothing queued', async () => {
@@ -136,7 +167,10 @@ describe('managing a running server with --url', () => {
     expect(await remoteJson(['list-queued'])).toEqual({ queuedImages: ['gone-1', 'gone-2'] });
     const human = await remote(['list-queued']);
     expect(human.stdout).toBe('Found 2 queued images (oldest first):\n#  ID\n1  gone-1\n2  gone-2\n');
-    expect(await remote(['queue-image', 'gone-1'])).toMatchObject({ code: 0, stdout: 'Did not queue image gone-1: already queued.\n' });
+    expect(await remote(['queue-image', 'gone-1'])).toMatchObject({
+      code: 0,
+      stdout: 'Did not queue image gone-1: already queued.\n',
+    });
 
     expect(await remoteJson(['delete-queued-image', 'gone-1', 'never-queued'])).toEqual({
       results: [
@@ -151,7 +185,10 @@ describe('managing a running server with --url', () => {
     await remoteJson(['queue-image', 'img-c', 'gone-3']);
     await waitUntilCached(['img-c']);
     const result = await remote(['delete-cached-image', 'img-c', 'never-cached']);
-    expect(result).toMatchObject({ code: 0, stdout: 'Deleted cached image img-c.\nImage never-cached was not cached.\n' });
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'Deleted cached image img-c.\nImage never-cached was not cached.\n',
+    });
     expect(await remote(['list-cached'])).toMatchObject({ code: 0, stdout: 'No cached images.\n' });
     expect(await remoteJson(['list-queued'])).toEqual({ queuedImages: ['gone-3'] });
   });
@@ -178,24 +215,33 @@ describe('managing a running server with --url', () => {
     expect(accepted.output).toContain('Deleted 2 cached images.');
 
     expect(await remoteJson(['delete-all-queued-images', '--force'])).toEqual({ deleted: 1 });
-    expect(await remote(['delete-all-queued-images', '-f'])).toMatchObject({ code: 0, stdout: 'Deleted 0 queued images.\n' });
+    expect(await remote(['delete-all-queued-images', '-f'])).toMatchObject({
+      code: 0,
+      stdout: 'Deleted 0 queued images.\n',
+    });
     expect(await remoteJson(['list-cached'])).toEqual({ cachedImages: [] });
   });
 
   it('takes the URL and token from the environment or the config file, flags first', async () => {
     await remoteJson(['queue-image', 'gone-5']);
-    const fromEnv = await sandbox.run(['--json', 'list-queued'], { env: { IMGCACHE_URL: managed.url, IMGCACHE_TOKEN: TOKEN } });
+    const fromEnv = await sandbox.run(['--json', 'list-queued'], {
+      env: { IMGCACHE_URL: managed.url, IMGCACHE_TOKEN: TOKEN },
+    });
     expect(JSON.parse(fromEnv.stdout)).toEqual({ queuedImages: ['gone-5'] });
 
     const config = join(root, 'remote.json');
     await writeFile(config, JSON.stringify({ url: managed.url, token: 'stale-token' }));
-    const envTokenWins = await sandbox.run(['--config', config, '--json', 'list-queued'], { env: { IMGCACHE_TOKEN: TOKEN } });
+    const envTokenWins = await sandbox.run(['--config', config, '--json', 'list-queued'], {
+      env: { IMGCACHE_TOKEN: TOKEN },
+    });
     expect(JSON.parse(envTokenWins.stdout)).toEqual({ queuedImages: ['gone-5'] });
     const fileToken = await sandbox.run(['--config', config, 'list-queued']);
     expect(fileToken).toMatchObject({ code: 1, stderr: expect.stringContaining('not authorised: check --token') });
 
     // A --dir flag means the local directory even when the environment names a server.
-    const local = await sandbox.run(['--dir', join(root, 'local'), '--json', 'list-queued'], { env: { IMGCACHE_URL: managed.url } });
+    const local = await sandbox.run(['--dir', join(root, 'local'), '--json', 'list-queued'], {
+      env: { IMGCACHE_URL: managed.url },
+    });
     expect(JSON.parse(local.stdout)).toEqual({ queuedImages: [] });
   });
 });
@@ -207,7 +253,9 @@ describe('remote errors', () => {
   ])('%s: exit 1, "not authorised", no stack trace', async (_case, tokenArgs) => {
     const result = await sandbox.run(['--url', managed.url, ...tokenArgs, 'list-cached']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^imgcache: error: not authorised: check --token \(the server answered 40[13]: .+\)\n$/);
+    expect(result.stderr).toMatch(
+      /^imgcache: error: not authorised: check --token \(the server answered 40[13]: .+\)\n$/,
+    );
     expect(result.stdout).toBe('');
   });
 
@@ -226,7 +274,10 @@ describe('remote errors', () => {
   it('a server that does not answer: exit 1 after --timeout', async () => {
     const before = silentRequests;
     const result = await sandbox.run(['--url', silent.url, '--timeout', '1', 'list-cached']);
-    expect(result).toMatchObject({ code: 1, stderr: `imgcache: error: no answer from ${silent.url}/ within 1 s (raise --timeout to wait longer)\n` });
+    expect(result).toMatchObject({
+      code: 1,
+      stderr: `imgcache: error: no answer from ${silent.url}/ within 1 s (raise --timeout to wait longer)\n`,
+    });
     expect(silentRequests).toBe(before + 1);
   });
 
@@ -258,7 +309,9 @@ describe('remote errors', () => {
     for (const args of localOnly) {
       const result = await sandbox.run(['--url', silent.url, ...args]);
       expect(result.code, args[0]).toBe(2);
-      expect(result.stderr).toContain(`imgcache: error: ${args[0]} needs a local cache directory (--dir); it cannot work on the server at ${silent.url}/`);
+      expect(result.stderr).toContain(
+        `imgcache: error: ${args[0]} needs a local cache directory (--dir); it cannot work on the server at ${silent.url}/`,
+      );
     }
     expect(silentRequests).toBe(before);
     expect(existsSync(sandbox.dir)).toBe(false);

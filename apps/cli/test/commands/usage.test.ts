@@ -55,7 +55,9 @@ describe('help', () => {
     const unknown = await sandbox.run(['help', 'bogus']);
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe('');
-    expect(unknown.stderr).toMatch(/^error: unknown command 'bogus'; the commands are list-cached, list-queued, .*, demo\n/);
+    expect(unknown.stderr).toMatch(
+      /^error: unknown command 'bogus'; the commands are list-cached, list-queued, .*, demo\n/,
+    );
     expect(unknown.stderr).not.toContain('Usage:');
     const known = await sandbox.run(['help', 'stats']);
     expect(known.code).toBe(0);
@@ -89,7 +91,11 @@ describe('exit codes for usage errors', () => {
 
   it('exits 2 for a bad size in the environment or config file', async () => {
     const env = await sandbox.run(['stats'], { env: { IMGCACHE_MAX_SIZE: 'huge' } });
-    expect(env).toMatchObject({ code: 2, stderr: 'imgcache: error: Invalid IMGCACHE_MAX_SIZE (the environment variable for --max-size): "huge" is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.\n' });
+    expect(env).toMatchObject({
+      code: 2,
+      stderr:
+        'imgcache: error: Invalid IMGCACHE_MAX_SIZE (the environment variable for --max-size): "huge" is not a size; use bytes or a unit, e.g. 500M, 10GiB, 2GB.\n',
+    });
     const config = join(sandbox.root, 'config.json');
     await writeFile(config, JSON.stringify({ maxSize: 'huge' }));
     const file = await sandbox.run(['--config', config, 'stats']);
@@ -113,19 +119,41 @@ describe('configuration precedence', () => {
     const configDir = join(sandbox.root, 'etc');
     await mkdir(configDir);
     const config = join(configDir, 'imgcache.json');
-    await writeFile(config, JSON.stringify({ dir: 'cache-from-file', maxSize: '1GiB', stallTime: '1h', checksumAlgorithm: 'md5' }));
+    await writeFile(
+      config,
+      JSON.stringify({ dir: 'cache-from-file', maxSize: '1GiB', stallTime: '1h', checksumAlgorithm: 'md5' }),
+    );
     const env = { IMGCACHE_DIR: undefined, IMGCACHE_MAX_SIZE: '2GiB' };
 
     const fromFile = await sandbox.json(['--config', config, 'stats'], { env });
-    expect(fromFile).toMatchObject({ dir: join(configDir, 'cache-from-file'), maxSize: 2 * 1024 ** 3, stallTime: 3600, checksumAlgorithm: 'md5' });
+    expect(fromFile).toMatchObject({
+      dir: join(configDir, 'cache-from-file'),
+      maxSize: 2 * 1024 ** 3,
+      stallTime: 3600,
+      checksumAlgorithm: 'md5',
+    });
 
-    const flags = await sandbox.json(['--config', config, '--max-size', '3GiB', '--dir', join(sandbox.root, 'flag-dir'), 'stats'], { env: { ...env, IMGCACHE_STALL_TIME: '60' } });
-    expect(flags).toMatchObject({ dir: join(sandbox.root, 'flag-dir'), maxSize: 3 * 1024 ** 3, stallTime: 60, checksumAlgorithm: 'md5' });
+    const flags = await sandbox.json(
+      ['--config', config, '--max-size', '3GiB', '--dir', join(sandbox.root, 'flag-dir'), 'stats'],
+      { env: { ...env, IMGCACHE_STALL_TIME: '60' } },
+    );
+    expect(flags).toMatchObject({
+      dir: join(sandbox.root, 'flag-dir'),
+      maxSize: 3 * 1024 ** 3,
+      stallTime: 60,
+      checksumAlgorithm: 'md5',
+    });
   });
 
   it('defaults to imgcache under XDG_CACHE_HOME when no dir is configured', async () => {
     const stats = await sandbox.json(['stats'], { env: { IMGCACHE_DIR: undefined } });
-    expect(stats).toMatchObject({ dir: join(sandbox.env.XDG_CACHE_HOME, 'imgcache'), driver: 'sqlite', maxSize: 10 * 1024 ** 3, stallTime: 86_400, checksumAlgorithm: 'sha256' });
+    expect(stats).toMatchObject({
+      dir: join(sandbox.env.XDG_CACHE_HOME, 'imgcache'),
+      driver: 'sqlite',
+      maxSize: 10 * 1024 ** 3,
+      stallTime: 86_400,
+      checksumAlgorithm: 'sha256',
+    });
   });
 });
 
@@ -133,7 +161,9 @@ describe('drivers and logging', () => {
   it('warns on stderr and falls back to sqlite when the driver package is not installed', async () => {
     const result = await sandbox.run(['--json', '--driver', 'imgcache-driver-not-installed', 'stats']);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^imgcache: warning: cache driver unavailable, falling back to sqlite: Cache driver package imgcache-driver-not-installed is not installed/);
+    expect(result.stderr).toMatch(
+      /^imgcache: warning: cache driver unavailable, falling back to sqlite: Cache driver package imgcache-driver-not-installed is not installed/,
+    );
     expect(JSON.parse(result.stdout).driver).toBe('sqlite');
   });
 
@@ -166,9 +196,23 @@ describe('demo', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('read demo-image-1 back: 1 MiB, bytes match, hits now 1');
     const json = await sandbox.json(['demo'], { env: { IMGCACHE_DIR: undefined } });
-    expect(json).toMatchObject({ dir, driver: 'sqlite', refusedCorrupt: true, readBack: { imageId: 'demo-image-1', bytes: 1024 * 1024, intact: true }, verify: { checked: 4, failed: [] } });
-    expect(json.prunePlan.images.map((image: { imageId: string }) => image.imageId)).toEqual(['demo-image-2', 'demo-image-3']);
+    expect(json).toMatchObject({
+      dir,
+      driver: 'sqlite',
+      refusedCorrupt: true,
+      readBack: { imageId: 'demo-image-1', bytes: 1024 * 1024, intact: true },
+      verify: { checked: 4, failed: [] },
+    });
+    expect(json.prunePlan.images.map((image: { imageId: string }) => image.imageId)).toEqual([
+      'demo-image-2',
+      'demo-image-3',
+    ]);
     const listed = await sandbox.json(['list-cached'], { env: { IMGCACHE_DIR: undefined } });
-    expect(listed.cachedImages.map((image: { imageId: string }) => image.imageId)).toEqual(['demo-image-1', 'demo-image-2', 'demo-image-3', 'demo-image-4']);
+    expect(listed.cachedImages.map((image: { imageId: string }) => image.imageId)).toEqual([
+      'demo-image-1',
+      'demo-image-2',
+      'demo-image-3',
+      'demo-image-4',
+    ]);
   });
 });

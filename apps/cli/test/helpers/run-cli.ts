@@ -65,7 +65,9 @@ async function parseJson(args: readonly string[], running: Promise<CliResult>): 
 /** This process's environment without any IMGCACHE_* variable, with `extra` over it (undefined removes). */
 function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('IMGCACHE_')));
-  return Object.fromEntries(Object.entries({ ...baseEnv, ...extra }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries({ ...baseEnv, ...extra }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 /** A stdout or stderr that keeps what is written to it (not a terminal). */
@@ -91,7 +93,13 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
   stdin.end(Buffer.from(options.input ?? ''));
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await runProgram(args, { stdin, stdout, stderr, env: cleanEnv(options.env), cwd: options.cwd ?? process.cwd() });
+  const code = await runProgram(args, {
+    stdin,
+    stdout,
+    stderr,
+    env: cleanEnv(options.env),
+    cwd: options.cwd ?? process.cwd(),
+  });
   const stdoutBytes = stdout.bytes();
   return { code, stdout: stdoutBytes.toString('utf8'), stderr: stderr.bytes().toString('utf8'), stdoutBytes };
 }
@@ -102,7 +110,11 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
  */
 export function runBin(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: cleanEnv(options.env),
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
@@ -112,7 +124,12 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
     child.on('close', (code) => {
       clearTimeout(timer);
       const stdoutBytes = Buffer.concat(stdout);
-      resolve({ code, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), stdoutBytes });
+      resolve({
+        code,
+        stdout: stdoutBytes.toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        stdoutBytes,
+      });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
@@ -124,10 +141,18 @@ export function runBin(args: readonly string[], options: RunOptions = {}): Promi
  * prompt that contains `waitFor` with `answer`. Returns the exit status and the terminal
  * transcript.
  */
-export function runInTerminal(args: readonly string[], env: Record<string, string>, waitFor: string, answer: string): Promise<{ code: number | null; output: string }> {
+export function runInTerminal(
+  args: readonly string[],
+  env: Record<string, string>,
+  waitFor: string,
+  answer: string,
+): Promise<{ code: number | null; output: string }> {
   const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', quoted, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', quoted, '/dev/null'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     let answered = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

@@ -21,11 +21,17 @@ export interface RunningServer {
  */
 export function startImgcacheServer(args: readonly string[]): Promise<RunningServer> {
   if (!existsSync(SERVER_BIN)) {
-    return Promise.reject(new Error(`${SERVER_BIN} is missing: build the server first (npx turbo run build --filter=@imgcache/server)`));
+    return Promise.reject(
+      new Error(`${SERVER_BIN} is missing: build the server first (npx turbo run build --filter=@imgcache/server)`),
+    );
   }
-  const child = spawn(process.execPath, [SERVER_BIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [SERVER_BIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -73,7 +79,9 @@ export interface LocalHttpServer {
 }
 
 /** Starts a plain `node:http` server on 127.0.0.1 with an ephemeral port. */
-export async function startHttpServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<LocalHttpServer> {
+export async function startHttpServer(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<LocalHttpServer> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -20,7 +20,9 @@ export async function makeNullDevice(path: string): Promise<{ skipReason: string
     await run('mknod', [path, 'c', '1', '3']);
     return null;
   } catch (error) {
-    return { skipReason: `mknod ${path} c 1 3 failed (${reason(error)}), so the character device case cannot run here` };
+    return {
+      skipReason: `mknod ${path} c 1 3 failed (${reason(error)}), so the character device case cannot run here`,
+    };
   }
 }
 
@@ -34,7 +36,10 @@ export async function makeFifo(path: string): Promise<void> {
  * ramfs (no extended attributes). Returns the reason instead when this host does not allow
  * it, so the caller can skip saying why.
  */
-export async function mountScratch(type: 'tmpfs' | 'ramfs', size?: string): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {
+export async function mountScratch(
+  type: 'tmpfs' | 'ramfs',
+  size?: string,
+): Promise<{ dir: string; unmount: () => Promise<void> } | { skipReason: string }> {
   const dir = await mkdtemp(join(tmpdir(), `imgcache-cli-${type}-`));
   try {
     await run('mount', ['-t', type, ...(size ? ['-o', `size=${size}`] : []), type, dir]);

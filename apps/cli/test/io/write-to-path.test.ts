@@ -29,25 +29,42 @@ function failingAfter(chunks: Buffer[]): Readable {
 
 describe('resolveWriteTarget', () => {
   it('classifies a missing path and a regular file as replaced, a FIFO as written in place', async () => {
-    expect(await resolveWriteTarget(join(dir, 'missing'))).toMatchObject({ path: join(dir, 'missing'), strategy: 'replace', existing: null });
+    expect(await resolveWriteTarget(join(dir, 'missing'))).toMatchObject({
+      path: join(dir, 'missing'),
+      strategy: 'replace',
+      existing: null,
+    });
     await writeFile(join(dir, 'file'), 'x');
     expect(await resolveWriteTarget(join(dir, 'file'))).toMatchObject({ path: join(dir, 'file'), strategy: 'replace' });
     await makeFifo(join(dir, 'fifo'));
-    expect(await resolveWriteTarget(join(dir, 'fifo'))).toMatchObject({ path: join(dir, 'fifo'), strategy: 'in-place' });
+    expect(await resolveWriteTarget(join(dir, 'fifo'))).toMatchObject({
+      path: join(dir, 'fifo'),
+      strategy: 'in-place',
+    });
   });
 
   it('resolves chains of links to the file at their end, existing or not', async () => {
     await writeFile(join(dir, 'file'), 'x');
     await symlink('file', join(dir, 'one'));
     await symlink(join(dir, 'one'), join(dir, 'two'));
-    expect(await resolveWriteTarget(join(dir, 'two'))).toMatchObject({ requested: join(dir, 'two'), path: join(dir, 'file'), strategy: 'replace' });
+    expect(await resolveWriteTarget(join(dir, 'two'))).toMatchObject({
+      requested: join(dir, 'two'),
+      path: join(dir, 'file'),
+      strategy: 'replace',
+    });
     await symlink('nowhere', join(dir, 'dangling'));
     await symlink('dangling', join(dir, 'to-dangling'));
-    expect(await resolveWriteTarget(join(dir, 'to-dangling'))).toMatchObject({ path: join(dir, 'nowhere'), strategy: 'replace', existing: null });
+    expect(await resolveWriteTarget(join(dir, 'to-dangling'))).toMatchObject({
+      path: join(dir, 'nowhere'),
+      strategy: 'replace',
+      existing: null,
+    });
   });
 
   it('refuses a directory and a cycle of links', async () => {
-    await expect(resolveWriteTarget(dir)).rejects.toSatisfy((error) => ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error) === 2);
+    await expect(resolveWriteTarget(dir)).rejects.toSatisfy(
+      (error) => ImgcacheError.is(error, 'ERR_IMGCACHE_CLI_USAGE') && exitStatusOf(error) === 2,
+    );
     await symlink('b', join(dir, 'a'));
     await symlink('a', join(dir, 'b'));
     await expect(resolveWriteTarget(join(dir, 'a'))).rejects.toMatchObject({ code: 'ELOOP' });

@@ -10,11 +10,15 @@ describe('checksumFromHeaders', () => {
   });
 
   it('reads an RFC 1864 base64 Content-MD5', () => {
-    expect(checksumFromHeaders(new Headers({ 'content-md5': md5.toString('base64') }))).toBe(`md5:${md5.toString('hex')}`);
+    expect(checksumFromHeaders(new Headers({ 'content-md5': md5.toString('base64') }))).toBe(
+      `md5:${md5.toString('hex')}`,
+    );
   });
 
   it("reads Glance's hex Content-MD5", () => {
-    expect(checksumFromHeaders(new Headers({ 'content-md5': md5.toString('hex').toUpperCase() }))).toBe(`md5:${md5.toString('hex')}`);
+    expect(checksumFromHeaders(new Headers({ 'content-md5': md5.toString('hex').toUpperCase() }))).toBe(
+      `md5:${md5.toString('hex')}`,
+    );
   });
 
   it('prefers X-Checksum over Content-MD5', () => {
@@ -23,7 +27,9 @@ describe('checksumFromHeaders', () => {
   });
 
   it("falls back to Glance v1's X-Image-Meta-Checksum", () => {
-    expect(checksumFromHeaders(new Headers({ 'x-image-meta-checksum': md5.toString('hex') }))).toBe(md5.toString('hex'));
+    expect(checksumFromHeaders(new Headers({ 'x-image-meta-checksum': md5.toString('hex') }))).toBe(
+      md5.toString('hex'),
+    );
   });
 
   it.each([
@@ -37,6 +43,8 @@ describe('checksumFromHeaders', () => {
     ['x-checksum', 'sha256:abc'],
   ])('refuses an unusable %s header %j', (name, value) => {
     expect(() => checksumFromHeaders(new Headers({ [name]: value }))).toThrow(BadChecksumHeaderError);
-    expect(() => checksumFromHeaders(new Headers({ [name]: value }))).toThrow(expect.objectContaining({ code: 'ERR_IMGCACHE_ORIGIN_RESPONSE' }));
+    expect(() => checksumFromHeaders(new Headers({ [name]: value }))).toThrow(
+      expect.objectContaining({ code: 'ERR_IMGCACHE_ORIGIN_RESPONSE' }),
+    );
   });
 });

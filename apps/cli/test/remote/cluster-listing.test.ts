@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseClusterCommand, parseClusterView } from '../../src/remote/cluster-listing.js';
 import { runCli } from '../helpers/run-cli.js';
-import { startHttpServer, startImgcacheServer, type LocalHttpServer, type RunningServer } from '../helpers/server-process.js';
+import {
+  startHttpServer,
+  startImgcacheServer,
+  type LocalHttpServer,
+  type RunningServer,
+} from '../helpers/server-process.js';
 
 const TOKEN = 'secret';
 
@@ -13,18 +18,59 @@ describe('parseClusterView', () => {
     const view = parseClusterView({
       node_id: 'a',
       database: { connected: true, last_contact: 1_764_000_000 },
-      nodes: [{ node_id: 'a', url: 'http://a:9393', state: 'active', weight: 1, on_ring: true, heartbeat_age_s: 0.4, cached_images: 2, cached_bytes: 2048, filling_images: 1 }],
+      nodes: [
+        {
+          node_id: 'a',
+          url: 'http://a:9393',
+          state: 'active',
+          weight: 1,
+          on_ring: true,
+          heartbeat_age_s: 0.4,
+          cached_images: 2,
+          cached_bytes: 2048,
+          filling_images: 1,
+        },
+      ],
     });
     expect(view).toEqual({
       nodeId: 'a',
       databaseConnected: true,
-      nodes: [{ nodeId: 'a', url: 'http://a:9393', state: 'active', weight: 1, onRing: true, heartbeatAgeS: 0.4, cachedImages: 2, cachedBytes: 2048, fillingImages: 1 }],
+      nodes: [
+        {
+          nodeId: 'a',
+          url: 'http://a:9393',
+          state: 'active',
+          weight: 1,
+          onRing: true,
+          heartbeatAgeS: 0.4,
+          cachedImages: 2,
+          cachedBytes: 2048,
+          fillingImages: 1,
+        },
+      ],
     });
   });
 
   it.each([
     [{ cached_images: [], queued_images: [] }, /not in a cluster/],
-    [{ node_id: 'a', database: {}, nodes: [{ node_id: 'a', url: 'u', state: 'active', weight: 1, heartbeat_age_s: 'x', cached_images: 0, cached_bytes: 0 }] }, /nodes\[0\]\.heartbeat_age_s/],
+    [
+      {
+        node_id: 'a',
+        database: {},
+        nodes: [
+          {
+            node_id: 'a',
+            url: 'u',
+            state: 'active',
+            weight: 1,
+            heartbeat_age_s: 'x',
+            cached_images: 0,
+            cached_bytes: 0,
+          },
+        ],
+      },
+      /nodes\[0\]\.heartbeat_age_s/,
+    ],
   ])('rejects %j', (body, message) => {
     expect(() => parseClusterView(body)).toThrow(message);
   });
@@ -33,8 +79,20 @@ describe('parseClusterView', () => {
 describe('parseClusterCommand', () => {
   it('maps a command and its per-node results', () => {
     expect(
-      parseClusterCommand({ id: 3, command: 'prune', done: true, ok: false, results: [{ node_id: 'a', url: null, status: 'dead', result: null, error: null }] }),
-    ).toEqual({ id: 3, command: 'prune', done: true, ok: false, results: [{ nodeId: 'a', url: null, status: 'dead', result: null, error: null }] });
+      parseClusterCommand({
+        id: 3,
+        command: 'prune',
+        done: true,
+        ok: false,
+        results: [{ node_id: 'a', url: null, status: 'dead', result: null, error: null }],
+      }),
+    ).toEqual({
+      id: 3,
+      command: 'prune',
+      done: true,
+      ok: false,
+      results: [{ nodeId: 'a', url: null, status: 'dead', result: null, error: null }],
+    });
     expect(() => parseClusterCommand({ id: 3, command: 'prune', results: {} })).toThrow(/results is not a list/);
   });
 });
@@ -47,7 +105,16 @@ describe('--scope cluster', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'imgcache-cli-scope-'));
     origin = await startHttpServer((_request, response) => void response.writeHead(404).end());
-    single = await startImgcacheServer(['--origin', `${origin.url}/{id}`, '--maintenance-interval', '0', '--dir', join(root, 'single'), '--admin-token', TOKEN]);
+    single = await startImgcacheServer([
+      '--origin',
+      `${origin.url}/{id}`,
+      '--maintenance-interval',
+      '0',
+      '--dir',
+      join(root, 'single'),
+      '--admin-token',
+      TOKEN,
+    ]);
   });
   afterAll(async () => {
     await Promise.all([single?.stop(), origin?.close()]);
@@ -62,7 +129,12 @@ describe('--scope cluster', () => {
 
   it('says that a server without --cluster is not in a cluster (exit 1)', async () => {
     const env = { IMGCACHE_TOKEN: TOKEN };
-    for (const args of [['list-cached', '--scope', 'cluster'], ['stats', '--scope', 'cluster'], ['prune', '--scope', 'cluster'], ['clean', '--scope', 'cluster']]) {
+    for (const args of [
+      ['list-cached', '--scope', 'cluster'],
+      ['stats', '--scope', 'cluster'],
+      ['prune', '--scope', 'cluster'],
+      ['clean', '--scope', 'cluster'],
+    ]) {
       const result = await runCli(['--url', single.url, ...args], { env });
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/not in a cluster/);

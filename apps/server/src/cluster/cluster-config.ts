@@ -30,7 +30,8 @@ export function parseClusterUrl(value: string): string {
   } catch {
     throw new ConfigError('cluster', 'is not a URL; use postgres://user:password@host:5432/database');
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError('cluster', 'must be a postgres:// or postgresql:// URL');
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigError('cluster', 'must be a postgres:// or postgresql:// URL');
   return value;
 }
 
@@ -45,7 +46,8 @@ export function parseAdvertiseUrl(value: string): string {
   } catch {
     throw new ConfigError('advertise-url', `${JSON.stringify(value)} is not a URL; use http://this-node:9393`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('advertise-url', 'must be an http or https URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError('advertise-url', 'must be an http or https URL');
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
     throw new ConfigError('advertise-url', 'must be a scheme, host and port only, e.g. http://10.0.0.5:9393');
   }
@@ -59,7 +61,8 @@ export function parseAdvertiseUrl(value: string): string {
  */
 export function parseClusterSecret(value: string, option = 'cluster-secret'): string {
   if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError(option, 'must be printable ASCII without spaces');
-  if (value.length < MIN_SECRET_LENGTH) throw new ConfigError(option, `must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  if (value.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(option, `must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
   return value;
 }
 
@@ -73,7 +76,10 @@ export function readClusterSecretFile(path: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError('cluster-secret-file', `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ConfigError(
+      'cluster-secret-file',
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   return parseClusterSecret(text.split(/\r?\n/)[0] ?? '', 'cluster-secret-file');
 }
@@ -92,7 +98,8 @@ export function parseClusterCopy(value: string): ClusterCopy {
  */
 export function parseSeconds(name: string, value: string | number): number {
   const number = typeof value === 'number' ? value : /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number > 0) || !Number.isFinite(number)) throw new ConfigError(name, `${JSON.stringify(value)} must be a number of seconds above 0`);
+  if (!(number > 0) || !Number.isFinite(number))
+    throw new ConfigError(name, `${JSON.stringify(value)} must be a number of seconds above 0`);
   return number;
 }
 
@@ -112,11 +119,19 @@ export function parseWeight(value: string | number): number {
  */
 export function checkClusterConfig(config: ServerConfig): void {
   if (!config.cluster) return;
-  if (!config.advertiseUrl) throw new ConfigError('advertise-url', 'is required with --cluster: the URL peers reach this node at (or IMGCACHE_ADVERTISE_URL)');
+  if (!config.advertiseUrl)
+    throw new ConfigError(
+      'advertise-url',
+      'is required with --cluster: the URL peers reach this node at (or IMGCACHE_ADVERTISE_URL)',
+    );
   if (!config.clusterSecret) {
-    throw new ConfigError('cluster-secret', 'is required with --cluster (or IMGCACHE_CLUSTER_SECRET, or --cluster-secret-file): it authenticates requests between nodes');
+    throw new ConfigError(
+      'cluster-secret',
+      'is required with --cluster (or IMGCACHE_CLUSTER_SECRET, or --cluster-secret-file): it authenticates requests between nodes',
+    );
   }
   const heartbeat = config.clusterHeartbeat ?? CLUSTER_DEFAULTS.clusterHeartbeat;
   const deadAfter = config.clusterDeadAfter ?? CLUSTER_DEFAULTS.clusterDeadAfter;
-  if (!(deadAfter > 2 * heartbeat)) throw new ConfigError('cluster-dead-after', `must be more than two heartbeats (${2 * heartbeat} s)`);
+  if (!(deadAfter > 2 * heartbeat))
+    throw new ConfigError('cluster-dead-after', `must be more than two heartbeats (${2 * heartbeat} s)`);
 }

@@ -12,14 +12,23 @@ export class ClusterMetrics {
 
   constructor(registry: Registry, membership: Membership) {
     const registers = [registry];
-    this.peerFetches = new Counter({ name: 'imgcache_cluster_peer_fetches_total', help: 'Images fetched from their owner node, by owner and status', labelNames: ['peer', 'status'], registers });
+    this.peerFetches = new Counter({
+      name: 'imgcache_cluster_peer_fetches_total',
+      help: 'Images fetched from their owner node, by owner and status',
+      labelNames: ['peer', 'status'],
+      registers,
+    });
     this.originFallbacks = new Counter({
       name: 'imgcache_cluster_origin_fallbacks_total',
       help: 'Misses of images owned by another node that went to the origin, by reason',
       labelNames: ['reason'],
       registers,
     });
-    this.leaseJoins = new Counter({ name: 'imgcache_cluster_lease_joins_total', help: 'Misses streamed from the node holding the fill lease, the owner being unable to serve', registers });
+    this.leaseJoins = new Counter({
+      name: 'imgcache_cluster_lease_joins_total',
+      help: 'Misses streamed from the node holding the fill lease, the owner being unable to serve',
+      registers,
+    });
     for (const reason of ['unreachable', 'owner_error', 'resumed']) this.originFallbacks.inc({ reason }, 0);
     new Gauge({
       name: 'imgcache_cluster_nodes',
@@ -29,7 +38,8 @@ export class ClusterMetrics {
       collect() {
         const members = membership.members();
         this.set({ state: 'active' }, membership.ring().length);
-        for (const state of ['joining', 'draining', 'dead'] as const) this.set({ state }, members.filter((member) => member.state === state).length);
+        for (const state of ['joining', 'draining', 'dead'] as const)
+          this.set({ state }, members.filter((member) => member.state === state).length);
       },
     });
     new Gauge({

@@ -79,7 +79,12 @@ export class ClusterNode {
     this.peers.register(app);
     registerClusterRoutes(app, this.state, this.config.adminToken);
     // This node runs its own part at once, without waiting for its notification.
-    registerCommandRoutes(app, this.state.commands, this.config.adminToken, () => void this.state.commands.replay().catch(() => undefined));
+    registerCommandRoutes(
+      app,
+      this.state.commands,
+      this.config.adminToken,
+      () => void this.state.commands.replay().catch(() => undefined),
+    );
   }
 
   /** The miss source that asks the owner first (see {@link PeerFetcher}). */
@@ -96,7 +101,10 @@ export class ClusterNode {
       leases: new FillLeases(this.cluster.pool, this.cluster.nodeId, this.cluster.advertiseUrl, this.leaseMs),
       leaseMs: this.leaseMs,
       isBeingCachedHere: (imageId) => this.cache.isBeingCachedHere(imageId),
-      copies: new CopyPolicy(this.config.clusterCopy ?? CLUSTER_DEFAULTS.clusterCopy, this.config.clusterHotHits ?? CLUSTER_DEFAULTS.clusterHotHits),
+      copies: new CopyPolicy(
+        this.config.clusterCopy ?? CLUSTER_DEFAULTS.clusterCopy,
+        this.config.clusterHotHits ?? CLUSTER_DEFAULTS.clusterHotHits,
+      ),
       metrics: new ClusterMetrics(parts.registry, this.cluster.membership),
       logger: this.logger,
       public: this.config.public,
@@ -112,17 +120,32 @@ export class ClusterNode {
    */
   async activate(queueLocally: (imageId: string) => Promise<void>, maintenance: Maintenance): Promise<void> {
     await this.cluster.activate();
-    this.state.start(queueLocally, commandRunner({ cache: this.cache, maintenance, syncHoldings: () => this.state.sync() }));
+    this.state.start(
+      queueLocally,
+      commandRunner({ cache: this.cache, maintenance, syncHoldings: () => this.state.sync() }),
+    );
   }
 
   /** Moves ownership away before shutdown: draining, then one heartbeat for peers to notice. */
   async drain(): Promise<void> {
-    await this.cluster.drain().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not mark this node draining'));
+    await this.cluster
+      .drain()
+      .catch((error: unknown) =>
+        this.logger.warn({ err: (error as Error).message }, 'could not mark this node draining'),
+      );
   }
 
   /** Leaves the cluster (its row is removed) and closes the database pool. */
   async close(): Promise<void> {
-    await this.state.close().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not stop the cluster state cleanly'));
-    await this.cluster.close().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not leave the cluster cleanly'));
+    await this.state
+      .close()
+      .catch((error: unknown) =>
+        this.logger.warn({ err: (error as Error).message }, 'could not stop the cluster state cleanly'),
+      );
+    await this.cluster
+      .close()
+      .catch((error: unknown) =>
+        this.logger.warn({ err: (error as Error).message }, 'could not leave the cluster cleanly'),
+      );
   }
 }

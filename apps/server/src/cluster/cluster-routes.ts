@@ -12,7 +12,10 @@ export function registerClusterRoutes(app: FastifyInstance, state: ClusterState,
   const guard = createAdminGuard(adminToken);
   const handle = async (request: { params: { id: string }; method: string }, reply: Parameters<typeof guard>[1]) => {
     if (!guard(request as Parameters<typeof guard>[0], reply)) return reply;
-    if (request.method !== 'GET') return sendError(reply, 405, `Method ${request.method} is not allowed on /v2/cache/nodes/{image_id}.`, { allow: 'GET' });
+    if (request.method !== 'GET')
+      return sendError(reply, 405, `Method ${request.method} is not allowed on /v2/cache/nodes/{image_id}.`, {
+        allow: 'GET',
+      });
     const imageId = request.params.id;
     if (!isValidImageId(imageId)) return sendInvalidId(reply, imageId);
     let holders: Awaited<ReturnType<ClusterState['holders']>>;

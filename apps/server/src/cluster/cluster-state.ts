@@ -1,5 +1,13 @@
 import type { Fill, ImageCache, Logger } from '@imgcache/core';
-import { ClusterCommands, Holdings, Listener, PrefetchJobs, PurgeLog, type Cluster, type CommandKind } from '@imgcache/cluster-postgres';
+import {
+  ClusterCommands,
+  Holdings,
+  Listener,
+  PrefetchJobs,
+  PurgeLog,
+  type Cluster,
+  type CommandKind,
+} from '@imgcache/cluster-postgres';
 import { clusterView, type ClusterView } from './cluster-view.js';
 
 export type { ClusterView } from './cluster-view.js';
@@ -32,7 +40,8 @@ export class ClusterState implements ClusterManagement {
   private readonly jobs: PrefetchJobs;
   /** Prune, clean and clear on every node, with a result per node. */
   readonly commands: ClusterCommands;
-  private runCommand: ((kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>) | null = null;
+  private runCommand: ((kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>) | null =
+    null;
   private queueLocally: ((imageId: string) => Promise<void>) | null = null;
   private claiming: Promise<void> | null = null;
   private readonly pending = new Set<string>();
@@ -50,7 +59,13 @@ export class ClusterState implements ClusterManagement {
   ) {
     this.holdings = new Holdings(cluster.pool, cluster.nodeId);
     this.listener = new Listener(databaseUrl, logger, intervalMs);
-    this.jobs = new PrefetchJobs(cluster.pool, cluster.nodeId, () => cluster.membership.ring(), this.listener, () => void this.claimJobs());
+    this.jobs = new PrefetchJobs(
+      cluster.pool,
+      cluster.nodeId,
+      () => cluster.membership.ring(),
+      this.listener,
+      () => void this.claimJobs(),
+    );
     this.commands = new ClusterCommands({
       pool: cluster.pool,
       listener: this.listener,
@@ -85,7 +100,10 @@ export class ClusterState implements ClusterManagement {
    * prefetch jobs meant for this node, handing each to `queueLocally`, and runs the
    * cluster commands meant for it with `runCommand`.
    */
-  start(queueLocally: (imageId: string) => Promise<void>, runCommand: (kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>): void {
+  start(
+    queueLocally: (imageId: string) => Promise<void>,
+    runCommand: (kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>>,
+  ): void {
     this.queueLocally = queueLocally;
     this.runCommand = runCommand;
     this.purges.start();
@@ -117,8 +135,18 @@ export class ClusterState implements ClusterManagement {
           const cached = await this.cache.getCachedImages();
           const held = new Set(cached.map((image) => image.imageId));
           // Fills in progress stay published as such; any other row of this node goes.
-          const filling = this.cache.activeFills.filter((fill) => !held.has(fill.imageId)).map((fill) => fillingHolding(fill));
-          await this.holdings.sync([...cached.map((image) => ({ imageId: image.imageId, state: 'cached' as const, size: image.size, checksum: image.checksum ?? null })), ...filling]);
+          const filling = this.cache.activeFills
+            .filter((fill) => !held.has(fill.imageId))
+            .map((fill) => fillingHolding(fill));
+          await this.holdings.sync([
+            ...cached.map((image) => ({
+              imageId: image.imageId,
+              state: 'cached' as const,
+              size: image.size,
+              checksum: image.checksum ?? null,
+            })),
+            ...filling,
+          ]);
         } while (this.resync);
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'could not publish this node’s holdings; retrying');
@@ -136,7 +164,8 @@ export class ClusterState implements ClusterManagement {
    */
   fillStarted(fill: Fill): void {
     const { imageId } = fill;
-    const warn = (error: unknown) => this.logger.warn({ imageId, err: (error as Error).message }, 'could not publish a fill; the next sync will');
+    const warn = (error: unknown) =>
+      this.logger.warn({ imageId, err: (error as Error).message }, 'could not publish a fill; the next sync will');
     const filling = this.holdings.set(imageId, fillingHolding(fill)).catch(warn);
     void fill.done
       .then(
@@ -146,7 +175,9 @@ export class ClusterState implements ClusterManagement {
       .then(async (committed) => {
         // In order: the final state must not be overwritten by a late `filling`.
         await filling;
-        await this.holdings.set(imageId, committed ? { state: 'cached', size: committed.size, checksum: committed.checksum } : null).catch(warn);
+        await this.holdings
+          .set(imageId, committed ? { state: 'cached', size: committed.size, checksum: committed.checksum } : null)
+          .catch(warn);
       });
   }
 
@@ -163,7 +194,10 @@ export class ClusterState implements ClusterManagement {
       await this.jobs.enqueue(imageId, 'owner');
       return true;
     } catch (error) {
-      this.logger.warn({ imageId, err: (error as Error).message }, 'could not queue the image for its owner; queueing it here');
+      this.logger.warn(
+        { imageId, err: (error as Error).message },
+        'could not queue the image for its owner; queueing it here',
+      );
       return false;
     }
   }

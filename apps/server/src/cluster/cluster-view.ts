@@ -29,7 +29,10 @@ export async function clusterView(cluster: Cluster, holdings: Holdings): Promise
   const ring = new Set(membership.ring().map((member) => member.nodeId));
   return {
     node_id: cluster.nodeId,
-    database: { connected: membership.connected, last_contact: membership.lastContact ? membership.lastContact / 1000 : null },
+    database: {
+      connected: membership.connected,
+      last_contact: membership.lastContact ? membership.lastContact / 1000 : null,
+    },
     nodes: membership.members().map((member) => ({
       node_id: member.nodeId,
       url: member.url,

@@ -27,11 +27,17 @@ type Query = Record<string, string | undefined>;
  * - `GET /v2/cache/cluster/commands` lists the latest 20, newest first.
  * A 503 says the cluster database cannot be reached.
  */
-export function registerCommandRoutes(app: FastifyInstance, commands: ClusterCommands, adminToken: string | undefined, afterIssue: () => void): void {
+export function registerCommandRoutes(
+  app: FastifyInstance,
+  commands: ClusterCommands,
+  adminToken: string | undefined,
+  afterIssue: () => void,
+): void {
   const guard = createAdminGuard(adminToken);
   const json = (reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}) =>
     reply.code(status).headers(headers).type('application/json').send(JSON.stringify(body));
-  const unreachable = (reply: FastifyReply, error: unknown) => sendError(reply, 503, `The cluster database cannot be reached (${(error as Error).message}).`);
+  const unreachable = (reply: FastifyReply, error: unknown) =>
+    sendError(reply, 503, `The cluster database cannot be reached (${(error as Error).message}).`);
 
   const collection = async (request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply) => {
     if (!guard(request, reply)) return reply;
@@ -42,18 +48,28 @@ export function registerCommandRoutes(app: FastifyInstance, commands: ClusterCom
         return unreachable(reply, error);
       }
     }
-    if (request.method !== 'POST') return sendError(reply, 405, `Method ${request.method} is not allowed on ${COMMANDS_PATH}.`, { allow: 'GET, POST' });
+    if (request.method !== 'POST')
+      return sendError(reply, 405, `Method ${request.method} is not allowed on ${COMMANDS_PATH}.`, {
+        allow: 'GET, POST',
+      });
     const query = request.query;
     const kind = query.command ?? '';
-    if (!(COMMAND_KINDS as readonly string[]).includes(kind)) return sendError(reply, 400, `command must be one of ${COMMAND_KINDS.join(', ')}, not ${JSON.stringify(kind.slice(0, 40))}.`);
+    if (!(COMMAND_KINDS as readonly string[]).includes(kind))
+      return sendError(
+        reply,
+        400,
+        `command must be one of ${COMMAND_KINDS.join(', ')}, not ${JSON.stringify(kind.slice(0, 40))}.`,
+      );
     const args: Record<string, unknown> = {};
     if (query.target !== undefined) {
       const target = query.target.trim().toLowerCase();
-      if (kind !== 'clear' || !CLEAR_TARGETS.includes(target)) return sendError(reply, 400, 'target is for clear only, and must be "cache", "queue" or empty.');
+      if (kind !== 'clear' || !CLEAR_TARGETS.includes(target))
+        return sendError(reply, 400, 'target is for clear only, and must be "cache", "queue" or empty.');
       args.target = target;
     }
     const timeout = seconds(query.timeout, DEFAULT_COMMAND_TIMEOUT_S, MAX_COMMAND_TIMEOUT_S);
-    if (timeout === null) return sendError(reply, 400, `timeout must be a number of seconds from 1 to ${MAX_COMMAND_TIMEOUT_S}.`);
+    if (timeout === null)
+      return sendError(reply, 400, `timeout must be a number of seconds from 1 to ${MAX_COMMAND_TIMEOUT_S}.`);
     let record: CommandRecord | undefined;
     try {
       const id = await commands.issue(kind as CommandKind, args, timeout * 1000);
@@ -67,9 +83,13 @@ export function registerCommandRoutes(app: FastifyInstance, commands: ClusterCom
 
   const one = async (request: FastifyRequest<{ Params: { id: string }; Querystring: Query }>, reply: FastifyReply) => {
     if (!guard(request, reply)) return reply;
-    if (request.method !== 'GET') return sendError(reply, 405, `Method ${request.method} is not allowed on ${COMMANDS_PATH}/{id}.`, { allow: 'GET' });
+    if (request.method !== 'GET')
+      return sendError(reply, 405, `Method ${request.method} is not allowed on ${COMMANDS_PATH}/{id}.`, {
+        allow: 'GET',
+      });
     const { id } = request.params;
-    if (!/^\d{1,15}$/.test(id)) return sendError(reply, 400, `A command id is a whole number, not ${JSON.stringify(id.slice(0, 40))}.`);
+    if (!/^\d{1,15}$/.test(id))
+      return sendError(reply, 400, `A command id is a whole number, not ${JSON.stringify(id.slice(0, 40))}.`);
     const wait = seconds(request.query.wait, 0, MAX_WAIT_S, true);
     if (wait === null) return sendError(reply, 400, `wait must be a number of seconds from 0 to ${MAX_WAIT_S}.`);
     let record: CommandRecord | undefined;

@@ -17,7 +17,9 @@ export interface CommandRunnerParts {
  * @returns what was done, as counts and bytes.
  * @throws {Error} with the step's error when it failed.
  */
-export function commandRunner(parts: CommandRunnerParts): (kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>> {
+export function commandRunner(
+  parts: CommandRunnerParts,
+): (kind: CommandKind, args: Record<string, unknown>) => Promise<Record<string, number>> {
   const { cache, maintenance, syncHoldings } = parts;
   const detail = (result: StepResult) => {
     if (!result.ok) throw new Error(result.error);

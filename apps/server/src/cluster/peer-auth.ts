@@ -11,7 +11,13 @@ export const PEER_SIGNATURE_WINDOW_S = 300;
  * path, base64url>`. The secret itself never travels; a signature is good for one path,
  * for {@link PEER_SIGNATURE_WINDOW_S} seconds.
  */
-export function signPeerRequest(secret: string, nodeId: string, method: string, path: string, nowMs = Date.now()): string {
+export function signPeerRequest(
+  secret: string,
+  nodeId: string,
+  method: string,
+  path: string,
+  nowMs = Date.now(),
+): string {
   const seconds = Math.floor(nowMs / 1000);
   return `${nodeId}.${seconds}.${mac(secret, nodeId, seconds, method, path)}`;
 }
@@ -20,7 +26,13 @@ export function signPeerRequest(secret: string, nodeId: string, method: string, 
  * Checks a peer signature for this method and path.
  * @returns the signing node's id, or null when the header is malformed, stale or forged.
  */
-export function verifyPeerRequest(secret: string, header: string, method: string, path: string, nowMs = Date.now()): string | null {
+export function verifyPeerRequest(
+  secret: string,
+  header: string,
+  method: string,
+  path: string,
+  nowMs = Date.now(),
+): string | null {
   const match = /^([A-Za-z0-9._-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(header);
   if (!match) return null;
   const [, nodeId, secondsText, given] = match as unknown as [string, string, string, string];
@@ -32,5 +44,7 @@ export function verifyPeerRequest(secret: string, header: string, method: string
 }
 
 function mac(secret: string, nodeId: string, seconds: number, method: string, path: string): string {
-  return createHmac('sha256', secret).update(`${nodeId}\n${seconds}\n${method.toUpperCase()}\n${path}`).digest('base64url');
+  return createHmac('sha256', secret)
+    .update(`${nodeId}\n${seconds}\n${method.toUpperCase()}\n${path}`)
+    .digest('base64url');
 }

@@ -6,7 +6,14 @@ import type { Admission } from '../admission.js';
 import type { Authorizer } from '../authorizer.js';
 import { downloadImage, type OriginTimeouts } from '../origin-download.js';
 import type { Declined, OriginFillInfo } from '../origin-fill.js';
-import { discard, forwardedHeaders, headerValue, returnedHeaders, type Origin, type OriginResponse } from '../origin.js';
+import {
+  discard,
+  forwardedHeaders,
+  headerValue,
+  returnedHeaders,
+  type Origin,
+  type OriginResponse,
+} from '../origin.js';
 import { verifiedBody } from '../verified-body.js';
 import type { ClusterMetrics } from './cluster-metrics.js';
 import type { CopyPolicy } from './copy-policy.js';
@@ -85,11 +92,17 @@ export class PeerFetcher {
    * The owner could not serve: claim the image's fill lease and go to the origin (null),
    * or stream from the node that holds it. Without the database, the origin.
    */
-  private async withoutOwner(imageId: string, incoming: IncomingHttpHeaders): Promise<FillStartResult<Declined> | null> {
+  private async withoutOwner(
+    imageId: string,
+    incoming: IncomingHttpHeaders,
+  ): Promise<FillStartResult<Declined> | null> {
     const { leases } = this.context;
     if (!leases) return null;
     const claim = await leases.claim(imageId).catch((error: unknown) => {
-      this.context.logger.warn({ imageId, err: (error as Error).message }, 'could not claim the fill lease; fetching from the origin');
+      this.context.logger.warn(
+        { imageId, err: (error as Error).message },
+        'could not claim the fill lease; fetching from the origin',
+      );
       return null;
     });
     if (!claim) return null;
@@ -117,7 +130,11 @@ export class PeerFetcher {
    * Fetches the image from a peer (its owner, or the holder of its fill lease), signed.
    * @returns null when the peer is unreachable or fails (5xx).
    */
-  private async fetchFrom(peer: { nodeId: string; url: string }, imageId: string, incoming: IncomingHttpHeaders): Promise<FillStartResult<Declined> | null> {
+  private async fetchFrom(
+    peer: { nodeId: string; url: string },
+    imageId: string,
+    incoming: IncomingHttpHeaders,
+  ): Promise<FillStartResult<Declined> | null> {
     const { cluster, metrics } = this.context;
     const path = `/v2/images/${encodeURIComponent(imageId)}/file`;
     const headers = forwardedHeaders(incoming, { wholeImage: true });
@@ -125,16 +142,26 @@ export class PeerFetcher {
     const download = new AbortController();
     let response: OriginResponse;
     try {
-      response = await downloadImage(`${peer.url}${path}`, { headers, signal: download.signal, timeouts: this.context.timeouts });
+      response = await downloadImage(`${peer.url}${path}`, {
+        headers,
+        signal: download.signal,
+        timeouts: this.context.timeouts,
+      });
     } catch (error) {
       metrics.originFallbacks.inc({ reason: 'unreachable' });
-      this.context.logger.warn({ imageId, peer: peer.nodeId, url: peer.url, err: (error as Error).message }, 'peer unreachable; fetching elsewhere');
+      this.context.logger.warn(
+        { imageId, peer: peer.nodeId, url: peer.url, err: (error as Error).message },
+        'peer unreachable; fetching elsewhere',
+      );
       return null;
     }
     if (response.statusCode >= 500) {
       discard(response.body);
       metrics.originFallbacks.inc({ reason: 'owner_error' });
-      this.context.logger.warn({ imageId, peer: peer.nodeId, status: response.statusCode }, 'peer failed; fetching elsewhere');
+      this.context.logger.warn(
+        { imageId, peer: peer.nodeId, status: response.statusCode },
+        'peer failed; fetching elsewhere',
+      );
       return null;
     }
     metrics.peerFetches.inc({ peer: peer.nodeId, status: String(response.statusCode) });
@@ -146,19 +173,44 @@ export class PeerFetcher {
     const checksum = recorded ? [recorded] : [];
     if (size !== undefined && recorded) {
       const origin = this.context.origin;
-      const resume = { download: (range: string, signal: AbortSignal) => origin.download(origin.dataUrl(imageId), { headers: withRange(forwardedHeaders(incoming, { wholeImage: true }), range), signal }) };
+      const resume = {
+        download: (range: string, signal: AbortSignal) =>
+          origin.download(origin.dataUrl(imageId), {
+            headers: withRange(forwardedHeaders(incoming, { wholeImage: true }), range),
+            signal,
+          }),
+      };
       const body = resumingBody(response.body, size, resume, download.signal, (offset) => {
         metrics.originFallbacks.inc({ reason: 'resumed' });
-        this.context.logger.warn({ imageId, peer: peer.nodeId, offset }, 'peer broke off mid-transfer; resuming from the origin');
+        this.context.logger.warn(
+          { imageId, peer: peer.nodeId, offset },
+          'peer broke off mid-transfer; resuming from the origin',
+        );
       });
       response = { ...response, body: body as OriginResponse['body'] };
     }
     if (!this.context.copies.keep(imageId)) {
-      return { decline: { response: { ...response, body: verifiedBody(response.body, { imageId, size, checksum }) as OriginResponse['body'] }, bypass: null } };
+      return {
+        decline: {
+          response: {
+            ...response,
+            body: verifiedBody(response.body, { imageId, size, checksum }) as OriginResponse['body'],
+          },
+          bypass: null,
+        },
+      };
     }
     const admission = await this.context.admission.admit(size);
     if (!admission.admitted) {
-      return { decline: { response: { ...response, body: verifiedBody(response.body, { imageId, size, checksum }) as OriginResponse['body'] }, bypass: admission.reason } };
+      return {
+        decline: {
+          response: {
+            ...response,
+            body: verifiedBody(response.body, { imageId, size, checksum }) as OriginResponse['body'],
+          },
+          bypass: admission.reason,
+        },
+      };
     }
     // The fill reads the body; an abort it causes must not surface as an uncaught stream error.
     response.body.on('error', () => undefined);
@@ -179,7 +231,8 @@ export class PeerFetcher {
 
 /** The origin's refusal of the client, as a response relayed unchanged. */
 function refusalResponse(decision: { status: number; contentType: string | undefined; body: Buffer }): OriginResponse {
-  const headers: OriginResponse['headers'] = decision.status === 204 ? {} : { 'content-length': String(decision.body.byteLength) };
+  const headers: OriginResponse['headers'] =
+    decision.status === 204 ? {} : { 'content-length': String(decision.body.byteLength) };
   if (decision.contentType) headers['content-type'] = decision.contentType;
   return { statusCode: decision.status, headers, body: Readable.from([decision.body]) as OriginResponse['body'] };
 }

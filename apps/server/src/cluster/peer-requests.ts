@@ -30,7 +30,11 @@ export class PeerRequests {
       const nodeId = typeof header === 'string' ? verifyPeerRequest(this.secret, header, request.method, path) : null;
       if (nodeId === null) {
         request.log.warn({ url: path }, 'refused a peer request with a bad or stale signature');
-        return sendError(reply, 401, 'Bad or stale cluster signature: check that every node has the same --cluster-secret and a synchronised clock.');
+        return sendError(
+          reply,
+          401,
+          'Bad or stale cluster signature: check that every node has the same --cluster-secret and a synchronised clock.',
+        );
       }
       delete request.headers[PEER_HEADER];
       this.verified.add(request.headers);

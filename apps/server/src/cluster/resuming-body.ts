@@ -15,7 +15,13 @@ export interface ResumeSource {
  * when one is known: spliced bytes of two versions of an image never pass.
  * @param onResume called with the offset when the body is continued elsewhere.
  */
-export function resumingBody(first: AsyncIterable<Uint8Array>, size: number, source: ResumeSource, signal: AbortSignal, onResume: (offset: number) => void): Readable {
+export function resumingBody(
+  first: AsyncIterable<Uint8Array>,
+  size: number,
+  source: ResumeSource,
+  signal: AbortSignal,
+  onResume: (offset: number) => void,
+): Readable {
   async function* bytes(): AsyncGenerator<Uint8Array> {
     let received = 0;
     try {
@@ -28,7 +34,10 @@ export function resumingBody(first: AsyncIterable<Uint8Array>, size: number, sou
       if (received >= size || signal.aborted) throw error;
       const rest = await source.download(`bytes=${received}-`, signal).catch(() => null);
       if (!rest) throw error;
-      if (rest.statusCode !== 206 || headerValue(rest.headers, 'content-range')?.trim() !== `bytes ${received}-${size - 1}/${size}`) {
+      if (
+        rest.statusCode !== 206 ||
+        headerValue(rest.headers, 'content-range')?.trim() !== `bytes ${received}-${size - 1}/${size}`
+      ) {
         discard(rest.body);
         throw error;
       }

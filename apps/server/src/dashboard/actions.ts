@@ -95,7 +95,10 @@ export function registerDashboardActions(
     const session = guard(request, reply);
     if (!session) return reply;
     auth.sessions.delete(session.id);
-    return reply.header('set-cookie', sessionCookie('', { secure: request.protocol === 'https', maxAge: 0 })).code(204).send();
+    return reply
+      .header('set-cookie', sessionCookie('', { secure: request.protocol === 'https', maxAge: 0 }))
+      .code(204)
+      .send();
   });
 }
 

@@ -24,7 +24,9 @@ export interface Asset {
 export async function loadAssets(): Promise<Record<AssetName, Asset>> {
   const folder = new URL('./assets/', import.meta.url);
   const entries = await Promise.all(
-    (Object.entries(ASSET_FILES) as [AssetName, string][]).map(async ([name, type]) => [name, { body: await readFile(new URL(name, folder)), type }] as const),
+    (Object.entries(ASSET_FILES) as [AssetName, string][]).map(
+      async ([name, type]) => [name, { body: await readFile(new URL(name, folder)), type }] as const,
+    ),
   );
   return Object.fromEntries(entries) as Record<AssetName, Asset>;
 }

@@ -69,7 +69,13 @@ export function sameSecret(presented: string, expected: string): boolean {
  * An empty id with `maxAge` 0 clears it.
  */
 export function sessionCookie(id: string, options: { secure: boolean; maxAge?: number }): string {
-  const attributes = [`${SESSION_COOKIE}=${id}`, 'Path=/dashboard', 'HttpOnly', 'SameSite=Strict', `Max-Age=${options.maxAge ?? SESSION_SECONDS}`];
+  const attributes = [
+    `${SESSION_COOKIE}=${id}`,
+    'Path=/dashboard',
+    'HttpOnly',
+    'SameSite=Strict',
+    `Max-Age=${options.maxAge ?? SESSION_SECONDS}`,
+  ];
   if (options.secure) attributes.push('Secure');
   return attributes.join('; ');
 }

@@ -62,8 +62,11 @@ export interface DashboardStatus {
 /** Totals of the request and byte counters, read from the metrics registry. */
 export async function readTrafficTotals(metrics: ServerMetrics): Promise<TrafficTotals> {
   const [requests, served] = await Promise.all([metrics.requests.get(), metrics.servedBytes.get()]);
-  const by = (values: { value: number; labels: Record<string, string | number | undefined> }[], label: string, value: string) =>
-    values.filter((entry) => entry.labels[label] === value).reduce((sum, entry) => sum + entry.value, 0);
+  const by = (
+    values: { value: number; labels: Record<string, string | number | undefined> }[],
+    label: string,
+    value: string,
+  ) => values.filter((entry) => entry.labels[label] === value).reduce((sum, entry) => sum + entry.value, 0);
   return {
     hit: by(requests.values, 'result', 'hit'),
     hitStale: by(requests.values, 'result', 'hit_stale'),
@@ -81,7 +84,10 @@ export async function readTrafficTotals(metrics: ServerMetrics): Promise<Traffic
  * Gathers every figure the dashboard shows, in one document.
  * @throws the cache's errors when its metadata cannot be read (a closed cache, a broken driver).
  */
-export async function buildStatus(sources: StatusSources, context: { startedAt: number; intervalSeconds: number }): Promise<DashboardStatus> {
+export async function buildStatus(
+  sources: StatusSources,
+  context: { startedAt: number; intervalSeconds: number },
+): Promise<DashboardStatus> {
   const { cache, admission, prefetcher, maintenance } = sources;
   const [stats, images, queued, traffic, disk] = await Promise.all([
     cache.getStats(),
@@ -93,9 +99,20 @@ export async function buildStatus(sources: StatusSources, context: { startedAt: 
       (error: unknown) => ({ error: String(error) }),
     ),
   ]);
-  const cluster = sources.cluster ? await sources.cluster.view().catch((error: unknown) => ({ error: String(error) })) : null;
-  const figure = (image: CachedImage): ImageFigure => ({ imageId: image.imageId, size: image.size, hits: image.hits, lastAccessed: image.lastAccessed.getTime() });
-  const top = (key: 'size' | 'hits') => [...images].sort((a, b) => b[key] - a[key] || a.imageId.localeCompare(b.imageId)).slice(0, TOP_IMAGES).map(figure);
+  const cluster = sources.cluster
+    ? await sources.cluster.view().catch((error: unknown) => ({ error: String(error) }))
+    : null;
+  const figure = (image: CachedImage): ImageFigure => ({
+    imageId: image.imageId,
+    size: image.size,
+    hits: image.hits,
+    lastAccessed: image.lastAccessed.getTime(),
+  });
+  const top = (key: 'size' | 'hits') =>
+    [...images]
+      .sort((a, b) => b[key] - a[key] || a.imageId.localeCompare(b.imageId))
+      .slice(0, TOP_IMAGES)
+      .map(figure);
   const failures = prefetcher.failures;
   return {
     node: { hostname: hostname(), driver: cache.driverName, startedAt: context.startedAt },
@@ -109,7 +126,11 @@ export async function buildStatus(sources: StatusSources, context: { startedAt: 
       ...('error' in disk ? { diskError: disk.error } : {}),
     },
     traffic: { intervalSeconds: context.intervalSeconds, ...traffic },
-    fills: cache.activeFills.map((fill) => ({ imageId: fill.imageId, receivedBytes: fill.bytesReceived, size: fill.size ?? null })),
+    fills: cache.activeFills.map((fill) => ({
+      imageId: fill.imageId,
+      receivedBytes: fill.bytesReceived,
+      size: fill.size ?? null,
+    })),
     largest: top('size'),
     hottest: top('hits'),
     queue: { queued, retrying: failures.retrying, abandoned: failures.abandoned },

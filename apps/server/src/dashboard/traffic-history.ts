@@ -21,7 +21,17 @@ export interface TrafficSample extends TrafficTotals {
   seconds: number;
 }
 
-export const TRAFFIC_KEYS = ['hit', 'hitStale', 'miss', 'coalesced', 'coalescedStale', 'bypass', 'error', 'cacheBytes', 'originBytes'] as const satisfies readonly (keyof TrafficTotals)[];
+export const TRAFFIC_KEYS = [
+  'hit',
+  'hitStale',
+  'miss',
+  'coalesced',
+  'coalescedStale',
+  'bypass',
+  'error',
+  'cacheBytes',
+  'originBytes',
+] as const satisfies readonly (keyof TrafficTotals)[];
 
 /**
  * A small in-process ring of per-interval traffic samples for the dashboard's chart: each

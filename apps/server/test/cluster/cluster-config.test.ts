@@ -39,7 +39,10 @@ describe('cluster settings', () => {
   });
 
   it('reads the cluster flags and their variables', () => {
-    const config = parseArguments([...CLUSTER, '--cluster-weight', '2.5', '--cluster-copy', 'NEVER', '--cluster-heartbeat', '0.5'], { IMGCACHE_CLUSTER_SECRET: SECRET });
+    const config = parseArguments(
+      [...CLUSTER, '--cluster-weight', '2.5', '--cluster-copy', 'NEVER', '--cluster-heartbeat', '0.5'],
+      { IMGCACHE_CLUSTER_SECRET: SECRET },
+    );
     expect(config).toMatchObject({
       cluster: 'postgres://u:p@db:5432/imgcache',
       advertiseUrl: 'http://10.0.0.5:9393',
@@ -50,24 +53,40 @@ describe('cluster settings', () => {
       clusterHeartbeat: 0.5,
       clusterDeadAfter: 60,
     });
-    const fromEnv = parseArguments(BASE, { IMGCACHE_CLUSTER_URL: 'postgresql://db/x', IMGCACHE_ADVERTISE_URL: 'http://n1:9393/', IMGCACHE_CLUSTER_SECRET: SECRET });
+    const fromEnv = parseArguments(BASE, {
+      IMGCACHE_CLUSTER_URL: 'postgresql://db/x',
+      IMGCACHE_ADVERTISE_URL: 'http://n1:9393/',
+      IMGCACHE_CLUSTER_SECRET: SECRET,
+    });
     expect(fromEnv).toMatchObject({ cluster: 'postgresql://db/x', advertiseUrl: 'http://n1:9393' });
   });
 
   it('needs an advertised URL and a secret with --cluster', () => {
-    expect(configError(() => parseArguments([...BASE, '--cluster', 'postgres://db/x', '--cluster-secret', SECRET], {})).option).toBe('advertise-url');
+    expect(
+      configError(() => parseArguments([...BASE, '--cluster', 'postgres://db/x', '--cluster-secret', SECRET], {}))
+        .option,
+    ).toBe('advertise-url');
     expect(configError(() => parseArguments(CLUSTER, {})).option).toBe('cluster-secret');
   });
 
   it('refuses a database URL that is not PostgreSQL, an advertised URL with a path, and a short secret', () => {
     expect(configError(() => parseArguments([...BASE, '--cluster', 'mysql://db/x'], {})).message).toMatch(/postgres/);
-    expect(configError(() => parseArguments([...CLUSTER.slice(0, -1), 'http://n1:9393/cache', '--cluster-secret', SECRET], {})).option).toBe('advertise-url');
+    expect(
+      configError(() =>
+        parseArguments([...CLUSTER.slice(0, -1), 'http://n1:9393/cache', '--cluster-secret', SECRET], {}),
+      ).option,
+    ).toBe('advertise-url');
     const short = configError(() => parseArguments(CLUSTER, { IMGCACHE_CLUSTER_SECRET: 'short' }));
     expect(short.message).toMatch(/IMGCACHE_CLUSTER_SECRET.*at least 32/);
     expect(short.message).not.toContain('short');
-    expect(configError(() => parseArguments([...CLUSTER, '--cluster-secret', SECRET, '--cluster-heartbeat', '30', '--cluster-dead-after', '60'], {})).option).toBe(
-      'cluster-dead-after',
-    );
+    expect(
+      configError(() =>
+        parseArguments(
+          [...CLUSTER, '--cluster-secret', SECRET, '--cluster-heartbeat', '30', '--cluster-dead-after', '60'],
+          {},
+        ),
+      ).option,
+    ).toBe('cluster-dead-after');
   });
 
   it('reads the secret from a file, refuses it given twice, and names only where it came from at startup', async () => {
@@ -77,11 +96,20 @@ describe('cluster settings', () => {
     expect(config.clusterSecret).toBe(SECRET);
     const { modes, message } = describeSecurityModes(config);
     expect(modes.cluster).toEqual({ advertiseUrl: 'http://10.0.0.5:9393', secret: 'file' });
-    expect(message).toContain(`cluster on: peers reach this node at http://10.0.0.5:9393 and must sign their requests with the shared secret (from --cluster-secret-file ${file})`);
+    expect(message).toContain(
+      `cluster on: peers reach this node at http://10.0.0.5:9393 and must sign their requests with the shared secret (from --cluster-secret-file ${file})`,
+    );
     expect(message + JSON.stringify(modes)).not.toContain(SECRET);
-    expect(configError(() => parseArguments([...CLUSTER, '--cluster-secret-file', file, '--cluster-secret', SECRET], {})).option).toBe('cluster-secret-file');
-    expect(configError(() => parseArguments([...CLUSTER, '--cluster-secret-file', join(dir, 'missing')], {})).message).toMatch(/ENOENT/);
-    expect(describeSecurityModes(parseArguments(CLUSTER, { IMGCACHE_CLUSTER_SECRET: SECRET })).message).toContain('(from IMGCACHE_CLUSTER_SECRET)');
+    expect(
+      configError(() => parseArguments([...CLUSTER, '--cluster-secret-file', file, '--cluster-secret', SECRET], {}))
+        .option,
+    ).toBe('cluster-secret-file');
+    expect(
+      configError(() => parseArguments([...CLUSTER, '--cluster-secret-file', join(dir, 'missing')], {})).message,
+    ).toMatch(/ENOENT/);
+    expect(describeSecurityModes(parseArguments(CLUSTER, { IMGCACHE_CLUSTER_SECRET: SECRET })).message).toContain(
+      '(from IMGCACHE_CLUSTER_SECRET)',
+    );
   });
 });
 

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
-import { TestCluster, createDatabase, imagesCachedOn, until, metric, postgresMissing, type ClusterNodeProcess } from './helpers/cluster-harness.js';
+import {
+  TestCluster,
+  createDatabase,
+  imagesCachedOn,
+  until,
+  metric,
+  postgresMissing,
+  type ClusterNodeProcess,
+} from './helpers/cluster-harness.js';
 
 const ADMIN = 'cluster-admin-token';
 const admin = { 'x-auth-token': ADMIN };
@@ -44,10 +52,14 @@ describe.skipIf(postgresMissing)('failure modes of a cluster of real server proc
     expect((await download(`${cut.url}/v2/images/${held}/file`)).sha256).toBe(sha256(data.get(held)!));
 
     gate.cut();
-    await until(() => metric(cut.url, 'imgcache_cluster_database_up'), (up) => up === 0);
+    await until(
+      () => metric(cut.url, 'imgcache_cluster_database_up'),
+      (up) => up === 0,
+    );
     // Hits, and misses placed on the last known ring (some owned by the other nodes).
     expect((await download(`${cut.url}/v2/images/${held}/file`)).headers['x-cache']).toBe('HIT');
-    for (const id of images.slice(1)) expect((await download(`${cut.url}/v2/images/${id}/file`)).sha256).toBe(sha256(data.get(id)!));
+    for (const id of images.slice(1))
+      expect((await download(`${cut.url}/v2/images/${id}/file`)).sha256).toBe(sha256(data.get(id)!));
     for (const id of images) expect(origin.dataRequests.get(id)).toBe(1);
     expect(await metric(cut.url, 'imgcache_cluster_nodes{state="active"}')).toBe(3);
 
@@ -57,20 +69,35 @@ describe.skipIf(postgresMissing)('failure modes of a cluster of real server proc
     expect((await send(`${cut.url}/v2/cache/${held}`, { method: 'DELETE', headers: admin })).status).toBe(204);
     expect(await cachedHere(cut)).not.toContain(held);
     gate.reopen();
-    await until(() => metric(cut.url, 'imgcache_cluster_database_up'), (up) => up === 1);
-    for (const node of cluster.nodes) await until(() => cachedHere(node), (ids) => !ids.includes(held));
+    await until(
+      () => metric(cut.url, 'imgcache_cluster_database_up'),
+      (up) => up === 1,
+    );
+    for (const node of cluster.nodes)
+      await until(
+        () => cachedHere(node),
+        (ids) => !ids.includes(held),
+      );
   });
 
   it('drains on SIGTERM: the node leaves every ring before it stops, and misses go to the remaining owners', async () => {
     const leaving = cluster.nodes.find((node) => node !== cut)!;
     const stays = cluster.nodes.filter((node) => node !== leaving);
     leaving.process.signal('SIGTERM');
-    await leaving.process.waitForLog((line) => line.msg === 'cluster ring changed' && Array.isArray(line.ring) && (line.ring as unknown[]).length === 2);
+    await leaving.process.waitForLog(
+      (line) =>
+        line.msg === 'cluster ring changed' && Array.isArray(line.ring) && (line.ring as unknown[]).length === 2,
+    );
     const exit = await leaving.process.exited;
     expect(exit.code).toBe(0);
     await cluster.waitForRing(2, stays);
     // The row is gone, not merely dead: the others stop listing it at their next read.
-    const listed = async () => (JSON.parse((await send(`${stays[0]!.url}/v2/cache?scope=cluster`, { headers: admin })).body.toString()) as { nodes: { node_id: string }[] }).nodes;
+    const listed = async () =>
+      (
+        JSON.parse((await send(`${stays[0]!.url}/v2/cache?scope=cluster`, { headers: admin })).body.toString()) as {
+          nodes: { node_id: string }[];
+        }
+      ).nodes;
     const after = await until(listed, (nodes) => !nodes.some((node) => node.node_id === leaving.nodeId));
     expect(after.map((node) => node.node_id).sort()).toEqual(stays.map((node) => node.nodeId).sort());
     const data = randomImage(16 * 1024);

@@ -36,8 +36,10 @@ beforeAll(async () => {
   owner = createServer((request, response) => {
     seen.push(request.headers);
     const id = /^\/v2\/images\/([^/]+)\/file$/.exec(request.url ?? '')?.[1];
-    if (id === 'lying') response.writeHead(200, { 'content-length': data.length, etag: tag(other), 'x-cache': 'HIT' }).end(data);
-    else if (id === 'honest') response.writeHead(200, { 'content-length': data.length, etag: tag(data), 'x-cache': 'HIT' }).end(data);
+    if (id === 'lying')
+      response.writeHead(200, { 'content-length': data.length, etag: tag(other), 'x-cache': 'HIT' }).end(data);
+    else if (id === 'honest')
+      response.writeHead(200, { 'content-length': data.length, etag: tag(data), 'x-cache': 'HIT' }).end(data);
     else if (id === 'gone') response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"gone"}');
     else response.writeHead(503).end();
   });
@@ -92,14 +94,26 @@ describe('peer fetch checks', () => {
     const started = await fetcher('never').start('lying', {});
     if (!started || !('decline' in started)) throw new Error('expected a relay');
     expect(started.decline.response.headers['x-cache']).toBeUndefined();
-    await expect(drain(started.decline.response.body)).rejects.toMatchObject({ code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH' });
+    await expect(drain(started.decline.response.body)).rejects.toMatchObject({
+      code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH',
+    });
   });
 
   it('caches nothing when a copied body does not match the owner’s checksum', async () => {
     const started = await fetcher('always').start('lying', {});
     if (!started || !('source' in started)) throw new Error('expected a source');
-    expect(started.source).toMatchObject({ size: data.length, checksum: [tag(other).slice(1, -1)], recordAlgorithm: 'sha256' });
-    await expect(cache.cacheImageIter('lying', started.source.body as AsyncIterable<Uint8Array>, (started.source.checksum as string[])[0])).rejects.toMatchObject({
+    expect(started.source).toMatchObject({
+      size: data.length,
+      checksum: [tag(other).slice(1, -1)],
+      recordAlgorithm: 'sha256',
+    });
+    await expect(
+      cache.cacheImageIter(
+        'lying',
+        started.source.body as AsyncIterable<Uint8Array>,
+        (started.source.checksum as string[])[0],
+      ),
+    ).rejects.toMatchObject({
       code: 'ERR_IMGCACHE_CHECKSUM_MISMATCH',
     });
     started.source.onSettled?.();

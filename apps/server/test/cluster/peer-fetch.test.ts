@@ -26,7 +26,9 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
     // Slow enough that the requests overlap the one fill; the count holds whatever the timing.
     const data = randomImage(1024 * 1024);
     origin.add('spread', { data, chunkSize: 64 * 1024, chunkDelayMs: 10 });
-    const requests = Array.from({ length: 24 }, (_, index) => download(`${cluster.nodes[index % 4]!.url}/v2/images/spread/file`));
+    const requests = Array.from({ length: 24 }, (_, index) =>
+      download(`${cluster.nodes[index % 4]!.url}/v2/images/spread/file`),
+    );
     const responses = await Promise.all(requests);
     for (const response of responses) {
       expect(response.status).toBe(200);
@@ -38,7 +40,9 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
     const owner = cluster.ownerOf('spread');
     for (const node of cluster.nodes) {
       if (node === owner) continue;
-      expect(await metric(node.url, `imgcache_cluster_peer_fetches_total{peer="${owner.nodeId}",status="200"}`)).toBeGreaterThan(0);
+      expect(
+        await metric(node.url, `imgcache_cluster_peer_fetches_total{peer="${owner.nodeId}",status="200"}`),
+      ).toBeGreaterThan(0);
       expect((await metric(node.url, 'imgcache_origin_fetches_total{purpose="download"}')) ?? 0).toBe(0);
     }
   });
@@ -60,7 +64,9 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
 
   it('refuses a peer request whose signature is wrong', async () => {
     origin.add('forged', { data: randomImage(1024) });
-    const response = await send(`${cluster.nodes[0]!.url}/v2/images/forged/file`, { headers: { 'x-imgcache-peer': `node.${Math.floor(Date.now() / 1000)}.${'A'.repeat(43)}` } });
+    const response = await send(`${cluster.nodes[0]!.url}/v2/images/forged/file`, {
+      headers: { 'x-imgcache-peer': `node.${Math.floor(Date.now() / 1000)}.${'A'.repeat(43)}` },
+    });
     expect(response.status).toBe(401);
     expect(JSON.parse(response.body.toString())).toMatchObject({ error: { code: 401 } });
     expect(origin.dataRequests.get('forged')).toBeUndefined();
@@ -92,7 +98,9 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
     const response = await download(`${other.url}/v2/images/orphan/file`);
     expect(response).toMatchObject({ status: 200, sha256: sha256(data) });
     expect(origin.dataRequests.get('orphan')).toBe(1);
-    expect(await metric(other.url, 'imgcache_cluster_origin_fallbacks_total{reason="unreachable"}')).toBeGreaterThanOrEqual(1);
+    expect(
+      await metric(other.url, 'imgcache_cluster_origin_fallbacks_total{reason="unreachable"}'),
+    ).toBeGreaterThanOrEqual(1);
     // Then the ring drops it, and the other nodes agree on new owners.
     await cluster.waitForRing(cluster.running.length);
   });
@@ -114,7 +122,9 @@ describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server proce
     expect(response).toMatchObject({ status: 200, length: data.length, sha256: sha256(data) });
     // The owner's whole fetch, then the rest from where the owner broke off.
     expect(origin.dataRequests.get('cut-off')).toBe(2);
-    const ranged = origin.seen.filter((request) => request.url.endsWith('/cut-off/file') && request.headers.range !== undefined);
+    const ranged = origin.seen.filter(
+      (request) => request.url.endsWith('/cut-off/file') && request.headers.range !== undefined,
+    );
     expect(ranged).toHaveLength(1);
     expect(Number(/^bytes=(\d+)-$/.exec(String(ranged[0]!.headers.range))![1])).toBeGreaterThan(0);
     expect(await metric(other.url, 'imgcache_cluster_origin_fallbacks_total{reason="resumed"}')).toBe(1);

@@ -18,10 +18,21 @@ async function login(h: Harness, token = TOKEN): Promise<{ cookie: string; csrf:
   return { cookie, csrf: JSON.parse(status.body.toString()).csrf, response };
 }
 
-function post(h: Harness, path: string, session: { cookie: string; csrf: string }, body?: unknown, headers: Record<string, string> = {}) {
+function post(
+  h: Harness,
+  path: string,
+  session: { cookie: string; csrf: string },
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   return send(h.url(path), {
     method: 'POST',
-    headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      cookie: session.cookie,
+      'x-csrf-token': session.csrf,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: Buffer.from(JSON.stringify(body)) }),
   });
 }
@@ -65,7 +76,9 @@ describe('dashboard API', () => {
     const dashboard = await send(h.url('/dashboard'), { headers: { cookie: session.cookie } });
     expect(dashboard.body.toString()).toContain('dashboard.js');
     // A forged cookie is no session.
-    expect((await send(h.url('/dashboard/api/status'), { headers: { cookie: 'imgcache_dashboard=forged' } })).status).toBe(401);
+    expect(
+      (await send(h.url('/dashboard/api/status'), { headers: { cookie: 'imgcache_dashboard=forged' } })).status,
+    ).toBe(401);
   });
 
   it('refuses logins from an address after 10 failures, even with the right token, and says when to retry', async () => {
@@ -85,9 +98,21 @@ describe('dashboard API', () => {
     const session = await login(h);
     const cases: [string, Promise<ClientResponse>, number][] = [
       ['no csrf', post(h, '/dashboard/api/delete', { ...session, csrf: '' }, { imageId: 'keep-me' }), 403],
-      ['wrong csrf', post(h, '/dashboard/api/delete', { ...session, csrf: 'x'.repeat(43) }, { imageId: 'keep-me' }), 403],
-      ['cross-site fetch', post(h, '/dashboard/api/delete', session, { imageId: 'keep-me' }, { 'sec-fetch-site': 'cross-site' }), 403],
-      ['foreign origin', post(h, '/dashboard/api/delete', session, { imageId: 'keep-me' }, { origin: 'http://evil.example' }), 403],
+      [
+        'wrong csrf',
+        post(h, '/dashboard/api/delete', { ...session, csrf: 'x'.repeat(43) }, { imageId: 'keep-me' }),
+        403,
+      ],
+      [
+        'cross-site fetch',
+        post(h, '/dashboard/api/delete', session, { imageId: 'keep-me' }, { 'sec-fetch-site': 'cross-site' }),
+        403,
+      ],
+      [
+        'foreign origin',
+        post(h, '/dashboard/api/delete', session, { imageId: 'keep-me' }, { origin: 'http://evil.example' }),
+        403,
+      ],
       ['no session', post(h, '/dashboard/api/delete', { cookie: '', csrf: session.csrf }, { imageId: 'keep-me' }), 401],
     ];
     for (const [name, response, status] of cases) expect([name, (await response).status]).toEqual([name, status]);
@@ -108,7 +133,7 @@ describe('dashboard API', () => {
     expect(await h.server.cache.getQueuedImages()).toEqual([]);
   });
 
-  it('queues, deletes, prunes and cleans with the management API\'s answers', async () => {
+  it("queues, deletes, prunes and cleans with the management API's answers", async () => {
     h = await startHarness({ adminToken: TOKEN });
     h.origin.add('cached-one', { data: randomImage(20_000) });
     h.origin.add('to-queue', { data: randomImage(5_000) });
@@ -130,7 +155,12 @@ describe('dashboard API', () => {
 
     const pruned = await post(h, '/dashboard/api/prune', session);
     expect(pruned.status).toBe(200);
-    expect(json(pruned).result).toMatchObject({ step: 'prune', ok: true, trigger: 'operator', detail: { files: 0, bytes: 0 } });
+    expect(json(pruned).result).toMatchObject({
+      step: 'prune',
+      ok: true,
+      trigger: 'operator',
+      detail: { files: 0, bytes: 0 },
+    });
     const cleaned = await post(h, '/dashboard/api/clean', session);
     expect(json(cleaned).result).toMatchObject({ step: 'clean', ok: true, detail: { incomplete: 0, invalid: 0 } });
     const status = json(await send(h.url('/dashboard/api/status'), { headers: { cookie: session.cookie } }));
@@ -148,7 +178,12 @@ describe('dashboard API', () => {
     expect(status.status).toBe(200);
     expect(json(status)).toMatchObject({ actions: false, csrf: null });
     for (const action of ['queue', 'delete', 'prune', 'clean', 'logout']) {
-      const response = await post(h, `/dashboard/api/${action}`, { cookie: '', csrf: '' }, action === 'queue' || action === 'delete' ? { imageId: 'open-img' } : undefined);
+      const response = await post(
+        h,
+        `/dashboard/api/${action}`,
+        { cookie: '', csrf: '' },
+        action === 'queue' || action === 'delete' ? { imageId: 'open-img' } : undefined,
+      );
       expect([action, response.status]).toEqual([action, 404]);
     }
     expect((await send(h.url('/dashboard/login'), { method: 'POST' })).status).toBe(404);
@@ -159,9 +194,13 @@ describe('dashboard API', () => {
   it('counts hits served on an earlier authorisation in the totals and the hit ratio figures', async () => {
     h = await startHarness({ adminToken: TOKEN, authTtl: 0, authStale: 3600 });
     h.origin.add('private', { data: randomImage(2_000), allowedTokens: ['good'] });
-    expect((await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache']).toBe('MISS');
+    expect(
+      (await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache'],
+    ).toBe('MISS');
     await h.origin.stop();
-    expect((await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache']).toBe('HIT-STALE');
+    expect(
+      (await send(h.url('/v2/images/private/file'), { headers: { 'x-auth-token': 'good' } })).headers['x-cache'],
+    ).toBe('HIT-STALE');
     const session = await login(h);
     const status = json(await send(h.url('/dashboard/api/status'), { headers: { cookie: session.cookie } }));
     expect(status.traffic.totals).toMatchObject({ hit: 0, hitStale: 1, miss: 1, coalescedStale: 0, cacheBytes: 2_000 });
@@ -183,15 +222,29 @@ describe('dashboard API', () => {
     const cache = json(await send(h.url('/v2/cache'), { headers: { 'x-auth-token': TOKEN } }));
     expect(status.usage).toMatchObject({ cacheBytes: 301_000, images: 2, maxSize: 10_000_000, inFlightFills: 0 });
     expect(status.usage.disk.totalBytes).toBeGreaterThan(status.usage.disk.availableBytes);
-    expect(status.traffic.totals).toEqual({ hit: 2, hitStale: 0, miss: 2, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 2_000, originBytes: 301_000 });
+    expect(status.traffic.totals).toEqual({
+      hit: 2,
+      hitStale: 0,
+      miss: 2,
+      coalesced: 0,
+      coalescedStale: 0,
+      bypass: 0,
+      error: 0,
+      cacheBytes: 2_000,
+      originBytes: 301_000,
+    });
     expect(status.largest.map((image: { imageId: string }) => image.imageId)).toEqual(['big', 'small']);
-    expect(status.hottest[0]).toMatchObject({ imageId: 'small', hits: cache.cached_images.find((image: { image_id: string }) => image.image_id === 'small').hits });
+    expect(status.hottest[0]).toMatchObject({
+      imageId: 'small',
+      hits: cache.cached_images.find((image: { image_id: string }) => image.image_id === 'small').hits,
+    });
     expect(status.queue.queued).toEqual(cache.queued_images);
     // Nothing under /dashboard reaches the origin, whatever the method.
     const seen = h.origin.seen.length;
     expect((await send(h.url('/dashboard/nothing-here'))).status).toBe(404);
     expect((await send(h.url('/dashboard/api/status'), { method: 'DELETE' })).status).toBe(404);
-    for (const method of ['HEAD', 'POST', 'PUT', 'DELETE']) expect([method, (await send(h.url('/dashboard'), { method })).status]).toEqual([method, 405]);
+    for (const method of ['HEAD', 'POST', 'PUT', 'DELETE'])
+      expect([method, (await send(h.url('/dashboard'), { method })).status]).toEqual([method, 405]);
     expect(h.origin.seen.length).toBe(seen);
   });
 });

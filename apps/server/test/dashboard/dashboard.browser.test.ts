@@ -34,12 +34,15 @@ describe.skipIf('reason' in chromium)('dashboard in Chromium', () => {
     h.origin.add('broken-upload', { data: randomImage(1_000), status: 500 });
     const gate = new Promise<void>((resolve) => (release = resolve));
     h.origin.add('debian-13', { data: randomImage(400_000), gate: { afterBytes: 150_000, release: gate } });
-    for (const id of ['ubuntu-24.04', 'fedora-41', 'cirros-0.6', 'cirros-0.6', 'cirros-0.6', 'fedora-41']) await send(h.url(`/v2/images/${id}/file`));
+    for (const id of ['ubuntu-24.04', 'fedora-41', 'cirros-0.6', 'cirros-0.6', 'cirros-0.6', 'fedora-41'])
+      await send(h.url(`/v2/images/${id}/file`));
     // A failing queued image: one maintenance pass leaves it queued with its failure.
     await h.server.cache.queueImage('broken-upload');
     await h.server.maintenance.run();
     gatedRequest = send(h.url('/v2/images/debian-13/file')).catch(() => null);
-    await waitFor(() => h.server.cache.activeFills.some((fill) => fill.imageId === 'debian-13' && fill.bytesReceived >= 150_000));
+    await waitFor(() =>
+      h.server.cache.activeFills.some((fill) => fill.imageId === 'debian-13' && fill.bytesReceived >= 150_000),
+    );
     browser = await launchChromium((chromium as { path: string }).path);
   }, 120_000);
 
@@ -62,7 +65,9 @@ describe.skipIf('reason' in chromium)('dashboard in Chromium', () => {
     expect(await page.content()).not.toContain(TOKEN);
     expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
     const cookies = await browser.context.cookies();
-    expect(cookies.map((cookie) => [cookie.name, cookie.httpOnly, cookie.sameSite, cookie.path])).toEqual([['imgcache_dashboard', true, 'Strict', '/dashboard']]);
+    expect(cookies.map((cookie) => [cookie.name, cookie.httpOnly, cookie.sameSite, cookie.path])).toEqual([
+      ['imgcache_dashboard', true, 'Strict', '/dashboard'],
+    ]);
     expect(cookies[0]!.value).not.toContain(TOKEN);
     expect(await page.evaluate('document.cookie')).toBe('');
 
@@ -74,30 +79,56 @@ describe.skipIf('reason' in chromium)('dashboard in Chromium', () => {
     expect(Number(await figure(page, 'images'))).toBe(listed.length);
     expect(Number(await figure(page, 'max-size'))).toBe(metric(metrics, 'imgcache_cache_max_size_bytes'));
     for (const result of ['hit', 'miss', 'coalesced', 'bypass', 'error']) {
-      expect([result, Number(await figure(page, `total-${result}`))]).toEqual([result, metric(metrics, `imgcache_requests_total{result="${result}"}`)]);
+      expect([result, Number(await figure(page, `total-${result}`))]).toEqual([
+        result,
+        metric(metrics, `imgcache_requests_total{result="${result}"}`),
+      ]);
     }
-    expect(Number(await figure(page, 'total-hitStale'))).toBe(metric(metrics, 'imgcache_requests_total{result="hit_stale"}'));
-    expect(Number(await figure(page, 'total-coalescedStale'))).toBe(metric(metrics, 'imgcache_requests_total{result="coalesced_stale"}'));
-    expect(Number(await figure(page, 'total-cache-bytes'))).toBe(metric(metrics, 'imgcache_served_bytes_total{source="cache"}'));
-    expect(Number(await figure(page, 'total-origin-bytes'))).toBe(metric(metrics, 'imgcache_served_bytes_total{source="origin"}'));
+    expect(Number(await figure(page, 'total-hitStale'))).toBe(
+      metric(metrics, 'imgcache_requests_total{result="hit_stale"}'),
+    );
+    expect(Number(await figure(page, 'total-coalescedStale'))).toBe(
+      metric(metrics, 'imgcache_requests_total{result="coalesced_stale"}'),
+    );
+    expect(Number(await figure(page, 'total-cache-bytes'))).toBe(
+      metric(metrics, 'imgcache_served_bytes_total{source="cache"}'),
+    );
+    expect(Number(await figure(page, 'total-origin-bytes'))).toBe(
+      metric(metrics, 'imgcache_served_bytes_total{source="origin"}'),
+    );
     expect(Number(await figure(page, 'inflight-fills'))).toBe(metric(metrics, 'imgcache_inflight_fills'));
     const hits = metric(metrics, 'imgcache_requests_total{result="hit"}');
-    const answered = hits + ['miss', 'coalesced', 'bypass'].reduce((sum, result) => sum + metric(metrics, `imgcache_requests_total{result="${result}"}`), 0);
+    const answered =
+      hits +
+      ['miss', 'coalesced', 'bypass'].reduce(
+        (sum, result) => sum + metric(metrics, `imgcache_requests_total{result="${result}"}`),
+        0,
+      );
     expect(Number(await figure(page, 'hit-ratio'))).toBeCloseTo(hits / answered, 10);
 
     const largest = [...listed].sort((a, b) => b.size - a.size).map((image) => image.image_id);
-    expect(await page.locator('#largest-rows tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-image-id')))).toEqual(largest);
+    expect(
+      await page
+        .locator('#largest-rows tr')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-image-id'))),
+    ).toEqual(largest);
     const hottest = await page.locator('#hottest-rows tr td:nth-child(3)').allTextContents();
     expect(hottest.map(Number)).toEqual([...listed].map((image) => image.hits).sort((a, b) => b - a));
     // The fill held by its origin shows its progress.
     const fill = page.locator('#fills-rows tr[data-image-id="debian-13"] progress');
     expect(Number(await fill.getAttribute('max'))).toBe(400_000);
-    expect(Number(await fill.evaluate((element) => (element as unknown as { value: number }).value))).toBeGreaterThanOrEqual(150_000);
+    expect(
+      Number(await fill.evaluate((element) => (element as unknown as { value: number }).value)),
+    ).toBeGreaterThanOrEqual(150_000);
     // The queue shows the failing image with its failed attempt.
     expect(cache.queued_images).toEqual(['broken-upload']);
     const queued = page.locator('#queue-rows tr[data-image-id="broken-upload"] td');
     expect((await queued.allTextContents()).slice(0, 2)).toEqual(['broken-upload', '1']);
-    expect(await page.locator('#maintenance-rows tr td:first-child').allTextContents()).toEqual(['prune', 'clean', 'prefetch']);
+    expect(await page.locator('#maintenance-rows tr td:first-child').allTextContents()).toEqual([
+      'prune',
+      'clean',
+      'prefetch',
+    ]);
     expect(await page.locator('#chart rect').count()).toBeGreaterThan(0);
 
     await mkdir(OUTPUT, { recursive: true });

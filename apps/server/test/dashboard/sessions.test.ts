@@ -25,7 +25,11 @@ describe('DashboardSessions', () => {
   });
 
   it('marks the cookie Secure over HTTPS and clears it with Max-Age=0', () => {
-    expect(sessionCookie('abc', { secure: true })).toBe(`imgcache_dashboard=abc; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}; Secure`);
-    expect(sessionCookie('', { secure: false, maxAge: 0 })).toBe('imgcache_dashboard=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0');
+    expect(sessionCookie('abc', { secure: true })).toBe(
+      `imgcache_dashboard=abc; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}; Secure`,
+    );
+    expect(sessionCookie('', { secure: false, maxAge: 0 })).toBe(
+      'imgcache_dashboard=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0',
+    );
   });
 });

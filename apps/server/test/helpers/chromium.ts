@@ -24,11 +24,16 @@ export function findChromium(): { path: string } | { reason: string } {
   const found = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' });
   const path = found.stdout.trim().split('\n')[0];
   if (found.status === 0 && path) return { path };
-  return { reason: 'no chromium on PATH (install it with `node scripts/ensure-test-tools.mjs` as root, or `apt-get install -y chromium`)' };
+  return {
+    reason:
+      'no chromium on PATH (install it with `node scripts/ensure-test-tools.mjs` as root, or `apt-get install -y chromium`)',
+  };
 }
 
 /** Starts Chromium with a fresh profile directory; `close` stops it and removes the profile. */
-export async function launchChromium(executablePath: string): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+export async function launchChromium(
+  executablePath: string,
+): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), 'imgcache-chromium-'));
   // A persistent context is how Playwright takes a user-data-dir of our choosing: a fresh one per run.
   const context = await chromium.launchPersistentContext(profile, {

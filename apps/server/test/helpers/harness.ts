@@ -15,7 +15,11 @@ export interface Harness {
 }
 
 /** A fake Glance origin and an imgcache server in front of it, on ephemeral ports. */
-export async function startHarness(overrides: Partial<ServerConfig> = {}, origin?: FakeOrigin, options: CreateServerOptions = {}): Promise<Harness> {
+export async function startHarness(
+  overrides: Partial<ServerConfig> = {},
+  origin?: FakeOrigin,
+  options: CreateServerOptions = {},
+): Promise<Harness> {
   const fakeOrigin = origin ?? (await new FakeOrigin().start());
   const dir = await mkdtemp(join(tmpdir(), 'imgcache-server-'));
   const server = await startServer(

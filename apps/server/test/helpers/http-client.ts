@@ -19,16 +19,20 @@ export interface ClientOptions {
 /** One HTTP request; resolves with the whole body, rejects when the connection breaks. */
 export function send(url: string, options: ClientOptions = {}): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('aborted', () => reject(new Error('response aborted')));
-      response.on('end', () => {
-        if (!response.complete) reject(new Error('response incomplete'));
-        else resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
-      });
-    });
+    const outgoing = request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('aborted', () => reject(new Error('response aborted')));
+        response.on('end', () => {
+          if (!response.complete) reject(new Error('response incomplete'));
+          else resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+        });
+      },
+    );
     outgoing.on('error', reject);
     if (options.body instanceof Readable) options.body.pipe(outgoing);
     else outgoing.end(options.body);
@@ -46,7 +50,10 @@ export interface DigestResponse {
  * A GET that hashes the body instead of keeping it; `onFirstByte` fires with the first
  * chunk. Rejects when the connection breaks or the body is incomplete.
  */
-export function download(url: string, options: { headers?: Record<string, string>; onFirstByte?: () => void } = {}): Promise<DigestResponse> {
+export function download(
+  url: string,
+  options: { headers?: Record<string, string>; onFirstByte?: () => void } = {},
+): Promise<DigestResponse> {
   return new Promise((resolve, reject) => {
     const outgoing = request(url, { headers: options.headers, agent: false }, (response) => {
       const hash = createHash('sha256');
@@ -60,7 +67,8 @@ export function download(url: string, options: { headers?: Record<string, string
       response.on('aborted', () => reject(new Error('response aborted')));
       response.on('end', () => {
         if (!response.complete) reject(new Error('response incomplete'));
-        else resolve({ status: response.statusCode ?? 0, headers: response.headers, length, sha256: hash.digest('hex') });
+        else
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, length, sha256: hash.digest('hex') });
       });
     });
     outgoing.on('error', reject);

@@ -10,13 +10,24 @@ export type LogLine = Record<string, unknown> & { msg: string; level: number };
 
 /** The environment without any IMGCACHE_* variable of the test runner, plus `env`. */
 export function cleanEnv(env: Record<string, string> = {}): Record<string, string> {
-  const base = Object.entries(process.env).filter((entry): entry is [string, string] => !entry[0].startsWith('IMGCACHE_') && entry[1] !== undefined);
+  const base = Object.entries(process.env).filter(
+    (entry): entry is [string, string] => !entry[0].startsWith('IMGCACHE_') && entry[1] !== undefined,
+  );
   return { ...Object.fromEntries(base), ...env };
 }
 
 /** Runs the binary to its end (it must exit within 20 s): for usage and startup errors. */
-export function runServerToExit(args: readonly string[], env: Record<string, string> = {}, options: Pick<SpawnOptions, 'uid' | 'gid'> = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000, ...options });
+export function runServerToExit(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: Pick<SpawnOptions, 'uid' | 'gid'> = {},
+) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    env: cleanEnv(env),
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...options,
+  });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -32,7 +43,10 @@ export class ServerProcess {
   private waiters: (() => void)[] = [];
 
   private constructor(args: readonly string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', ...args], {
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     // 'close' comes after the last output has been read, unlike 'exit'.
     this.exited = new Promise((resolve) =>
       this.child.once('close', (code, signal) => {
@@ -84,7 +98,10 @@ export class ServerProcess {
   /** Resolves with the first log line that matches; rejects if the process ends first or after 20 s. */
   waitForLog(match: (line: LogLine) => boolean): Promise<LogLine> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`no matching log line within 20 s; stderr: ${this.stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => finish(new Error(`no matching log line within 20 s; stderr: ${this.stderr}`)),
+        20_000,
+      );
       const finish = (error?: Error, line?: LogLine) => {
         clearTimeout(timer);
         this.waiters = this.waiters.filter((waiter) => waiter !== check);
@@ -94,7 +111,12 @@ export class ServerProcess {
       const check = () => {
         const line = this.lines.find(match);
         if (line) finish(undefined, line);
-        else if (this.closed) finish(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) without the log line; stderr: ${this.stderr}`));
+        else if (this.closed)
+          finish(
+            new Error(
+              `exited (${this.child.exitCode ?? this.child.signalCode}) without the log line; stderr: ${this.stderr}`,
+            ),
+          );
       };
       this.waiters.push(check);
       check();

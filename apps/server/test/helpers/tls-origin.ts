@@ -35,7 +35,11 @@ export async function createTestPki(dir: string): Promise<TestPki> {
       { name: 'extKeyUsage', serverAuth: true },
     ],
   });
-  const client = await generate([{ name: 'commonName', value: 'imgcache-server test client' }], { ...ec, ca: signer, extensions: [{ name: 'extKeyUsage', clientAuth: true }] });
+  const client = await generate([{ name: 'commonName', value: 'imgcache-server test client' }], {
+    ...ec,
+    ca: signer,
+    extensions: [{ name: 'extKeyUsage', clientAuth: true }],
+  });
   const pki = {
     caFile: join(dir, 'ca.pem'),
     ca: ca.cert,
@@ -63,14 +67,22 @@ export class TlsOrigin {
     pki: TestPki,
     private readonly images: ReadonlyMap<string, Buffer>,
   ) {
-    this.server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: true }, (request, response) => {
-      const peer = (request.socket as TLSSocket).getPeerCertificate();
-      this.clients.push(String(peer.subject?.CN));
-      const id = /^\/data\/([^/]+)$/.exec(request.url ?? '')?.[1];
-      const image = id === undefined ? undefined : this.images.get(decodeURIComponent(id));
-      if (!image) return void response.writeHead(404).end();
-      response.writeHead(200, { 'content-length': image.length, 'content-md5': createHash('md5').update(image).digest('base64') }).end(image);
-    });
+    this.server = createServer(
+      { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: true },
+      (request, response) => {
+        const peer = (request.socket as TLSSocket).getPeerCertificate();
+        this.clients.push(String(peer.subject?.CN));
+        const id = /^\/data\/([^/]+)$/.exec(request.url ?? '')?.[1];
+        const image = id === undefined ? undefined : this.images.get(decodeURIComponent(id));
+        if (!image) return void response.writeHead(404).end();
+        response
+          .writeHead(200, {
+            'content-length': image.length,
+            'content-md5': createHash('md5').update(image).digest('base64'),
+          })
+          .end(image);
+      },
+    );
     // Handshakes that fail (a client without a certificate) must not crash the test.
     this.server.on('tlsClientError', () => undefined);
   }

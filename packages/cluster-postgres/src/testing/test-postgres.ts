@@ -51,7 +51,16 @@ export async function startTestPostgres(): Promise<TestPostgresResult> {
     password: PASSWORD,
     persistent: false,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${databaseDir}`, '-c', 'fsync=off', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${databaseDir}`,
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_connections=200',
+    ],
     onLog: (message: unknown) => void log.push(String(message)),
     onError: (message: unknown) => void log.push(String(message)),
   });
@@ -61,7 +70,10 @@ export async function startTestPostgres(): Promise<TestPostgresResult> {
   } catch (error) {
     // No stop(): the server process is not running, and stopping a server that never started does not settle.
     await rm(root, { recursive: true, force: true });
-    return { ok: false, reason: `PostgreSQL did not start: ${String((error as Error | undefined)?.message ?? error)}\n${log.slice(-20).join('')}` };
+    return {
+      ok: false,
+      reason: `PostgreSQL did not start: ${String((error as Error | undefined)?.message ?? error)}\n${log.slice(-20).join('')}`,
+    };
   }
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   return {

@@ -37,7 +37,8 @@ export async function ensureWritableDirectory(path: string): Promise<void> {
       if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return null;
       throw directoryError(current, error);
     });
-    if (info && !info.isDirectory()) throw new CacheDirectoryError(current, 'ENOTDIR', 'it exists and is not a directory');
+    if (info && !info.isDirectory())
+      throw new CacheDirectoryError(current, 'ENOTDIR', 'it exists and is not a directory');
     if (info) break;
     missing.unshift(current);
     if (dirname(current) === current) break;

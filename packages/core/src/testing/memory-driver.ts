@@ -1,4 +1,11 @@
-import { DRIVER_CONTRACT_VERSION, type CacheEntry, type Driver, type DriverCapabilities, type DriverFactory, type LruEntry } from '../driver.js';
+import {
+  DRIVER_CONTRACT_VERSION,
+  type CacheEntry,
+  type Driver,
+  type DriverCapabilities,
+  type DriverFactory,
+  type LruEntry,
+} from '../driver.js';
 
 /** Entries per cache root, kept for the life of the process so a reopen sees them. */
 const stores = new Map<string, Map<string, CacheEntry>>();
@@ -61,7 +68,9 @@ export class MemoryDriver implements Driver {
 
   async *leastRecentlyUsed(): AsyncIterable<LruEntry> {
     // A snapshot sorted once: removals during the scan cannot disturb it.
-    const ordered = [...this.entries.values()].sort((a, b) => a.lastAccessed - b.lastAccessed || compare(a.imageId, b.imageId));
+    const ordered = [...this.entries.values()].sort(
+      (a, b) => a.lastAccessed - b.lastAccessed || compare(a.imageId, b.imageId),
+    );
     for (const { imageId, size, lastAccessed } of ordered) {
       if (this.entries.has(imageId)) yield { imageId, size, lastAccessed };
     }

@@ -17,7 +17,9 @@ export function concurrencyChecks(scope: SuiteScope): void {
       await Promise.all(ids.map((id) => writeFile(scope.imagePath(id), '')));
       await Promise.all(ids.map((id, n) => driver.commit(entry(id, n))));
       const hitsPerImage = 25;
-      await Promise.all(ids.flatMap((id) => Array.from({ length: hitsPerImage }, (_, k) => driver.recordHit(id, Date.now() + k))));
+      await Promise.all(
+        ids.flatMap((id) => Array.from({ length: hitsPerImage }, (_, k) => driver.recordHit(id, Date.now() + k))),
+      );
       const stats = await driver.stats();
       expect(stats.count).toBe(ids.length);
       expect(stats.totalHits).toBe(ids.length * hitsPerImage);
@@ -41,14 +43,23 @@ export function concurrencyChecks(scope: SuiteScope): void {
     it(`lets ${PROCESSES} processes commit, count hits and remove on one root at once`, async ({ skip }) => {
       const { driver, harness, options } = scope;
       if (!driver.capabilities.multiProcess) return skip('the driver declares capabilities.multiProcess: false');
-      if (!options.processes) throw new Error('the driver declares capabilities.multiProcess: give the suite `processes` so it can check that');
+      if (!options.processes)
+        throw new Error(
+          'the driver declares capabilities.multiProcess: give the suite `processes` so it can check that',
+        );
       await commitWithFiles(driver, scope.imagePath, [entry('shared', 0)]);
       await harness.closeDriver(driver);
       const names = Array.from({ length: PROCESSES }, (_, n) => `p${n}`);
-      await Promise.all(names.map((name) => runWorker(options.processes!, { root: harness.root, task: 'share', name, count: PER_PROCESS })));
+      await Promise.all(
+        names.map((name) =>
+          runWorker(options.processes!, { root: harness.root, task: 'share', name, count: PER_PROCESS }),
+        ),
+      );
       const reopened = await harness.openDriver();
       // Each process removed its even-numbered entries: the odd ones of all of them remain.
-      const kept = names.flatMap((name) => Array.from({ length: PER_PROCESS }, (_, n) => `${name}-${n}`).filter((_, n) => n % 2 === 1));
+      const kept = names.flatMap((name) =>
+        Array.from({ length: PER_PROCESS }, (_, n) => `${name}-${n}`).filter((_, n) => n % 2 === 1),
+      );
       expect((await reopened.list()).map((item) => item.imageId)).toEqual(['shared', ...kept].sort());
       const hits = (await reopened.get('shared'))!.hits;
       const recorded = PROCESSES * PER_PROCESS;

@@ -49,13 +49,17 @@ export function lruOrderChecks(scope: SuiteScope): void {
     it(`handles ${scope.scale} entries: totals, listing and LRU scan agree`, async () => {
       const { driver, scale } = scope;
       const entries = Array.from({ length: scale }, (_, n) => entry(`s${String(n).padStart(6, '0')}`, n));
-      await forEachLimited(entries, SCALE_CONCURRENCY, (item) => writeFile(scope.imagePath(item.imageId), Buffer.alloc(item.size)));
+      await forEachLimited(entries, SCALE_CONCURRENCY, (item) =>
+        writeFile(scope.imagePath(item.imageId), Buffer.alloc(item.size)),
+      );
       await forEachLimited(entries, SCALE_CONCURRENCY, (item) => driver.commit(item));
       const stats = await driver.stats();
       expect(stats.count).toBe(scale);
       expect(stats.totalSize).toBe(entries.reduce((sum, item) => sum + item.size, 0));
       expect((await driver.list()).length).toBe(scale);
-      expect((await collect(driver.leastRecentlyUsed())).map((item) => item.imageId)).toEqual(entries.map((item) => item.imageId));
+      expect((await collect(driver.leastRecentlyUsed())).map((item) => item.imageId)).toEqual(
+        entries.map((item) => item.imageId),
+      );
     });
   });
 }

@@ -35,7 +35,11 @@ export function metadataChecks(scope: SuiteScope): void {
 
     it('lists entries ordered by image id', async () => {
       const ids = ['b', 'A', 'a.b', 'a-b', 'a_b', '0', 'Z9', 'a'];
-      await commitWithFiles(scope.driver, scope.imagePath, ids.map((id, n) => entry(id, n)));
+      await commitWithFiles(
+        scope.driver,
+        scope.imagePath,
+        ids.map((id, n) => entry(id, n)),
+      );
       const listed = (await scope.driver.list()).map((item) => item.imageId);
       expect(listed).toEqual([...ids].sort());
     });

@@ -11,7 +11,8 @@ export function reconcileChecks(scope: SuiteScope): void {
     it('reconciles with core after a simulated crash', async () => {
       const { harness } = scope;
       await harness.closeDriver(scope.driver);
-      const open = () => ImageCache.open({ dir: harness.root, driver: scope.options.factory, logger: silentLogger, fallback: false });
+      const open = () =>
+        ImageCache.open({ dir: harness.root, driver: scope.options.factory, logger: silentLogger, fallback: false });
       let cache = await open();
       for (const id of ['kept', 'vanished', 'resized']) {
         expect(await cache.cacheImageIter(id, [Buffer.alloc(4096, id.length)])).toBe(true);
@@ -36,16 +37,28 @@ export function reconcileChecks(scope: SuiteScope): void {
             expect.objectContaining({ action: 'quarantined', imageId: 'partial', cause: 'abandoned' }),
             expect.objectContaining({ action: 'adopted', imageId: 'orphan', cause: 'unrecorded' }),
             expect.objectContaining({ action: 'dropped', imageId: 'vanished', cause: 'missing' }),
-            expect.objectContaining({ action: 'quarantined', imageId: 'resized', cause: 'resized', reason: 'file is 10 bytes, its metadata says 4096' }),
+            expect.objectContaining({
+              action: 'quarantined',
+              imageId: 'resized',
+              cause: 'resized',
+              reason: 'file is 10 bytes, its metadata says 4096',
+            }),
           ]),
         );
         // Moved files are named by core's quarantine scheme, for the image and cause they were moved for.
         const moved = (await readdir(layout.invalidDir)).map((name) => parseQuarantineName(name));
-        expect(moved).toEqual(expect.arrayContaining([{ key: 'partial', cause: 'abandoned' }, { key: 'resized', cause: 'resized' }]));
+        expect(moved).toEqual(
+          expect.arrayContaining([
+            { key: 'partial', cause: 'abandoned' },
+            { key: 'resized', cause: 'resized' },
+          ]),
+        );
         expect(await readdir(layout.incompleteDir)).toEqual([]);
         const listed = await cache.getCachedImages();
         expect(listed.map((item) => item.imageId)).toEqual(['kept', 'orphan']);
-        const onDisk = await Promise.all((await readdir(layout.imagesDir)).map(async (name) => (await stat(join(layout.imagesDir, name))).size));
+        const onDisk = await Promise.all(
+          (await readdir(layout.imagesDir)).map(async (name) => (await stat(join(layout.imagesDir, name))).size),
+        );
         expect(await cache.getCacheSize()).toBe(onDisk.reduce((sum, size) => sum + size, 0));
         expect(await cache.verify()).toEqual({ checked: 2, failed: [] });
         expect(await cache.cacheImageIter('resized', [Buffer.alloc(4096, 2)])).toBe(true);

@@ -16,7 +16,12 @@ const ids = Array.from({ length: job.count }, (_, n) => `${job.name}-${n}`);
 
 for (const [n, imageId] of ids.entries()) {
   await writeFile(context.imagePath(imageId), Buffer.alloc(n + 1, 3));
-  await driver.commit({ imageId, size: n + 1, checksum: `sha256:${n.toString(16).padStart(64, '0')}`, lastModified: Date.now() });
+  await driver.commit({
+    imageId,
+    size: n + 1,
+    checksum: `sha256:${n.toString(16).padStart(64, '0')}`,
+    lastModified: Date.now(),
+  });
   if (job.task === 'share') await driver.recordHit('shared', Date.now());
 }
 if (job.task === 'crash') {

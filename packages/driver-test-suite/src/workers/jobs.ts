@@ -26,7 +26,10 @@ const WORKER_TIMEOUT_MS = 60_000;
  * @returns how the process ended: its exit code, or the signal that killed it.
  * @throws when the process fails to start or writes an error and exits non-zero.
  */
-export function runWorker(driverModule: DriverModule, job: Omit<WorkerJob, 'module' | 'exportName' | 'options'>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function runWorker(
+  driverModule: DriverModule,
+  job: Omit<WorkerJob, 'module' | 'exportName' | 'options'>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const full: WorkerJob = {
     ...job,
     module: driverModule.module instanceof URL ? driverModule.module.href : driverModule.module,
@@ -46,9 +49,13 @@ export function runWorker(driverModule: DriverModule, job: Omit<WorkerJob, 'modu
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) reject(new Error(`driver worker ${job.name} ran longer than ${WORKER_TIMEOUT_MS} ms and was killed: ${stderr}`));
+      if (timedOut)
+        reject(
+          new Error(`driver worker ${job.name} ran longer than ${WORKER_TIMEOUT_MS} ms and was killed: ${stderr}`),
+        );
       // A crash job ends by SIGKILL on purpose.
-      else if (code !== 0 && !(job.task === 'crash' && signal === 'SIGKILL')) reject(new Error(`driver worker ${job.name} exited with ${code ?? signal}: ${stderr}`));
+      else if (code !== 0 && !(job.task === 'crash' && signal === 'SIGKILL'))
+        reject(new Error(`driver worker ${job.name} exited with ${code ?? signal}: ${stderr}`));
       else resolve({ code, signal });
     });
   });

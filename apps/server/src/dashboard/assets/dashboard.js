@@ -82,13 +82,21 @@ function drawUsage(usage) {
   figure('cache-bytes', usage.cacheBytes, bytes(usage.cacheBytes));
   figure('max-size', usage.maxSize, bytes(usage.maxSize));
   figure('images', usage.images);
-  figure('inflight-fills', usage.inFlightFills, `${usage.inFlightFills} ${usage.inFlightFills === 1 ? 'fill' : 'fills'}`);
+  figure(
+    'inflight-fills',
+    usage.inFlightFills,
+    `${usage.inFlightFills} ${usage.inFlightFills === 1 ? 'fill' : 'fills'}`,
+  );
   figure('inflight-bytes', usage.inFlightBytes, bytes(usage.inFlightBytes));
   const used = usage.maxSize > 0 ? (usage.cacheBytes + usage.inFlightBytes) / usage.maxSize : 1;
   width($('budget-bar'), used);
   $('budget-bar').classList.toggle('warn', used > 0.95);
   const disk = usage.disk;
-  figure('disk-available', disk ? disk.availableBytes : null, disk ? bytes(disk.availableBytes) : `unknown (${usage.diskError})`);
+  figure(
+    'disk-available',
+    disk ? disk.availableBytes : null,
+    disk ? bytes(disk.availableBytes) : `unknown (${usage.diskError})`,
+  );
   figure('disk-total', disk ? disk.totalBytes : null, disk ? bytes(disk.totalBytes) : '–');
   figure('disk-floor', disk ? disk.floorBytes : null, disk ? bytes(disk.floorBytes) : '–');
   if (disk && disk.totalBytes > 0) {
@@ -124,7 +132,15 @@ function drawChart(traffic) {
     const cache = rate(sample, 'cacheBytes');
     const origin = rate(sample, 'originBytes');
     parts.push(svg('rect', { class: 'cache', x: x + 1, width: slot - 2, y: y(cache), height: bottom - y(cache) }));
-    parts.push(svg('rect', { class: 'origin', x: x + 1, width: slot - 2, y: y(cache + origin), height: y(cache) - y(cache + origin) }));
+    parts.push(
+      svg('rect', {
+        class: 'origin',
+        x: x + 1,
+        width: slot - 2,
+        y: y(cache + origin),
+        height: y(cache) - y(cache + origin),
+      }),
+    );
     const ratio = hitRatio(sample);
     if (ratio !== null) points.push(`${x + slot / 2},${bottom - ratio * (bottom - top)}`);
   });
@@ -141,7 +157,17 @@ function drawChart(traffic) {
 }
 
 function drawTraffic(traffic) {
-  const window = { hit: 0, hitStale: 0, miss: 0, coalesced: 0, coalescedStale: 0, bypass: 0, error: 0, cacheBytes: 0, originBytes: 0 };
+  const window = {
+    hit: 0,
+    hitStale: 0,
+    miss: 0,
+    coalesced: 0,
+    coalescedStale: 0,
+    bypass: 0,
+    error: 0,
+    cacheBytes: 0,
+    originBytes: 0,
+  };
   let seconds = 0;
   for (const sample of traffic.samples) {
     for (const key of Object.keys(window)) window[key] += sample[key];
@@ -153,7 +179,8 @@ function drawTraffic(traffic) {
   figure('window-cache-bytes', window.cacheBytes, bytes(window.cacheBytes));
   figure('window-origin-bytes', window.originBytes, bytes(window.originBytes));
   const totals = traffic.totals;
-  for (const key of ['hit', 'hitStale', 'miss', 'coalesced', 'coalescedStale', 'bypass', 'error']) figure(`total-${key}`, totals[key]);
+  for (const key of ['hit', 'hitStale', 'miss', 'coalesced', 'coalescedStale', 'bypass', 'error'])
+    figure(`total-${key}`, totals[key]);
   figure('total-cache-bytes', totals.cacheBytes, bytes(totals.cacheBytes));
   figure('total-origin-bytes', totals.originBytes, bytes(totals.originBytes));
   drawChart(traffic);
@@ -177,7 +204,10 @@ function drawImages(status) {
     (image) => bytes(image.size),
     (image) => String(image.hits),
     (image) => ago(image.lastAccessed),
-    (image, row) => actionButton(row, 'Delete', () => confirmAction(`Delete image ${image.imageId} from the cache?`, 'delete', { imageId: image.imageId })),
+    (image, row) =>
+      actionButton(row, 'Delete', () =>
+        confirmAction(`Delete image ${image.imageId} from the cache?`, 'delete', { imageId: image.imageId }),
+      ),
   ];
   fillRows($('largest-rows'), status.largest, columns, 'no cached images');
   fillRows($('hottest-rows'), status.hottest, columns, 'no cached images');
@@ -211,7 +241,12 @@ function drawQueue(queue) {
       (entry) => String(entry.retry ? entry.retry.attempts : 0),
       (entry) => (entry.retry ? ago(entry.retry.retryAt) : 'next run'),
       (entry) => (entry.retry ? entry.retry.lastError : ''),
-      (entry, row) => actionButton(row, 'Remove', () => confirmAction(`Remove ${entry.imageId} from the queue (and the cache)?`, 'delete', { imageId: entry.imageId })),
+      (entry, row) =>
+        actionButton(row, 'Remove', () =>
+          confirmAction(`Remove ${entry.imageId} from the queue (and the cache)?`, 'delete', {
+            imageId: entry.imageId,
+          }),
+        ),
     ],
     'the queue is empty',
   );
@@ -224,7 +259,8 @@ function drawQueue(queue) {
 }
 
 function drawMaintenance(maintenance) {
-  $('interval').textContent = maintenance.intervalSeconds > 0 ? `(every ${maintenance.intervalSeconds} s)` : '(timer off)';
+  $('interval').textContent =
+    maintenance.intervalSeconds > 0 ? `(every ${maintenance.intervalSeconds} s)` : '(timer off)';
   fillRows(
     $('maintenance-rows'),
     maintenance.last,
@@ -234,7 +270,9 @@ function drawMaintenance(maintenance) {
       (result) => result.trigger,
       (result) =>
         result.ok
-          ? Object.entries(result.detail).map(([key, value]) => `${key}: ${key === 'bytes' ? bytes(value) : value}`).join(', ') || 'done'
+          ? Object.entries(result.detail)
+              .map(([key, value]) => `${key}: ${key === 'bytes' ? bytes(value) : value}`)
+              .join(', ') || 'done'
           : `failed: ${result.error}`,
     ],
     'not run yet',
@@ -249,7 +287,9 @@ function drawCluster(cluster, self) {
     fillRows($('cluster-rows'), [], [], 'unknown');
     return;
   }
-  $('cluster-database').textContent = cluster.database.connected ? '(database reachable)' : '(database unreachable: last known membership)';
+  $('cluster-database').textContent = cluster.database.connected
+    ? '(database reachable)'
+    : '(database unreachable: last known membership)';
   fillRows(
     $('cluster-rows'),
     cluster.nodes,

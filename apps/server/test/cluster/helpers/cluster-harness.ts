@@ -52,7 +52,23 @@ export class TestCluster {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const process = await ServerProcess.start(
-      ['--origin', this.originUrl, '--dir', dir, '--min-free', '0', '--port', String(port), '--cluster', this.databaseUrl, '--advertise-url', url, ...FAST, ...this.args, ...(options.args ?? [])],
+      [
+        '--origin',
+        this.originUrl,
+        '--dir',
+        dir,
+        '--min-free',
+        '0',
+        '--port',
+        String(port),
+        '--cluster',
+        this.databaseUrl,
+        '--advertise-url',
+        url,
+        ...FAST,
+        ...this.args,
+        ...(options.args ?? []),
+      ],
       { IMGCACHE_CLUSTER_SECRET: SECRET },
     );
     const nodeId = (await readFile(join(dir, 'cluster-node-id'), 'utf8')).trim();
@@ -68,7 +84,10 @@ export class TestCluster {
 
   /** The node that owns an image on a ring of `among` (default: the running nodes, equal weights). */
   ownerOf(imageId: string, among: ClusterNodeProcess[] = this.running): ClusterNodeProcess {
-    const owner = ownerOf(imageId, among.map((node) => ({ nodeId: node.nodeId, weight: 1 })))!;
+    const owner = ownerOf(
+      imageId,
+      among.map((node) => ({ nodeId: node.nodeId, weight: 1 })),
+    )!;
     return among.find((node) => node.nodeId === owner.nodeId)!;
   }
 
@@ -76,7 +95,8 @@ export class TestCluster {
   async waitForRing(count: number, nodes: ClusterNodeProcess[] = this.running): Promise<void> {
     for (const node of nodes) {
       // Bounded by the test timeout; each heartbeat rereads the table.
-      while ((await metric(node.url, 'imgcache_cluster_nodes{state="active"}')) !== count) await new Promise((resolve) => setTimeout(resolve, 50));
+      while ((await metric(node.url, 'imgcache_cluster_nodes{state="active"}')) !== count)
+        await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
@@ -108,5 +128,7 @@ export async function until<T>(read: () => Promise<T>, accept: (value: T) => boo
 /** The ids of the images a node lists in its own `GET /v2/cache` (admin headers given). */
 export async function imagesCachedOn(node: ClusterNodeProcess, headers: Record<string, string>): Promise<string[]> {
   const response = await send(`${node.url}/v2/cache`, { headers });
-  return (JSON.parse(response.body.toString()) as { cached_images: { image_id: string }[] }).cached_images.map((image) => image.image_id);
+  return (JSON.parse(response.body.toString()) as { cached_images: { image_id: string }[] }).cached_images.map(
+    (image) => image.image_id,
+  );
 }
