@@ -1,7 +1,8 @@
 import { CACHE_SETTINGS, parseBoolean, parseDriverName } from '@imgcache/core';
 import { Command, Option } from 'commander';
+import { DEFAULTS, type ServerConfig, type SettingName } from './config.js';
 import {
-  DEFAULTS,
+  parseAccelRedirect,
   parseChecksumAlgorithm,
   parseDirectory,
   parseDuration,
@@ -13,13 +14,10 @@ import {
   parseOrigin,
   parsePemFile,
   parseRangeMiss,
-  parseAccelRedirect,
-  parseTrustProxy,
   parseSize,
   parseToken,
-  type ServerConfig,
-  type SettingName,
-} from './config.js';
+  parseTrustProxy,
+} from './flag-values.js';
 import { ConfigError } from './errors.js';
 import { SettingReader, type Flag, type FlagName } from './setting-reader.js';
 import { VERSION } from './version.js';
@@ -38,7 +36,8 @@ import {
 /**
  * Flag, env var, description and default of every setting (also the README's table). The
  * key is also the setting's key in a config file. Settings shared with the CLI take their
- * flag and variable from core's CACHE_SETTINGS.
+ * flag and variable from core's CACHE_SETTINGS. (One table on purpose, most of this file's
+ * length: an operator's question "which flag does X" is answered by reading it top-down.)
  */
 const FLAGS: Readonly<Record<FlagName, Flag>> = {
   origin: {

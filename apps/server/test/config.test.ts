@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseArguments } from '../src/cli-options.js';
-import { parseMinFree, parseSize } from '../src/config.js';
+import { parseMinFree, parseSize } from '../src/flag-values.js';
 import { ConfigError } from '../src/errors.js';
 import { addCacheApiVersions } from '../src/versions.js';
 import { announcedChecksums, md5FromHeader } from '../src/origin-checksum.js';

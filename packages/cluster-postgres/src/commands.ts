@@ -1,3 +1,5 @@
+// Cluster commands (prune, clean, clear on every node, a result row per node). One file,
+// about 300 lines, on purpose: issuing, claiming, running and reporting share one table's rules.
 import type pg from 'pg';
 import type { Listener } from './listener.js';
 import type { MembershipLogger } from './membership.js';

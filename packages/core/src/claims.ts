@@ -9,7 +9,8 @@ import { quarantineFile } from './quarantine.js';
 
 /**
  * Claims: which process may change the files of an image, agreed between every process
- * that shares a cache directory.
+ * that shares a cache directory. (One file, about 300 lines, on purpose: taking, checking
+ * and releasing a claim must read the same rules; the batch file format is in batch-lock.ts.)
  *
  * A claim is a file in `incomplete/` whose name carries the pid of the process holding it
  * and names the images it claims: a writer's work file `<key>~<pid>-<rand>` or a lock

@@ -1,3 +1,5 @@
+// Every error imgcache raises, one class per code, in one file on purpose (longer than most):
+// a caller matching codes, and a driver author, find the whole family and its codes in one place.
 const IMGCACHE_ERROR = Symbol.for('imgcache.error');
 
 /** Stable machine-readable error codes raised by imgcache. */
