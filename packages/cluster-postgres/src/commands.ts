@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type { Listener } from './listener.js';
 import type { MembershipLogger } from './membership.js';
+import { ReplayLoop } from './replay-loop.js';
 
 /** The LISTEN/NOTIFY channel that wakes nodes up when a command is issued. */
 export const COMMANDS_CHANNEL = 'imgcache_commands';
@@ -80,10 +81,9 @@ const KEEP_DAYS = 7;
  * `INSERT … ON CONFLICT DO NOTHING`, so it runs it once even when replays overlap.
  */
 export class ClusterCommands {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private closed = false;
+  private readonly loop: ReplayLoop;
+  /** Set once start() closed what an earlier run of this node left running: passes wait for it. */
+  private started = false;
   /** Results not written yet (the database was away when the command ended). */
   private readonly unreported = new Map<
     number,
@@ -91,6 +91,7 @@ export class ClusterCommands {
   >();
 
   constructor(private readonly options: ClusterCommandsOptions) {
+    this.loop = new ReplayLoop(() => this.replayOnce(), options.replayMs);
     options.listener.on(COMMANDS_CHANNEL, () => void this.replay().catch(() => undefined));
   }
 
@@ -160,41 +161,25 @@ export class ClusterCommands {
           'could not close the commands a restart interrupted',
         ),
       );
-    if (this.closed) return;
-    this.timer = setInterval(() => void this.replay().catch(() => undefined), this.options.replayMs);
-    this.timer.unref();
-    void this.replay().catch(() => undefined);
+    if (this.loop.closed) return;
+    this.started = true;
+    this.loop.start();
   }
 
   /**
    * Runs the commands meant for this node that it has not answered (concurrent calls are
-   * folded into one more pass).
+   * folded into one more pass); nothing before {@link start}.
    * @throws the driver's error when the database cannot be reached.
    */
   replay(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.replayOnce();
-        } while (this.again && !this.closed);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    // Before start(), a part this instance claimed would look like one an earlier run left.
+    if (!this.started) return Promise.resolve();
+    return this.loop.run();
   }
 
   /** Stops replaying; a command running here finishes and reports first. */
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.loop.stop();
   }
 
   private async replayOnce(): Promise<void> {
@@ -208,7 +193,7 @@ export class ClusterCommands {
       [nodeId],
     );
     for (const row of rows) {
-      if (this.closed) return;
+      if (this.loop.closed) return;
       const id = Number(row.id);
       const claimed = await pool.query(
         `INSERT INTO imgcache_command_results (command_id, node_id, status) VALUES ($1, $2, 'running') ON CONFLICT DO NOTHING RETURNING command_id`,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Listener } from './listener.js';
 import type { MembershipLogger } from './membership.js';
+import { ReplayLoop } from './replay-loop.js';
 
 /** The LISTEN/NOTIFY channel that wakes nodes up when a purge is logged. */
 export const PURGE_CHANNEL = 'imgcache_purge';
@@ -33,12 +34,10 @@ export interface PurgeLogOptions {
  */
 export class PurgeLog {
   private applied = -1;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private closed = false;
+  private readonly loop: ReplayLoop;
 
   constructor(private readonly options: PurgeLogOptions) {
+    this.loop = new ReplayLoop(() => this.replayOnce(), options.replayMs);
     options.listener.on(PURGE_CHANNEL, () => void this.replay().catch(() => undefined));
   }
 
@@ -59,9 +58,7 @@ export class PurgeLog {
 
   /** Starts the periodic replay (the first runs at once; the listener wakes it up in between). */
   start(): void {
-    this.timer = setInterval(() => void this.replay().catch(() => undefined), this.options.replayMs);
-    this.timer.unref();
-    void this.replay().catch(() => undefined);
+    this.loop.start();
   }
 
   /** The last sequence number this node applied (-1 before the first replay). */
@@ -75,30 +72,12 @@ export class PurgeLog {
    * @throws the driver's error when the database cannot be reached.
    */
   replay(): Promise<void> {
-    // A closed log applies nothing more: a later instance resumes from its number.
-    if (this.closed) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.replayOnce();
-        } while (this.again && !this.closed);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    return this.loop.run();
   }
 
   /** Stops replaying (the listener is closed by its owner). */
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.loop.stop();
   }
 
   private async replayOnce(): Promise<void> {

@@ -89,6 +89,11 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
       };
     const onA = await commandsOf(a, run('a'));
     const onB = await commandsOf(b, run('b'));
+    // Started before the command exists: their first pass finds nothing.
+    await Promise.all([onA.start(), onB.start()]);
+    // Listening but not started (a node still starting up): a notification must not run its part
+    // yet, or start() would take that part for one an earlier run of the node left and fail it.
+    const onLate = await commandsOf(late, run('late'));
     const id = await onA.issue('prune', {}, 60_000);
     // Woken by the notification alone (their replay interval is a minute).
     const partial = await until(
@@ -98,8 +103,7 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     expect(partial!.done).toBe(false);
     expect(partial!.ok).toBe(false);
     expect(statuses(partial)[late.nodeId]).toBe('pending');
-    // The late node was not listening: it finds the command on its first replay.
-    const onLate = await commandsOf(late, run('late'));
+    // Once started, the late node finds the command on its first replay and runs it.
     await onLate.start();
     const done = await onB.wait(id, 20_000, 50);
     expect(done).toMatchObject({ id, kind: 'prune', issuedBy: a.nodeId, done: true, ok: true });
@@ -151,6 +155,7 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     const stuck = new Promise<Record<string, number>>((resolve) => (release = () => resolve({})));
     closers.unshift(async () => release());
     const onA = await commandsOf(a, async () => ({ images: 1, queued: 0 }));
+    await onA.start();
     const onSlow = await commandsOf(slow, () => stuck);
     const onRestarted = await commandsOf(restarted, () => stuck);
     await until(
