@@ -29,7 +29,8 @@ export class ClusterMetrics {
       help: 'Misses streamed from the node holding the fill lease, the owner being unable to serve',
       registers,
     });
-    for (const reason of ['unreachable', 'owner_error', 'resumed']) this.originFallbacks.inc({ reason }, 0);
+    for (const reason of ['unreachable', 'owner_error', 'peer_refused', 'resumed'])
+      this.originFallbacks.inc({ reason }, 0);
     new Gauge({
       name: 'imgcache_cluster_nodes',
       help: 'Nodes of the cluster as this node last read them, by state (active counts only nodes on the ring)',

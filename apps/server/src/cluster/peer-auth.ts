@@ -3,6 +3,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /** The request header that marks a request as one node's fetch from another. */
 export const PEER_HEADER = 'x-imgcache-peer';
 
+/** Set on the 401 that refuses a peer's signature, so the peer falls back to the origin rather than relay the 401 to its client. */
+export const PEER_REFUSED_HEADER = 'x-imgcache-peer-refused';
+
 /** How far a signature's clock may be from the receiver's, in seconds (peer clocks drift; replays age out). */
 export const PEER_SIGNATURE_WINDOW_S = 300;
 

@@ -17,7 +17,7 @@ import {
 import { verifiedBody } from '../verified-body.js';
 import type { ClusterMetrics } from './cluster-metrics.js';
 import type { CopyPolicy } from './copy-policy.js';
-import { PEER_HEADER, signPeerRequest } from './peer-auth.js';
+import { PEER_HEADER, PEER_REFUSED_HEADER, signPeerRequest } from './peer-auth.js';
 import type { PeerRequests } from './peer-requests.js';
 import { resumingBody, withRange } from './resuming-body.js';
 
@@ -128,7 +128,7 @@ export class PeerFetcher {
 
   /**
    * Fetches the image from a peer (its owner, or the holder of its fill lease), signed.
-   * @returns null when the peer is unreachable or fails (5xx).
+   * @returns null when the peer is unreachable, fails (5xx) or refuses this node's signature.
    */
   private async fetchFrom(
     peer: { nodeId: string; url: string },
@@ -152,6 +152,16 @@ export class PeerFetcher {
       this.context.logger.warn(
         { imageId, peer: peer.nodeId, url: peer.url, err: (error as Error).message },
         'peer unreachable; fetching elsewhere',
+      );
+      return null;
+    }
+    if (response.statusCode === 401 && headerValue(response.headers, PEER_REFUSED_HEADER) !== undefined) {
+      // A cluster misconfiguration, not the client's fault: the client still gets the image.
+      discard(response.body);
+      metrics.originFallbacks.inc({ reason: 'peer_refused' });
+      this.context.logger.error(
+        { imageId, peer: peer.nodeId, url: peer.url },
+        "a peer refused this node's signature: the nodes do not share one --cluster-secret, or their clocks differ; fetching from the origin",
       );
       return null;
     }

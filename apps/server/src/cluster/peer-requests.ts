@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../respond.js';
-import { PEER_HEADER, verifyPeerRequest } from './peer-auth.js';
+import { PEER_HEADER, PEER_REFUSED_HEADER, verifyPeerRequest } from './peer-auth.js';
 
 /**
  * Which requests came from a peer node, by their header object (the one the routes and
@@ -29,7 +29,12 @@ export class PeerRequests {
       const path = request.raw.url ?? '';
       const nodeId = typeof header === 'string' ? verifyPeerRequest(this.secret, header, request.method, path) : null;
       if (nodeId === null) {
-        request.log.warn({ url: path }, 'refused a peer request with a bad or stale signature');
+        request.log.error(
+          { url: path },
+          'refused a peer request with a bad or stale signature: do the nodes share one --cluster-secret and a synchronised clock?',
+        );
+        // Tells the peer that this is about its signature, not its client: it goes to the origin instead.
+        reply.header(PEER_REFUSED_HEADER, 'signature');
         return sendError(
           reply,
           401,
