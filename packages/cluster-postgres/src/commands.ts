@@ -216,7 +216,8 @@ export class ClusterCommands {
   private async report(): Promise<void> {
     for (const [id, outcome] of this.unreported) {
       await this.options.pool.query(
-        `UPDATE imgcache_command_results SET status = $3, result = $4, error = $5, finished_at = now() WHERE command_id = $1 AND node_id = $2`,
+        // Only a part still running: one sealed dead or timed out (see seal) stays as reported.
+        `UPDATE imgcache_command_results SET status = $3, result = $4, error = $5, finished_at = now() WHERE command_id = $1 AND node_id = $2 AND status = 'running'`,
         [
           id,
           this.options.nodeId,
@@ -243,6 +244,7 @@ export class ClusterCommands {
       [...params, this.options.deadAfterMs],
     );
     const commands = new Map<number, CommandRecord>();
+    const derived: { id: number; nodeId: string; status: NodeCommandStatus }[] = [];
     for (const row of rows) {
       const id = Number(row.id);
       let command = commands.get(id);
@@ -262,6 +264,7 @@ export class ClusterCommands {
       }
       if (row.node_id === null) continue;
       const status = nodeStatus(row);
+      if (status !== row.status && FINAL.has(status)) derived.push({ id, nodeId: row.node_id, status });
       command.results.push({
         nodeId: row.node_id,
         url: row.url,
@@ -276,7 +279,24 @@ export class ClusterCommands {
     }
     // A command no node was there to run has succeeded nowhere.
     for (const command of commands.values()) command.ok &&= command.done && command.results.length > 0;
+    await this.seal(derived.filter((part) => commands.get(part.id)?.done));
     return [...commands.values()];
+  }
+
+  /**
+   * Writes the dead and timed-out parts of a command reported done, so the report stays
+   * true: a node that comes back (a paused process, a restart) finds its part answered and
+   * neither runs it nor overwrites it with a later result.
+   */
+  private async seal(parts: { id: number; nodeId: string; status: NodeCommandStatus }[]): Promise<void> {
+    for (const part of parts) {
+      await this.options.pool.query(
+        `INSERT INTO imgcache_command_results (command_id, node_id, status, finished_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (command_id, node_id) DO UPDATE SET status = EXCLUDED.status, finished_at = EXCLUDED.finished_at
+         WHERE imgcache_command_results.status = 'running'`,
+        [part.id, part.nodeId, part.status],
+      );
+    }
   }
 }
 
@@ -291,7 +311,7 @@ interface CommandRow {
   node_id: string | null;
   url: string | null;
   gone: boolean;
-  status: 'running' | 'ok' | 'failed' | null;
+  status: 'running' | 'ok' | 'failed' | 'dead' | 'timed_out' | null;
   result: Record<string, number> | null;
   error: string | null;
   started_at: Date | null;
@@ -300,7 +320,7 @@ interface CommandRow {
 
 /** A node's part: its own final answer, else dead (left or silent), else timed out, else running or pending. */
 function nodeStatus(row: CommandRow): NodeCommandStatus {
-  if (row.status === 'ok' || row.status === 'failed') return row.status;
+  if (row.status !== null && row.status !== 'running') return row.status;
   if (row.gone) return 'dead';
   if (row.expired) return 'timed_out';
   return row.status === 'running' ? 'running' : 'pending';

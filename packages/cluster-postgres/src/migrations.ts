@@ -101,6 +101,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX imgcache_holdings_filling ON imgcache_holdings (node_id) WHERE state = 'filling';
     `,
   },
+  {
+    version: 6,
+    description: 'command results sealed as dead or timed out once the command is done',
+    sql: `
+      ALTER TABLE imgcache_command_results
+        DROP CONSTRAINT imgcache_command_results_status_check,
+        ADD CONSTRAINT imgcache_command_results_status_check
+          CHECK (status IN ('running', 'ok', 'failed', 'dead', 'timed_out'));
+    `,
+  },
 ];
 
 /** The schema version this release writes and reads. */

@@ -188,6 +188,10 @@ describe.skipIf(postgresMissing)('cluster commands', () => {
     expect(byNode[slow.nodeId]).toBe('timed_out');
     expect(byNode[restarted.nodeId]).toBe('failed');
     expect(done!.results.find((result) => result.nodeId === restarted.nodeId)!.error).toMatch(/interrupted/);
+    // What was reported stays: the slow node finishing after the report does not turn its part into a success.
+    release();
+    await onSlow.replay();
+    expect(statuses(await onA.get(id))).toEqual(byNode);
     // Once it is dead, the others' heartbeats remove its fill in progress: no permanent `filling` row.
     await until(
       async () =>
