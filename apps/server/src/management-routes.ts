@@ -59,8 +59,18 @@ export function registerManagementRoutes(app: FastifyInstance, context: Manageme
 
   route('/v2/cache', {
     GET: async (request, reply) => {
-      if (context.cluster && (request.query as { scope?: string }).scope === 'cluster')
+      const { scope } = request.query as { scope?: string | string[] };
+      if (scope !== undefined && scope !== 'cluster')
+        return sendError(reply, 400, `scope must be "cluster" or absent, not ${JSON.stringify(scope)}.`);
+      if (scope === 'cluster') {
+        if (!context.cluster)
+          return sendError(
+            reply,
+            400,
+            'This server is not in a cluster (start it with --cluster): there is no cluster view.',
+          );
         return json(reply, 200, await context.cluster.view());
+      }
       const [cached, queued] = await Promise.all([cache.getCachedImages(), cache.getQueuedImages()]);
       return json(reply, 200, { cached_images: cached.map(toGlanceEntry), queued_images: queued });
     },

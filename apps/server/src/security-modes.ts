@@ -83,6 +83,15 @@ export function describeSecurityModes(config: ServerConfig): {
       `security: --auth-stale ${config.authStale} has no effect with --public: hits are served without asking the origin`,
     );
   }
+  const unused = config.cluster
+    ? []
+    : CLUSTER_ONLY.filter((key) => config[key] !== undefined && config.sources?.[key] !== 'default');
+  if (unused.length > 0) {
+    // Most likely a typo or an unset IMGCACHE_CLUSTER_URL: the operator meant a cluster.
+    warnings.push(
+      `cluster: ${unused.map(flagOf).join(', ')} ${unused.length === 1 ? 'has' : 'have'} no effect without --cluster (IMGCACHE_CLUSTER_URL): this node runs alone`,
+    );
+  }
   return {
     modes,
     message: `security: ${hits}; ${management}; ${originToken}; listening on ${config.host}${proxies}${offload}${cluster}`,
@@ -115,4 +124,21 @@ function describe(config: ServerConfig, key: 'adminToken' | 'originToken'): stri
   if (origin === 'env') return `${names.env}${suffix.replace('-', '_').toUpperCase()}${file}`;
   if (origin === 'file') return `"${names.key}${path === undefined ? '' : 'File'}" in the config file${file}`;
   return 'the startServer options';
+}
+
+/** Settings that only mean something in a cluster. */
+const CLUSTER_ONLY = [
+  'advertiseUrl',
+  'clusterSecret',
+  'clusterSecretFile',
+  'clusterWeight',
+  'clusterCopy',
+  'clusterHotHits',
+  'clusterHeartbeat',
+  'clusterDeadAfter',
+] as const satisfies readonly (keyof ServerConfig)[];
+
+/** `advertiseUrl` → `--advertise-url` (the flag table's rule for these settings). */
+function flagOf(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 }

@@ -63,6 +63,15 @@ describe('management API', () => {
     expect(bearer.status).toBe(200);
   });
 
+  it('refuses a scope other than cluster, and the cluster view on a single node, with 400 and the reason', async () => {
+    const bogus = await send(h.url('/v2/cache?scope=bogus'), { headers: admin });
+    expect(bogus.status).toBe(400);
+    expect(JSON.parse(bogus.body.toString()).error.message).toMatch(/scope must be "cluster"/);
+    const cluster = await send(h.url('/v2/cache?scope=cluster'), { headers: admin });
+    expect(cluster.status).toBe(400);
+    expect(JSON.parse(cluster.body.toString()).error.message).toMatch(/not in a cluster/);
+  });
+
   it('PUT /v2/cache/{id} answers 202 and the prefetcher caches the image', async () => {
     const queued = await send(h.url('/v2/cache/m-2'), { method: 'PUT', headers: admin });
     expect(queued.status).toBe(202);

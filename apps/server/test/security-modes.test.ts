@@ -67,4 +67,24 @@ describe('security modes', () => {
       /^security: hits authorised by the origin per client \(remembered 60 s; while the origin cannot be asked, served on an authorisation up to 900 s old\);/,
     );
   });
+
+  it('warns that cluster settings do nothing without --cluster, naming them, and stays quiet in a cluster', () => {
+    const alone = describeSecurityModes({
+      ...config,
+      advertiseUrl: 'http://node-1:9393',
+      clusterSecret: 'a-shared-secret-of-enough-length-0123456789',
+      clusterWeight: 2,
+      sources: { advertiseUrl: 'flag', clusterSecret: 'env', clusterWeight: 'default' },
+    });
+    expect(alone.warnings).toEqual([
+      'cluster: --advertise-url, --cluster-secret have no effect without --cluster (IMGCACHE_CLUSTER_URL): this node runs alone',
+    ]);
+    const clustered = describeSecurityModes({
+      ...config,
+      cluster: 'postgres://db/imgcache',
+      advertiseUrl: 'http://node-1:9393',
+      clusterSecret: 'a-shared-secret-of-enough-length-0123456789',
+    });
+    expect(clustered.warnings).toEqual([]);
+  });
 });

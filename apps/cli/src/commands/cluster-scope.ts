@@ -86,7 +86,8 @@ export async function runOnCluster(
   } catch (error) {
     if (error instanceof RemoteRequestError && error.status === 404) {
       throw new RemoteRequestError(
-        `the server at ${client.location} is not in a cluster (or predates cluster commands): ${error.message}`,
+        // Not the management API's missing token: the management routes are there, this one is not.
+        `the server at ${client.location} has no cluster commands (404): it is not in a cluster (start it with --cluster), or predates them`,
         404,
         { cause: error },
       );

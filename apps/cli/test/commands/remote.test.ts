@@ -265,6 +265,18 @@ describe('remote errors', () => {
     expect(result.stderr).toContain('the server has no management API (start it with --admin-token)');
   });
 
+  it('--scope cluster against a single node: exit 1 saying it is not in a cluster, never blaming the admin token', async () => {
+    for (const args of [
+      ['prune', '--scope', 'cluster'],
+      ['list-cached', '--scope', 'cluster'],
+    ]) {
+      const result = await sandbox.run(['--url', managed.url, '--token', TOKEN, ...args]);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toContain('not in a cluster (start it with --cluster)');
+      expect(result.stderr).not.toContain('--admin-token');
+    }
+  });
+
   it('a server that is down: exit 1, "cannot reach"', async () => {
     const url = await unusedUrl();
     const result = await sandbox.run(['--url', url, '--token', TOKEN, 'list-queued']);
