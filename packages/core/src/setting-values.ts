@@ -73,9 +73,13 @@ export function parseSize(value: string | number, setting: string): number {
       `${JSON.stringify(value)} is not a whole number of bytes; give bytes as digits or a unit, e.g. 1536, 1.5K, 1.5G`,
     );
   }
-  const bytes = Math.floor(Number(match[1]) * multiplier);
+  const exact = Number(match[1]) * multiplier;
+  const bytes = Math.floor(exact);
   if (!Number.isSafeInteger(bytes))
     throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is too large`);
+  // Rounding a non-zero size down to nothing would turn a typo into a budget of 0 bytes.
+  if (bytes === 0 && exact > 0)
+    throw new InvalidSettingError(setting, value, `${JSON.stringify(value)} is less than one byte`);
   return bytes;
 }
 

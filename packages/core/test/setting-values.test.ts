@@ -52,6 +52,20 @@ describe('parseSize', () => {
     },
   );
 
+  it.each(['0.0001K', '.0000000001G'])(
+    'refuses %j, a non-zero size below one byte, rather than a budget of 0',
+    (text) => {
+      expect(() => parseSize(text, '--max-size')).toThrow(
+        `Invalid --max-size: ${JSON.stringify(text)} is less than one byte.`,
+      );
+    },
+  );
+
+  it('keeps a zero size with a unit, and rounds a fraction of a unit down to whole bytes', () => {
+    expect(parseSize('0K', '--min-free')).toBe(0);
+    expect(parseSize('1.3K', '--max-size')).toBe(1331);
+  });
+
   it('refuses sizes beyond safe integers', () => {
     expect(() => parseSize('99999999P', '--max-size')).toThrow('Invalid --max-size: "99999999P" is too large.');
   });
