@@ -5,7 +5,8 @@ import { ResponseTracker } from './response-tracker.js';
 import { STALE_WARNING, staleGrantOf } from './stale-serving.js';
 
 /** Paths whose second segment after `/v2/images/` or `/v2/cache/` is an image id. */
-const IMAGE_PATH = /^\/v2\/(?:images|cache)\/([^/]+)/;
+// `/v2/images/{id}/…`, `/v2/cache/{id}`, `/v2/cache/nodes/{id}`; never the cluster's command routes.
+const IMAGE_PATH = /^\/v2\/(?:images|cache\/nodes|cache(?!\/cluster(?:\/|$)))\/([^/]+)/;
 /** Longest image id logged (ids are at most 255 characters; anything longer is cut). */
 const MAX_LOGGED_ID = 255;
 

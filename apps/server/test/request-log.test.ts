@@ -34,9 +34,15 @@ describe('request log', () => {
     await send(h!.url('/v2/images/logged/file'), { headers: { range: 'bytes=100-199' } });
     await send(h!.url('/v2/images/unknown/file?x=1'));
     await send(h!.url('/healthz'));
-    const [miss, hit, head, range, missing, health] = await Promise.all(
-      [1, 2, 3, 4, 5, 6].map((n) => nth(requests, n)),
+    await send(h!.url('/v2/cache/nodes/held-here'));
+    await send(h!.url('/v2/cache/cluster/commands'));
+    const [miss, hit, head, range, missing, health, nodes, commands] = await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => nth(requests, n)),
     );
+    // The cluster routes: the image of "which nodes hold it", and no image for the commands.
+    expect(nodes).toMatchObject({ path: '/v2/cache/nodes/held-here', imageId: 'held-here' });
+    expect(commands).toMatchObject({ path: '/v2/cache/cluster/commands' });
+    expect(commands!.imageId).toBeUndefined();
     expect(miss).toMatchObject({
       level: 30,
       method: 'GET',
@@ -59,7 +65,7 @@ describe('request log', () => {
       expect(String(line.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(line.aborted).toBeUndefined();
     }
-    expect(requests()).toHaveLength(6);
+    expect(requests()).toHaveLength(8);
   });
 
   it('logs a hit whose client went away with the bytes actually handed over and aborted: true', async () => {
