@@ -35,7 +35,7 @@ export interface MembershipLogger {
  * This node's row in `imgcache_nodes` and its view of everyone else's.
  *
  * Each heartbeat upserts the node's own row (so a row swept as dead, or deleted, comes
- * back by itself), marks nodes silent for `deadAfterMs` dead, deletes rows dead for
+ * back by itself, unless another live node has taken over its URL: see {@link join}), marks nodes silent for `deadAfterMs` dead, deletes rows dead for
  * `forgetAfterMs`, and rereads the table. The ring is the active nodes heard from within
  * `deadAfterMs`, by the database's clock, so nodes agree without synchronised clocks.
  * When the database cannot be reached, the last ring read is kept: hits and misses go on
@@ -51,6 +51,8 @@ export class Membership {
   connected = false;
   /** When the database last answered a heartbeat (ms since the epoch); 0 before the first. */
   lastContact = 0;
+  /** True while another live node holds this node's advertised URL (this node is kept out of the ring). */
+  replaced = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -136,11 +138,23 @@ export class Membership {
   private async runBeat(): Promise<void> {
     try {
       const ms = "$1 * interval '1 millisecond'";
-      await this.pool.query(
+      // A row declared dead because a newer node joined at its URL stays dead: two live
+      // nodes must never share one address on the ring.
+      const written = await this.pool.query(
         `INSERT INTO imgcache_nodes (node_id, url, weight, state) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (node_id) DO UPDATE SET url = excluded.url, weight = excluded.weight, state = excluded.state, heartbeat_at = now()`,
+         ON CONFLICT (node_id) DO UPDATE SET url = excluded.url, weight = excluded.weight, state = excluded.state, heartbeat_at = now()
+         WHERE NOT (imgcache_nodes.state = 'dead' AND EXISTS (
+           SELECT 1 FROM imgcache_nodes other WHERE other.url = excluded.url AND other.node_id <> excluded.node_id AND other.state <> 'dead'))`,
         [this.nodeId, this.url, this.weight, this.state],
       );
+      const replaced = written.rowCount === 0;
+      if (replaced && !this.replaced) {
+        this.logger.warn(
+          { nodeId: this.nodeId, url: this.url },
+          "another node joined at this node's --advertise-url and took its place on the ring: this node stays out of the cluster until restarted with its own address",
+        );
+      }
+      this.replaced = replaced;
       await this.pool.query(
         `UPDATE imgcache_nodes SET state = 'dead' WHERE state <> 'dead' AND heartbeat_at < now() - ${ms}`,
         [this.timings.deadAfterMs],

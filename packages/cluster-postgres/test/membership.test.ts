@@ -113,6 +113,27 @@ describe.skipIf(postgresMissing)('membership', () => {
     await replacement.close();
   });
 
+  it('keeps a live node out of the ring once another joined at its address, and says so', async () => {
+    await mkdir(join(root, 'd2'), { recursive: true });
+    const first = await node('d', { advertiseUrl: 'http://shared.test:9393' });
+    await first.activate();
+    const second = await node('d2', { advertiseUrl: 'http://shared.test:9393' });
+    await second.activate();
+    // The first node is still running: its heartbeats must not put it back.
+    await first.membership.beat();
+    await second.membership.beat();
+    expect(first.membership.replaced).toBe(true);
+    const onRing = ringIds(second);
+    expect(onRing).toContain(second.nodeId);
+    expect(onRing).not.toContain(first.nodeId);
+    const { rows } = await second.pool.query<{ state: string }>('SELECT state FROM imgcache_nodes WHERE node_id = $1', [
+      first.nodeId,
+    ]);
+    expect(rows[0]?.state).toBe('dead');
+    await second.close();
+    await first.close();
+  });
+
   it('keeps placing with the last known ring while the database is unreachable, and resyncs when it returns', async () => {
     await mkdir(join(root, 'e'), { recursive: true });
     const gate = await TcpGate.start(Number(new URL(url).port));
