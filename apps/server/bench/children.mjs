@@ -140,3 +140,34 @@ export function startImgcache({
     { name: `imgcache-server (${label})`, env: { ...process.env, NODE_OPTIONS: nodeOptions } },
   );
 }
+
+/**
+ * Stops every tracked process (and runs `cleanup`) if a benchmark overstays `seconds`, or on
+ * SIGINT/SIGTERM, then exits; a stop that hangs is cut short by SIGKILL after 20 s.
+ * @param {string} name what to call the run in the message
+ * @param {number} seconds the run's time limit
+ * @param {() => void} cleanup synchronous removal of the run's scratch files
+ * @returns {() => void} the disarm, for a run that ended in time
+ */
+export function guard(name, seconds, cleanup) {
+  const abandon = (why, code) => {
+    console.error(`\n${name}: ${why}; stopping its processes`);
+    const end = () => {
+      killAllNow();
+      cleanup();
+      process.exit(code);
+    };
+    setTimeout(end, 20_000).unref();
+    stopAll().finally(end);
+  };
+  const timer = setTimeout(() => abandon(`still running after ${seconds} s`, 1), seconds * 1000);
+  timer.unref();
+  const onSignal = (signal) => abandon(`got ${signal}`, 130);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

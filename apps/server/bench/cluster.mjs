@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../../../bench/lib.mjs';
 import { describe, mark, target } from '../../../bench/targets.mjs';
-import { killAllNow, startNode, startPlain, stopAll } from './children.mjs';
+import { guard, startNode, startPlain, stopAll } from './children.mjs';
 import { complete, download, originRequests, waitForHit } from './downloads.mjs';
 import { MiB, millis } from './format.mjs';
 
@@ -143,30 +143,6 @@ async function hitRate(urls, id, { connections, seconds, timeoutMs }) {
   return { bytesPerSecond: bytes / seconds, failures };
 }
 
-/** Stops everything if the run overstays `seconds`, or on SIGINT/SIGTERM; returns the disarm. */
-function guard(seconds, cleanup) {
-  const abandon = (why, code) => {
-    console.error(`\ncluster benchmark: ${why}; stopping its servers and database`);
-    const end = () => {
-      killAllNow();
-      cleanup();
-      process.exit(code);
-    };
-    setTimeout(end, 20_000).unref();
-    stopAll().finally(end);
-  };
-  const timer = setTimeout(() => abandon(`still running after ${seconds} s`, 1), seconds * 1000);
-  timer.unref();
-  const onSignal = (signal) => abandon(`got ${signal}`, 130);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return () => {
-    clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
-}
-
 /**
  * Runs the cluster benchmark and prints its table.
  * @returns {Promise<object>} the figures, or `{ skipped: reason }` when no PostgreSQL can be started
@@ -181,7 +157,7 @@ export async function clusterBench({ quick = false } = {}) {
     return { skipped: started.reason };
   }
   const work = await mkdtemp(join(process.env.IMGCACHE_BENCH_DIR ?? tmpdir(), 'imgcache-bench-cluster-'));
-  const disarm = guard(plan.limitSeconds, () => rmSync(work, { recursive: true, force: true }));
+  const disarm = guard('cluster benchmark', plan.limitSeconds, () => rmSync(work, { recursive: true, force: true }));
   try {
     const databaseUrl = await createTestDatabase(started.postgres.url, 'bench');
     const filesDir = join(work, 'files');

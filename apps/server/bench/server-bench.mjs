@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { killAllNow, startImgcache, startPlain, stopAll } from './children.mjs';
+import { guard, startImgcache, startPlain, stopAll } from './children.mjs';
 import { herdBench } from './herd.mjs';
 import { HIT_FILES, hitsBench } from './hits.mjs';
 import { loadGenerator } from './load.mjs';
@@ -70,30 +70,6 @@ async function writeFiles(dir, files) {
   return digests;
 }
 
-/** Stops everything if the run overstays `seconds`, or on SIGINT/SIGTERM; returns the disarm. */
-function guard(seconds, work) {
-  const abandon = (why, code) => {
-    console.error(`\nserver benchmark: ${why}; stopping its servers`);
-    const end = () => {
-      killAllNow();
-      rmSync(work, { recursive: true, force: true });
-      process.exit(code);
-    };
-    setTimeout(end, 20_000);
-    stopAll().finally(end);
-  };
-  const timer = setTimeout(() => abandon(`still running after ${seconds} s`, 1), seconds * 1000);
-  timer.unref();
-  const onSignal = (signal) => abandon(`got ${signal}`, 130);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return () => {
-    clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
-}
-
 /**
  * Runs the whole server benchmark and prints its tables.
  * @returns {Promise<object>} every figure (see the section modules), for --json and the targets
@@ -103,7 +79,7 @@ export async function serverBench({ quick = false } = {}) {
   const plan = quick ? PLANS.quick : PLANS.full;
   const started = performance.now();
   const work = await mkdtemp(join(process.env.IMGCACHE_BENCH_DIR ?? tmpdir(), 'imgcache-bench-server-'));
-  const disarm = guard(plan.limitSeconds, work);
+  const disarm = guard('server benchmark', plan.limitSeconds, () => rmSync(work, { recursive: true, force: true }));
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   try {
     const filesDir = join(work, 'files');
