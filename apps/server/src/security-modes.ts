@@ -1,4 +1,4 @@
-import type { ServerConfig } from './config.js';
+import type { ServerConfig, SettingName } from './config.js';
 
 /**
  * Where a secret came from: a flag, the environment or the config file (the token itself),
@@ -80,7 +80,7 @@ export function describeSecurityModes(config: ServerConfig): {
   // Public hits never ask the origin, so there is no authorisation to serve stale.
   if (config.public && (config.authStale ?? 0) > 0) {
     warnings.push(
-      `security: --auth-stale ${config.authStale} has no effect with --public: hits are served without asking the origin`,
+      `security: ${settingName(config, 'authStale', '--auth-stale', 'IMGCACHE_AUTH_STALE')} ${config.authStale} has no effect with --public: hits are served without asking the origin`,
     );
   }
   const unused = config.cluster
@@ -122,7 +122,9 @@ function describe(config: ServerConfig, key: 'adminToken' | 'originToken'): stri
   const file = path === undefined ? '' : ` ${path}`;
   if (origin === 'flag') return `${names.flag}${suffix}${file}`;
   if (origin === 'env') return `${names.env}${suffix.replace('-', '_').toUpperCase()}${file}`;
-  if (origin === 'file') return `"${names.key}${path === undefined ? '' : 'File'}" in the config file${file}`;
+  // The path is the token file's, not the config file's: say which is which.
+  if (origin === 'file')
+    return `"${names.key}${path === undefined ? '' : 'File'}" in the config file${path === undefined ? '' : ` (${path})`}`;
   return 'the startServer options';
 }
 
@@ -141,4 +143,12 @@ const CLUSTER_ONLY = [
 /** `advertiseUrl` → `--advertise-url` (the flag table's rule for these settings). */
 function flagOf(key: string): string {
   return `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
+/** How the operator gave a setting: its flag, its variable, or its key in the config file. */
+function settingName(config: ServerConfig, key: SettingName, flag: string, env: string): string {
+  const source = config.sources?.[key];
+  if (source === 'env') return env;
+  if (source === 'file') return `"${key}" in the config file`;
+  return flag;
 }

@@ -87,4 +87,19 @@ describe('security modes', () => {
     });
     expect(clustered.warnings).toEqual([]);
   });
+
+  it('names where a setting came from: the auth-stale variable, a token file named in the config file', () => {
+    const fromEnv = describeSecurityModes({ ...config, public: true, authStale: 60, sources: { authStale: 'env' } });
+    expect(fromEnv.warnings).toEqual([
+      'security: IMGCACHE_AUTH_STALE 60 has no effect with --public: hits are served without asking the origin',
+    ]);
+    const fromFile = describeSecurityModes({
+      ...config,
+      adminToken: 'from-a-file',
+      sources: { adminToken: 'file' },
+      secretFiles: { adminToken: '/etc/imgcache/admin-token' },
+    });
+    expect(fromFile.message).toContain('"adminTokenFile" in the config file (/etc/imgcache/admin-token)');
+    expect(fromFile.message).not.toContain('from-a-file');
+  });
 });
