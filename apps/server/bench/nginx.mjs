@@ -117,10 +117,11 @@ async function runNginx(prefix, port, body) {
     stdio: 'ignore',
   });
   let workers = [];
+  let children = [];
   // Stopping the master stops its workers; a SIGKILLed master leaves them, so they go too
   // (checked by name, in case a pid was reused).
   const killWorkers = () => {
-    for (const pid of workers) {
+    for (const pid of children) {
       try {
         if (readFileSync(`/proc/${pid}/stat`, 'utf8').includes('(nginx)')) process.kill(pid, 'SIGKILL');
       } catch {
@@ -142,16 +143,25 @@ async function runNginx(prefix, port, body) {
   try {
     const deadline = Date.now() + 10_000;
     await waitForPort(port, deadline);
-    for (
-      workers = childPids(child.pid);
-      workers.length === 0 && Date.now() < deadline;
-      workers = childPids(child.pid)
-    ) {
+    while ((workers = workerPids(child.pid)).length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // The cache manager and loader too (the loader exits by itself after a minute).
+    children = childPids(child.pid);
   } catch (error) {
     await entry.stop();
     throw error;
   }
   return { ...entry, url: `http://127.0.0.1:${port}`, workers };
+}
+
+/** The worker processes under an nginx master: the ones that serve, whose CPU time counts. */
+function workerPids(masterPid) {
+  return childPids(masterPid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker process');
+    } catch {
+      return false;
+    }
+  });
 }
