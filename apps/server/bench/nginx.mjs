@@ -143,7 +143,11 @@ async function runNginx(prefix, port, body) {
   try {
     const deadline = Date.now() + 10_000;
     await waitForPort(port, deadline);
-    while ((workers = workerPids(child.pid)).length === 0 && Date.now() < deadline) {
+    for (
+      workers = workerPids(child.pid);
+      workers.length === 0 && Date.now() < deadline;
+      workers = workerPids(child.pid)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // The cache manager and loader too (the loader exits by itself after a minute).
