@@ -1,3 +1,4 @@
+import { SERVER_ONLY_SETTINGS } from '@imgcache/core';
 import type { ServerConfig, SettingName } from './config.js';
 
 /**
@@ -128,17 +129,11 @@ function describe(config: ServerConfig, key: 'adminToken' | 'originToken'): stri
   return 'the startServer options';
 }
 
-/** Settings that only mean something in a cluster. */
-const CLUSTER_ONLY = [
-  'advertiseUrl',
-  'clusterSecret',
-  'clusterSecretFile',
-  'clusterWeight',
-  'clusterCopy',
-  'clusterHotHits',
-  'clusterHeartbeat',
-  'clusterDeadAfter',
-] as const satisfies readonly (keyof ServerConfig)[];
+/** Settings that only mean something in a cluster: core's server-only cluster keys, bar `cluster` itself. */
+const CLUSTER_ONLY = SERVER_ONLY_SETTINGS.filter(
+  (key): key is Extract<(typeof SERVER_ONLY_SETTINGS)[number], 'advertiseUrl' | `cluster${string}`> =>
+    key === 'advertiseUrl' || /^cluster./.test(key),
+);
 
 /** `advertiseUrl` → `--advertise-url` (the flag table's rule for these settings). */
 function flagOf(key: string): string {

@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto';
 import { TcpGate } from '@imgcache/cluster-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
 import {
+  sha256,
+  admin,
+  ADMIN,
   TestCluster,
   createDatabase,
   imagesCachedOn,
@@ -13,10 +15,6 @@ import {
   postgresMissing,
   type ClusterNodeProcess,
 } from './helpers/cluster-harness.js';
-
-const ADMIN = 'cluster-admin-token';
-const admin = { 'x-auth-token': ADMIN };
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 const cachedHere = (node: ClusterNodeProcess) => imagesCachedOn(node, admin);
 

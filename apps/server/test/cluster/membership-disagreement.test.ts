@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { ownerOf } from '@imgcache/cluster-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download } from '../helpers/http-client.js';
 import {
+  sha256,
   TestCluster,
   createDatabase,
   metric,
@@ -12,7 +12,6 @@ import {
   type ClusterNodeProcess,
 } from './helpers/cluster-harness.js';
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 /** Nobody is declared dead during the test, whatever the heartbeats. */
 const PATIENT = ['--cluster-dead-after', '180'];
 const ringSize = (node: ClusterNodeProcess) => metric(node.url, 'imgcache_cluster_nodes{state="active"}');

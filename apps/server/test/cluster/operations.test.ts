@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
 import {
+  sha256,
+  admin,
+  ADMIN,
   TestCluster,
   createDatabase,
   imagesCachedOn,
@@ -14,9 +16,6 @@ import {
   type ClusterNodeProcess,
 } from './helpers/cluster-harness.js';
 
-const ADMIN = 'cluster-admin-token';
-const admin = { 'x-auth-token': ADMIN };
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const COMMANDS = '/v2/cache/cluster/commands';
 /** The built imgcache CLI of this repository. */
 const CLI = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));

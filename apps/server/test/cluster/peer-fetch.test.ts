@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOrigin, originGate } from '@imgcache/test-origin';
 import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
-import { TestCluster, createDatabase, metric, postgresMissing } from './helpers/cluster-harness.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+import { sha256, TestCluster, createDatabase, metric, postgresMissing } from './helpers/cluster-harness.js';
 
 describe.skipIf(postgresMissing)('peer fetch in a cluster of 4 real server processes', () => {
   let origin: FakeOrigin;

@@ -1,17 +1,15 @@
-import { createHash } from 'node:crypto';
 import { FakeOrigin } from '@imgcache/test-origin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomImage } from '../helpers/harness.js';
 import { download } from '../helpers/http-client.js';
 import {
+  sha256,
   TestCluster,
   createDatabase,
   metric,
   postgresMissing,
   type ClusterNodeProcess,
 } from './helpers/cluster-harness.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe.skipIf(postgresMissing)('a node started with another --cluster-secret', () => {
   let origin: FakeOrigin;

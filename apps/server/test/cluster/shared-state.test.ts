@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,9 @@ import { randomImage } from '../helpers/harness.js';
 import { download, send } from '../helpers/http-client.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import {
+  sha256,
+  admin,
+  ADMIN,
   TestCluster,
   createDatabase,
   imagesCachedOn,
@@ -16,11 +18,6 @@ import {
   type ClusterNodeProcess,
 } from './helpers/cluster-harness.js';
 
-const ADMIN = 'cluster-admin-token';
-const admin = { 'x-auth-token': ADMIN };
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** Polls `read` until `accept` holds (bounded by the test timeout). */
 const holders = async (node: ClusterNodeProcess, imageId: string): Promise<string[]> => {
   const response = await send(`${node.url}/v2/cache/nodes/${imageId}`, { headers: admin });
   expect(response.status).toBe(200);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,13 @@ import { createTestDatabase, freePort } from '@imgcache/cluster-postgres/testing
 import { inject } from 'vitest';
 import { send } from '../../helpers/http-client.js';
 import { ServerProcess } from '../../helpers/server-process.js';
+
+/** The admin token the cluster tests start their nodes with, and its request header. */
+export const ADMIN = 'cluster-admin-token';
+export const admin = { 'x-auth-token': ADMIN };
+
+/** Hex sha256 of a body, to compare what a client got with what the origin holds. */
+export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** The run's PostgreSQL admin URL, or '' (the cluster tests then skip, saying why). */
 export const postgresUrl = inject('postgresUrl');
